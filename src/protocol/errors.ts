@@ -1,0 +1,26 @@
+/** A reply from the peer that is not the success the caller expected (4xx/5xx). */
+export class FtpReplyError extends Error {
+  override readonly name = "FtpReplyError";
+  /** The three-digit reply code. */
+  readonly code: number;
+  /** The command that drew the reply, with any password masked. */
+  readonly command: string;
+  constructor(code: number, text: string, command = "", options?: { cause?: unknown }) {
+    super(command ? `${command}: ${code} ${text}` : `${code} ${text}`, options);
+    this.code = code;
+    this.command = command;
+  }
+  /** 4xx replies say "try again later" (RFC 959 section 4.2). */
+  get isTransient(): boolean {
+    return this.code >= 400 && this.code < 500;
+  }
+  /** 5xx replies say "do not repeat this request as it is". */
+  get isPermanent(): boolean {
+    return this.code >= 500 && this.code < 600;
+  }
+}
+
+/** The peer broke the protocol: an unparsable reply, a malformed address, a hostile name. */
+export class ProtocolError extends Error {
+  override readonly name = "ProtocolError";
+}

@@ -1,0 +1,56 @@
+import { posix } from "node:path";
+import { ProtocolError } from "./errors.js";
+
+// node:path's posix functions are pure string operations; no I/O happens here.
+
+/**
+ * Resolve `path` against the current directory `cwd` into an absolute, normalised remote
+ * path ("/a/b"). ".." never climbs above "/", as RFC 959 virtual roots behave; empty
+ * segments and "." vanish.
+ */
+export function resolveRemotePath(cwd: string, path: string): string {
+  const joined = path.startsWith("/") ? path : `${cwd}/${path}`;
+  const out: string[] = [];
+  for (const seg of joined.split("/")) {
+    if (seg === "" || seg === ".") continue;
+    if (seg === "..") out.pop();
+    else out.push(seg);
+  }
+  return "/" + out.join("/");
+}
+
+/** Join remote path segments with "/" (no normalisation of "..": use resolveRemotePath for that). */
+export function joinRemotePath(...parts: string[]): string {
+  return posix.join(...parts);
+}
+
+/** The parent of an absolute remote path; "/" for "/". */
+export function remoteDirname(path: string): string {
+  return posix.dirname(path);
+}
+
+/** The last segment of a remote path. */
+export function remoteBasename(path: string): string {
+  return posix.basename(path);
+}
+
+/** Why a single name from a listing is unsafe, or undefined when it is fine. */
+export function unsafeNameReason(name: string): string | undefined {
+  if (name === "") return "empty name";
+  if (name === "." || name === "..") return `"${name}" is not a file name`;
+  if (name.includes("/")) return "name contains '/'";
+  if (name.includes("\\")) return "name contains '\\'";
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(name)) return "name contains a control character";
+  return undefined;
+}
+
+/**
+ * Refuse a name from a listing that could escape the destination or corrupt a later
+ * command: "..", "/", "\\", NUL and control characters (DESIGN.md "Transfer safety").
+ */
+export function assertSafeName(name: string): string {
+  const reason = unsafeNameReason(name);
+  if (reason) throw new ProtocolError(`unsafe name in listing (${reason}): ${JSON.stringify(name.slice(0, 80))}`);
+  return name;
+}
