@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Benchmark: ferry's embedded server beside vsftpd, one big file downloaded and uploaded by
+# curl from each, in the same run, interleaved. Loopback only. Needs root (vsftpd local user).
+#   bash bench/server-transfer.sh            # 1 GiB, 5 runs
+#   SIZE_MB=256 RUNS=3 bash bench/server-transfer.sh
+# Prints a Markdown table: MB/s medians (min-max) per server and direction, the ferry/vsftpd
+# ratio, and the ferry server's peak RSS (VmHWM) over the whole run.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+# shellcheck source=lib/common.sh
+source "$HERE/lib/common.sh"
+# shellcheck source=lib/vsftpd.sh
+source "$HERE/lib/vsftpd.sh"
+
+SIZE_MB=${SIZE_MB:-1024}
+RUNS=${RUNS:-5}
+command -v curl >/dev/null || die "curl missing: apt-get install curl"
+[[ -f $ROOT/dist/src/cli/main.js ]] || (cd "$ROOT" && npm run build >/dev/null)
+
+WORK=$(mktemp -d /tmp/ferry-bench.XXXXXX)
+FERRY_PID=""
+cleanup() { stop_pid "$FERRY_PID"; vsftpd_stop; rm -rf "$WORK"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log "making a $SIZE_MB MiB file"
+SRC=$WORK/big.bin
+head -c $((SIZE_MB * 1024 * 1024)) /dev/urandom >"$SRC"
+BYTES=$(stat -c %s "$SRC")
+
+vsftpd_start "$WORK"
+cp "$SRC" "$VSFTPD_HOME/big.bin" && chown "$VSFTPD_USER" "$VSFTPD_HOME/big.bin"
+
+FROOT=$WORK/ferry-root
+mkdir -p "$FROOT"
+cp "$SRC" "$FROOT/big.bin"
+FPORT=$(free_port)
+FPASS=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+FERRY_LOG_LEVEL=warn node "$ROOT/dist/src/cli/main.js" serve --root "$FROOT" --host 127.0.0.1 --port "$FPORT" \
+  --user "bench:$FPASS" >"$WORK/ferry.log" 2>&1 &
+FERRY_PID=$!
+wait_port "$FPORT" "$FERRY_PID" || die "ferry serve did not start: $(head -c 500 "$WORK/ferry.log")"
+log "vsftpd :$VSFTPD_PORT (pid $VSFTPD_PID), ferry :$FPORT (pid $FERRY_PID)"
+
+url() { # url SERVER PATH
+  if [[ $1 == vsftpd ]]; then echo "ftp://$VSFTPD_USER:$VSFTPD_PASS@$HOST:$VSFTPD_PORT/$2"
+  else echo "ftp://bench:$FPASS@$HOST:$FPORT/$2"; fi
+}
+home() { if [[ $1 == vsftpd ]]; then echo "$VSFTPD_HOME"; else echo "$FROOT"; fi; }
+
+declare -A T
+for ((run = 0; run <= RUNS; run++)); do
+  for server in vsftpd ferry; do
+    out=$WORK/down.bin
+    rm -f "$out"
+    s=$(time_cmd curl -sS --fail -o "$out" "$(url "$server" big.bin)") || die "$server download failed"
+    cmp -s "$SRC" "$out" || die "$server download: bytes differ"
+    rm -f "$(home "$server")/up.bin"
+    u=$(time_cmd curl -sS --fail -T "$SRC" "$(url "$server" up.bin)") || die "$server upload failed"
+    cmp -s "$SRC" "$(home "$server")/up.bin" || die "$server upload: bytes differ"
+    rm -f "$(home "$server")/up.bin" "$out"
+    if ((run == 0)); then log "warm-up $server: down ${s}s up ${u}s"; continue; fi
+    T[$server,down]+="$(awk -v b="$BYTES" -v s="$s" 'BEGIN{printf "%.1f", b/s/1e6}') "
+    T[$server,up]+="$(awk -v b="$BYTES" -v s="$u" 'BEGIN{printf "%.1f", b/s/1e6}') "
+    log "run $run $server: down ${s}s up ${u}s"
+  done
+done
+RSS_KB=$(peak_rss_kb "$FERRY_PID")
+
+cell() { # cell KEY -> "median (min-max)"
+  local v; v=$(tr ' ' '\n' <<<"${T[$1]}" | grep -v '^$')
+  printf '%s (%s-%s)' "$(median <<<"$v")" "$(sort -g <<<"$v" | head -1)" "$(sort -g <<<"$v" | tail -1)"
+}
+med() { tr ' ' '\n' <<<"${T[$1]}" | grep -v '^$' | median; }
+echo
+echo "| server | download MB/s | upload MB/s |"
+echo "|---|---|---|"
+echo "| vsftpd $(vsftpd -v 0>&1 2>/dev/null | sed -nE 's/.*version ([^ ]+).*/\1/p') | $(cell vsftpd,down) | $(cell vsftpd,up) |"
+echo "| ferry serve | $(cell ferry,down) | $(cell ferry,up) |"
+echo "| ratio ferry/vsftpd (medians) | $(awk -v a="$(med ferry,down)" -v b="$(med vsftpd,down)" 'BEGIN{printf "%.2f", a/b}') | $(awk -v a="$(med ferry,up)" -v b="$(med vsftpd,up)" 'BEGIN{printf "%.2f", a/b}') |"
+echo
+echo "File ${SIZE_MB} MiB, $RUNS timed runs after one warm-up, curl $(curl -V | head -1 | cut -d' ' -f2) as the client; MB = 10^6 bytes."
+echo "ferry serve peak RSS (VmHWM) over the whole run: $((RSS_KB / 1024)) MiB"
