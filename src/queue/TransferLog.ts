@@ -1,0 +1,70 @@
+import type { Database, Statement } from "better-sqlite3";
+import { rowToTransfer, type TransferRow } from "./rows.js";
+import { transferInputSchema, type Clock, type Transfer, type TransferInput } from "./types.js";
+
+/** A transfer to record: what the handler reported plus which job did it. */
+export interface TransferRecord extends TransferInput {
+  /** The job row; null when recorded outside a job. */
+  readonly jobId: number | null;
+  readonly jobName: string;
+  /** Default: now. */
+  readonly finishedAt?: number;
+}
+
+/** The `transfers` history table: one row per verified file copy, read by `ferry status`. */
+export class TransferLog {
+  // parameters
+  readonly #db: Database;
+  readonly #clock: Pick<Clock, "now">;
+  // internal state
+  readonly #statements = new Map<string, Statement>();
+
+  constructor(db: Database, clock: Pick<Clock, "now">) {
+    this.#db = db;
+    this.#clock = clock;
+  }
+
+  /** Checks a handler's transfer report; throws an Error naming each bad field. */
+  static validate(input: TransferInput): TransferInput {
+    const parsed = transferInputSchema.safeParse(input);
+    if (!parsed.success) {
+      throw new TypeError(`transfer record: ${parsed.error.issues.map((i) => `${i.path.join(".") || "record"}: ${i.message}`).join("; ")}`);
+    }
+    return parsed.data;
+  }
+
+  /** Appends one transfer; returns its row. */
+  record(input: TransferRecord): Transfer {
+    const t = TransferLog.validate({ path: input.path, bytes: input.bytes, durationMs: input.durationMs, verified: input.verified });
+    const row = this.#stmt(
+      `INSERT INTO transfers (job_id, job_name, path, bytes, duration_ms, verified, finished_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+    ).get(input.jobId, input.jobName, t.path, t.bytes, t.durationMs, t.verified, input.finishedAt ?? this.#clock.now()) as TransferRow;
+    return rowToTransfer(row);
+  }
+
+  /** Recent transfers, newest first; optionally one config job name or one job id; default limit 20. */
+  list(filter: { jobName?: string; jobId?: number; limit?: number } = {}): Transfer[] {
+    const limit = filter.limit ?? 20;
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`list transfers: limit must be a positive integer, got ${limit}`);
+    const rows = this.#stmt(
+      `SELECT * FROM transfers WHERE (@name IS NULL OR job_name = @name) AND (@jobId IS NULL OR job_id = @jobId)
+       ORDER BY finished_at DESC, id DESC LIMIT @limit`,
+    ).all({ name: filter.jobName ?? null, jobId: filter.jobId ?? null, limit }) as TransferRow[];
+    return rows.map(rowToTransfer);
+  }
+
+  /** Deletes history finished before cutoff (ms since epoch); returns how many rows went. */
+  pruneBefore(cutoff: number): number {
+    return this.#stmt(`DELETE FROM transfers WHERE finished_at < ?`).run(cutoff).changes;
+  }
+
+  #stmt(sql: string): Statement {
+    let stmt = this.#statements.get(sql);
+    if (!stmt) {
+      stmt = this.#db.prepare(sql);
+      this.#statements.set(sql, stmt);
+    }
+    return stmt;
+  }
+}
