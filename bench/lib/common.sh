@@ -22,7 +22,7 @@ stop_pid() {
   wait "$pid" 2>/dev/null
   return 0
 }
-median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) {print "nan"; exit}; if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) {print "nan"; exit}; if (NR%2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 # time_cmd CMD...: prints elapsed seconds; fails if the command fails
 time_cmd() {
   local t0 t1

@@ -6,3 +6,5 @@ export * from "./address.js";
 export * from "./time.js";
 export * from "./hash.js";
 export * from "./remotePath.js";
+export * from "./listFormat.js";
+export * from "./listing/index.js";

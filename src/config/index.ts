@@ -1,0 +1,7 @@
+/** Config loading: YAML/JSON, ${ENV} interpolation, zod validation with readable errors. */
+export { ConfigError, formatFieldPath } from "./errors.js";
+export { loadConfigFile, parseConfig, parseConfigText, interpolateEnv } from "./load.js";
+export {
+  serverSchema, serverUserSchema, serverLimitsSchema, serveFileSchema, parseListen, parsePortRange, type ServerConfig,
+} from "./serverSchema.js";
+export { daemonConfigSchema, remoteSchema, mirrorJobSchema, uploadJobSchema, jobSchema, retrySchema, afterSchema, parseDuration, parseJobSide, type DaemonConfig, type JobConfig, type MirrorJobConfig, type UploadJobConfig, type RemoteConfig, type JobSide } from "./daemonSchema.js";

@@ -1,0 +1,390 @@
+import type { Socket } from "node:net";
+import { randomUUID } from "node:crypto";
+import type { Logger } from "../log/index.js";
+import { formatReply, parseCommandLine, mask, MLSX_FACTS, type HashAlgorithm, type MlsxFact } from "../protocol/index.js";
+import type { Authenticator, Perm, Principal } from "./Authenticator.js";
+import { DataChannel, DataChannelError } from "./DataChannel.js";
+import { FileSystem, ROOT_PATH, type VirtualPath } from "./FileSystem.js";
+import type { ServerLimits } from "./limits.js";
+import { COMMANDS } from "./commands/table.js";
+import { replyForError } from "./errors.js";
+import { decodeLine } from "./decodeLine.js";
+
+/** What a session needs from its server. */
+export interface SessionOptions {
+  readonly authenticator: Authenticator;
+  readonly limits: ServerLimits;
+  readonly logger: Logger;
+  /** Inclusive passive port range; default any free port. */
+  readonly pasvPorts?: readonly [number, number] | undefined;
+  /** Address advertised in 227 replies (for NAT); default the control connection's local address. */
+  readonly pasvAddress?: string | undefined;
+}
+
+/** Result of a transfer body: bytes moved, and for uploads whether the data ended cleanly. */
+export interface TransferResult {
+  readonly bytes: number;
+}
+
+/** A transfer the session is running, so ABOR/STAT/QUIT can reach it. */
+interface ActiveTransfer {
+  readonly verb: string;
+  readonly path: string;
+  readonly abort: AbortController;
+  readonly started: number;
+  done: Promise<void>;
+  bytes: () => number;
+}
+
+/** Commands queued beyond this pause reading from the socket (a flooding client waits). */
+const MAX_QUEUED_LINES = 32;
+
+/**
+ * One control connection: reads command lines with a length cap, runs them one at a time
+ * through the command table, and holds the session state (user, cwd, TYPE, REST, RNFR, data
+ * channel). ABOR, STAT and QUIT are served even while a transfer runs.
+ */
+export class Session {
+  // parameters
+  readonly id = randomUUID().slice(0, 8);
+  readonly options: SessionOptions;
+  readonly logger: Logger;
+  readonly #socket: Socket;
+  // login state
+  principal: Principal | undefined;
+  pendingUser: string | undefined;
+  loginFailures = 0;
+  #fs: FileSystem | undefined;
+  // command state
+  cwd: VirtualPath = ROOT_PATH;
+  type: "A" | "I" = "I";
+  restOffset = 0;
+  renameFrom: VirtualPath | undefined;
+  hashAlgorithm: HashAlgorithm = "SHA-256";
+  mlstFacts: readonly MlsxFact[] = MLSX_FACTS;
+  epsvAll = false;
+  #data: DataChannel | undefined;
+  #transfer: ActiveTransfer | undefined;
+  // connection state
+  #pending: Buffer = Buffer.alloc(0);
+  #queue: string[] = [];
+  #busy = false;
+  #closed = false;
+  #idleTimer: NodeJS.Timeout | undefined;
+  readonly #closedPromise: Promise<void>;
+
+  constructor(socket: Socket, options: SessionOptions) {
+    this.#socket = socket;
+    this.options = options;
+    this.logger = options.logger.child({ session: this.id, client: this.remoteAddress });
+    this.#closedPromise = new Promise((resolve) => socket.once("close", () => resolve()));
+    socket.on("data", (chunk: Buffer) => this.#onData(chunk));
+    socket.on("error", (err) => this.logger.debug({ err: err.message }, "control connection error"));
+    socket.once("close", () => this.#onClose());
+    this.#armIdleTimer();
+  }
+
+  /** The client's address (IPv4-mapped addresses as the socket reports them). */
+  get remoteAddress(): string {
+    return this.#socket.remoteAddress ?? "";
+  }
+
+  /** The server address the client connected to. */
+  get localAddress(): string {
+    return this.#socket.localAddress ?? "";
+  }
+
+  /** Resolves when the control connection has closed. */
+  get closed(): Promise<void> {
+    return this.#closedPromise;
+  }
+
+  /** True when the control connection is gone (a transfer then cannot be confirmed). */
+  get isClosed(): boolean {
+    return this.#closed || this.#socket.destroyed;
+  }
+
+  /** The logged-in user's filesystem; handlers of auth-only commands may rely on it. */
+  get fs(): FileSystem {
+    if (!this.#fs) throw new Error("no filesystem before login");
+    return this.#fs;
+  }
+
+  /** The running transfer's verb, path and bytes so far, if any. */
+  get transfer(): { verb: string; path: string; bytes: number } | undefined {
+    const t = this.#transfer;
+    return t ? { verb: t.verb, path: t.path, bytes: t.bytes() } : undefined;
+  }
+
+  /** Greet the client (RFC 959: 220 on connect). */
+  start(): void {
+    this.logger.info({ event: "session.start" }, "session started");
+    this.reply(220, "ferry FTP server ready");
+  }
+
+  /** Send one reply (multi-line when `text` has several lines). */
+  reply(code: number, text: string | readonly string[]): void {
+    this.writeRaw(formatReply(code, text));
+  }
+
+  /** Write preformatted control text (streamed STAT listings). Returns false when the socket buffer is full. */
+  writeRaw(text: string): boolean {
+    if (this.isClosed) return false;
+    return this.#socket.write(text, "utf8");
+  }
+
+  /** Write control text, waiting while the socket's buffer is full (streamed STAT listings). */
+  async writeControl(text: string): Promise<void> {
+    if (this.isClosed) throw new Error("control connection closed");
+    if (!this.#socket.write(text, "utf8")) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          this.#socket.off("drain", done);
+          this.#socket.off("close", done);
+          resolve();
+        };
+        this.#socket.on("drain", done);
+        this.#socket.on("close", done);
+      });
+    }
+  }
+
+  /** Reply, then close the control connection. */
+  replyAndClose(code: number, text: string): void {
+    this.reply(code, text);
+    this.close();
+  }
+
+  /** Close the control connection (after flushing what is written) and any data channel. */
+  close(): void {
+    this.#closed = true;
+    this.#data?.close();
+    this.#transfer?.abort.abort();
+    this.#socket.end();
+    setTimeout(() => this.#socket.destroy(), 2000).unref();
+  }
+
+  /** Record a successful login and open the user's filesystem. */
+  async login(principal: Principal): Promise<void> {
+    this.#fs = await FileSystem.open(principal.root);
+    this.principal = principal;
+    this.cwd = ROOT_PATH;
+  }
+
+  /** Forget the login (USER starts a new one). */
+  logout(): void {
+    this.principal = undefined;
+    this.#fs = undefined;
+  }
+
+  /** True when the logged-in user holds `perm`. */
+  can(perm: Perm): boolean {
+    return this.principal !== undefined && this.options.authenticator.can(this.principal, perm);
+  }
+
+  /** Resolve a path argument against the cwd (refusing NUL/CR/LF). */
+  resolve(arg: string): VirtualPath {
+    return this.fs.resolve(this.cwd, arg === "" ? "." : arg);
+  }
+
+  /** Replace the prepared data channel (PASV/EPSV/PORT/EPRT). */
+  setDataChannel(channel: DataChannel | undefined): void {
+    this.#data?.close();
+    this.#data = channel;
+  }
+
+  /** True when PASV/EPSV/PORT/EPRT prepared a data channel; otherwise replies 425 (checked before opening files). */
+  requireDataChannel(): boolean {
+    if (this.#data) return true;
+    this.reply(425, "Use PASV, EPSV, PORT or EPRT first");
+    return false;
+  }
+
+  /** Take REST's offset for one transfer (it applies to the next transfer only). */
+  takeRestOffset(): number {
+    const r = this.restOffset;
+    this.restOffset = 0;
+    return r;
+  }
+
+  /**
+   * Run one transfer over the prepared data channel: reply 125 or 150, wait for the data
+   * connection (guideline 5), run `body`, then reply 226 or 426. `body` receives an abort
+   * signal that fires on ABOR, on a stalled data connection and when the control
+   * connection drops. Returns whether the transfer completed.
+   */
+  async runTransfer(
+    verb: string, path: string, preliminary: string,
+    body: (data: Socket, signal: AbortSignal) => Promise<TransferResult>,
+  ): Promise<boolean> {
+    const channel = this.#data;
+    this.#data = undefined;
+    if (!channel) {
+      this.reply(425, "Use PASV, EPSV, PORT or EPRT first");
+      return false;
+    }
+    this.reply(channel.isConnected ? 125 : 150, preliminary);
+    const abort = new AbortController();
+    let bytes = 0;
+    let settle!: () => void;
+    const t: ActiveTransfer = { verb, path, abort, started: Date.now(), done: new Promise((r) => (settle = r)), bytes: () => bytes };
+    this.#transfer = t;
+    let status: "completed" | "aborted" = "aborted";
+    let reason: string | undefined;
+    abort.signal.addEventListener("abort", () => channel.close(), { once: true });
+    try {
+      const socket = await channel.open(this.options.limits.dataTimeoutMs);
+      socket.setTimeout(this.options.limits.dataTimeoutMs, () => abort.abort(new Error("data connection stalled")));
+      const result = await body(socket, abort.signal);
+      bytes = result.bytes;
+      await new Promise((r) => setImmediate(r)); // let a pending control-connection close land first
+      if (abort.signal.aborted || this.isClosed) {
+        reason = this.isClosed ? "control connection closed" : String(abort.signal.reason ?? "aborted");
+      } else {
+        status = "completed";
+      }
+    } catch (err) {
+      reason = abort.signal.aborted ? String((abort.signal.reason as Error | undefined)?.message ?? "aborted") : (err as Error).message;
+      if (err instanceof DataChannelError) {
+        channel.close();
+        this.#transfer = undefined;
+        this.logger.warn({ event: "transfer", verb, path, status: "no-connection", reason }, `${verb} ${path}: no data connection`);
+        this.reply(425, `Cannot open data connection: ${err.message}`);
+        settle();
+        return false;
+      }
+    } finally {
+      channel.close();
+      this.#transfer = undefined;
+    }
+    this.#finishTransfer(t, status, status === "completed" ? bytes : t.bytes(), reason);
+    settle();
+    return status === "completed";
+  }
+
+  /** The transfer's log line and final reply. An incomplete transfer is never logged as complete. */
+  #finishTransfer(t: ActiveTransfer, status: "completed" | "aborted", bytes: number, reason: string | undefined): void {
+    const log = {
+      event: "transfer", verb: t.verb, path: t.path, bytes, durationMs: Date.now() - t.started, status,
+      complete: status === "completed", user: this.principal?.name,
+    };
+    if (status === "completed") {
+      this.logger.info(log, `${t.verb} ${t.path} completed`);
+      this.reply(226, `Transfer complete (${bytes} bytes)`);
+    } else {
+      this.logger.warn({ ...log, reason }, `${t.verb} ${t.path} ABORTED (partial: ${bytes} bytes)`);
+      this.reply(426, `Transfer aborted: ${reason ?? "connection closed"}`);
+    }
+  }
+
+  /** Record the bytes of a running transfer so STAT and the abort log can report them. */
+  setTransferProgress(read: () => number): void {
+    if (this.#transfer) this.#transfer.bytes = read;
+  }
+
+  /** Abort the running transfer (ABOR, QUIT, shutdown); resolves when its 426 is sent. False if none ran. */
+  async abortTransfer(reason: string): Promise<boolean> {
+    const t = this.#transfer;
+    if (!t) {
+      this.setDataChannel(undefined);
+      return false;
+    }
+    t.abort.abort(new Error(reason));
+    await t.done;
+    return true;
+  }
+
+  /** Resolves when no transfer is running (graceful shutdown waits on this). */
+  async transferDone(): Promise<void> {
+    await this.#transfer?.done;
+  }
+
+  /** True while the session runs no command and no transfer. */
+  get isIdle(): boolean {
+    return !this.#busy && !this.#transfer && this.#queue.length === 0;
+  }
+
+  #armIdleTimer(): void {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => {
+      if (this.#transfer || this.#busy) return this.#armIdleTimer();
+      this.logger.info({ event: "session.idle" }, "idle timeout");
+      this.replyAndClose(421, `Idle timeout (${Math.round(this.options.limits.idleTimeoutMs / 1000)} s), closing control connection`);
+    }, this.options.limits.idleTimeoutMs);
+    this.#idleTimer.unref();
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#closed) return;
+    let buf = this.#pending.length ? Buffer.concat([this.#pending, chunk]) : chunk;
+    const max = this.options.limits.maxLineLength;
+    for (let nl = buf.indexOf(0x0a); nl >= 0; nl = buf.indexOf(0x0a)) {
+      const line = buf.subarray(0, nl);
+      buf = buf.subarray(nl + 1);
+      if (line.length > max) return this.#dropLongLine(line.length);
+      this.#onLine(decodeLine(line));
+      if (this.#closed) return;
+    }
+    // Only up to one line is ever held: a client streaming a 1 MB "line" is cut off at the cap.
+    if (buf.length > max) return this.#dropLongLine(buf.length);
+    this.#pending = Buffer.from(buf);
+  }
+
+  #dropLongLine(length: number): void {
+    this.logger.warn({ event: "session.lineTooLong", length }, "command line too long, closing");
+    this.#pending = Buffer.alloc(0);
+    this.replyAndClose(500, `Command line too long (limit ${this.options.limits.maxLineLength} bytes), closing`);
+  }
+
+  #onLine(line: string): void {
+    this.#armIdleTimer();
+    const { verb } = parseCommandLine(line);
+    if (this.#transfer && COMMANDS.get(verb)?.duringTransfer) {
+      void this.#execute(line);
+      return;
+    }
+    this.#queue.push(line);
+    if (this.#queue.length > MAX_QUEUED_LINES) this.#socket.pause();
+    void this.#pump();
+  }
+
+  async #pump(): Promise<void> {
+    if (this.#busy) return;
+    this.#busy = true;
+    try {
+      for (let line = this.#queue.shift(); line !== undefined && !this.#closed; line = this.#queue.shift()) {
+        if (this.#queue.length <= MAX_QUEUED_LINES / 2) this.#socket.resume();
+        await this.#execute(line);
+      }
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  /** preProcess (STYLE.md guideline 6): 500 unknown, 530 before login, 501 argument, 550 permission; then the handler. */
+  async #execute(line: string): Promise<void> {
+    const { verb, arg } = parseCommandLine(line);
+    this.logger.debug({ command: mask(line) }, "command");
+    const spec = COMMANDS.get(verb);
+    if (!spec) return this.reply(500, `Unknown command ${JSON.stringify(verb.slice(0, 20))}`);
+    if (spec.auth && !this.principal) return this.reply(530, "Please log in with USER and PASS first");
+    if (spec.arg === "required" && arg === "") return this.reply(501, `${verb} needs an argument: ${spec.help}`);
+    if (spec.arg === "forbidden" && arg !== "") return this.reply(501, `${verb} takes no argument: ${spec.help}`);
+    if (spec.perm && !this.can(spec.perm)) return this.reply(550, `Permission denied: ${this.principal?.name} may not ${spec.perm}`);
+    try {
+      await spec.handler(this, arg);
+    } catch (err) {
+      const { code, text, unexpected } = replyForError(err, arg);
+      if (unexpected) this.logger.error({ err, verb }, "command failed");
+      this.reply(code, text);
+    }
+  }
+
+  #onClose(): void {
+    this.#closed = true;
+    clearTimeout(this.#idleTimer);
+    this.#data?.close();
+    this.#transfer?.abort.abort(new Error("control connection closed"));
+    this.logger.info({ event: "session.end", user: this.principal?.name }, "session ended");
+  }
+}
