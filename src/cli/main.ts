@@ -12,6 +12,13 @@ type Register = (program: Command) => void;
 const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   serve: async () => (await import("./commands/serve.js")).registerServe,
   "hash-password": async () => (await import("./commands/hashPassword.js")).registerHashPassword,
+  ls: async () => (await import("./commands/ls.js")).registerLs,
+  get: async () => (await import("./commands/get.js")).registerGet,
+  put: async () => (await import("./commands/put.js")).registerPut,
+  mirror: async () => (await import("./commands/mirror.js")).registerMirror,
+  daemon: async () => (await import("./commands/daemon.js")).registerDaemon,
+  status: async () => (await import("./commands/status.js")).registerStatus,
+  demo: async () => (await import("./commands/demo.js")).registerDemo,
 };
 
 /**

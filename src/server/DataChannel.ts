@@ -38,7 +38,8 @@ export class DataChannel {
 
   /** Listen for the client's data connection; only `peerAddress` may connect (no data theft, RFC 2577 section 3). */
   static async passive(options: PassiveOptions): Promise<DataChannel> {
-    const listener = createServer({ noDelay: false });
+    // No Nagle: the last short segment of a small file would otherwise wait for an ACK.
+    const listener = createServer({ noDelay: true });
     const channel = new DataChannel(listener);
     listener.on("connection", (socket) => channel.#onPassiveConnection(socket, options));
     listener.on("error", (err) => options.logger.warn({ err }, "passive listener error"));
@@ -148,7 +149,7 @@ async function listenInRange(server: Server, host: string, range: readonly [numb
 
 function dial(host: string, port: number, localAddress: string | undefined, timeoutMs: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host, port, ...(localAddress ? { localAddress } : {}) });
+    const socket = connect({ host, port, noDelay: true, ...(localAddress ? { localAddress } : {}) });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new DataChannelError(`could not connect to ${host}:${port} within ${Math.round(timeoutMs / 1000)} s`));

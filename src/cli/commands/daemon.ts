@@ -1,0 +1,66 @@
+import type { Command } from "commander";
+import { ConfigError } from "../../config/index.js";
+import { Daemon, DatabaseLockedError, loadDaemonConfig, type DaemonOptions, type ResolvedConfig } from "../../daemon/index.js";
+import { createLogger, type Logger } from "../../log/index.js";
+import { CliError, ExitCode, UsageError } from "../exitCodes.js";
+
+/** Load a daemon config; an invalid one is a usage error (exit 2) listing every problem by path. */
+export async function loadConfigOrExit(file: string): Promise<ResolvedConfig> {
+  try {
+    return await loadDaemonConfig(file);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.message, { cause: err });
+    throw err;
+  }
+}
+
+/**
+ * Start a daemon and run it until SIGINT/SIGTERM; then stop taking work and give running jobs
+ * the grace period. A second signal stops at once (safe: unfinished work stays in the queue).
+ */
+export async function runDaemonUntilSignal(config: ResolvedConfig, logger: Logger, options: Partial<DaemonOptions> & { onReady?: (d: Daemon) => void } = {}): Promise<void> {
+  const daemon = new Daemon({ config, logger, ...(options.events ? { events: options.events } : {}) });
+  try {
+    await daemon.start();
+  } catch (err) {
+    if (err instanceof DatabaseLockedError) throw new UsageError(err.message, { cause: err });
+    throw new CliError(`daemon: ${(err as Error).message}`, ExitCode.Failed, { cause: err });
+  }
+  options.onReady?.(daemon);
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      process.removeListener("SIGINT", onSignal);
+      process.removeListener("SIGTERM", onSignal);
+      const force = (): void => {
+        logger.warn({ event: "daemon.forced" }, "second signal: stopping now; unfinished jobs stay queued");
+        logger.flush();
+        process.exit(ExitCode.Failed);
+      };
+      process.once("SIGINT", force);
+      process.once("SIGTERM", force);
+      logger.info({ event: "daemon.signal", signal, graceMs: config.graceMs }, `${signal}: stopping`);
+      void daemon.stop().then(resolve, (err: unknown) => {
+        logger.error({ err }, "error while stopping");
+        resolve();
+      });
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  });
+  logger.flush();
+  // Everything is closed; a connect still timing out against a silent server must not keep
+  // the process alive past the grace period (its job is safely back in the queue).
+  setTimeout(() => process.exit(typeof process.exitCode === "number" ? process.exitCode : ExitCode.Ok), 1000).unref();
+}
+
+/** Register `ferry daemon --config F`. */
+export function registerDaemon(program: Command): void {
+  program.command("daemon")
+    .description("run scheduled mirrors and watched outboxes from a config file until SIGINT/SIGTERM")
+    .requiredOption("--config <file>", "YAML or JSON daemon config (see config/ferry.example.yaml)")
+    .action(async (flags: { config: string }) => {
+      const config = await loadConfigOrExit(flags.config);
+      const logger = createLogger({ level: process.env.FERRY_LOG_LEVEL ?? config.logLevel });
+      await runDaemonUntilSignal(config, logger);
+    });
+}

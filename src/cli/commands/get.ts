@@ -1,0 +1,67 @@
+import type { Command } from "commander";
+import { mkdir, stat } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { isRetriable } from "../../client/index.js";
+import { createLogger } from "../../log/index.js";
+import { downloadAttempt, formatBytes, localPartPath, VerifyError, withRetry, type TransferOutcome } from "../../sync/index.js";
+import { resolveRemote } from "../credentials.js";
+import { CliError, ExitCode } from "../exitCodes.js";
+import { createProgress } from "../progress.js";
+import { openRemote, toCliError } from "../remoteSession.js";
+
+/** Register `ferry get URL [LOCAL] [--continue]`. */
+export function registerGet(program: Command): void {
+  program.command("get")
+    .description("download one file (to a temporary name, verified, then renamed into place)")
+    .argument("<url>", "ftp://user@host/path/to/file")
+    .argument("[local]", "local file or folder; default: the file's name in the current folder")
+    .option("-c, --continue", "resume the .NAME.ferry-part left by an interrupted get")
+    .action(async (url: string, local: string | undefined, flags: { continue?: boolean }) => {
+      const target = resolveRemote(url);
+      const name = basename(target.url.path);
+      if (name === "" || name === "." || name === "/") throw new CliError(`get ${target.display}: the URL names no file`, ExitCode.Usage);
+      const localPath = await chooseLocal(local, name);
+      await mkdir(dirname(localPath), { recursive: true });
+      const logger = createLogger({ level: process.env.FERRY_LOG_LEVEL ?? "warn" });
+      const session = await openRemote(target, { max: 1, logger });
+      const progress = createProgress();
+      let outcome: TransferOutcome;
+      const started = performance.now();
+      try {
+        const remote = await session.pool.use((c) => c.stat(target.url.path));
+        if (!remote) throw new CliError(`get ${target.display}: no such file on the server`, ExitCode.Failed);
+        if (remote.type !== "file") throw new CliError(`get ${target.display}: it is a ${remote.type === "dir" ? "folder: use ferry mirror" : remote.type}`, ExitCode.Failed);
+        const size = remote.size ?? (await session.pool.use((c) => c.size(target.url.path)));
+        const resumeFrom = flags.continue ? await stat(localPartPath(localPath)).then((s) => s.size, () => 0) : 0;
+        progress.start(1, size - resumeFrom);
+        let restart = false;
+        const t = { localPath, remotePath: target.url.path, size, ...(remote.modifiedAt ? { mtime: remote.modifiedAt } : {}), ...(resumeFrom ? { resumeFrom } : {}) };
+        outcome = await withRetry((attempt) => session.pool.use((c) => downloadAttempt(c, t, {
+          attempt, restart, onBytes: (n) => progress.bytes?.(n),
+        })).catch((err: unknown) => { if (err instanceof VerifyError) restart = true; throw err; }), {
+          isRetriable: (e) => e instanceof VerifyError || isRetriable(e),
+          onRetry: (err, retry, delayMs) => logger.warn({ retry, delayMs, err: (err as Error).message }, "download failed, retrying"),
+        });
+      } catch (err) {
+        throw toCliError(`get ${target.display}`, err);
+      } finally {
+        progress.stop();
+        await session.close();
+      }
+      printOutcome("downloaded", `${target.display} → ${localPath}`, outcome, performance.now() - started);
+    });
+}
+
+/** Where a download lands: LOCAL, LOCAL/NAME when LOCAL is a folder, or ./NAME. */
+async function chooseLocal(local: string | undefined, name: string): Promise<string> {
+  if (local === undefined) return resolve(name);
+  const isDir = local.endsWith("/") || (await stat(local).then((s) => s.isDirectory(), () => false));
+  return isDir ? resolve(join(local, name)) : resolve(local);
+}
+
+/** The one-line result of get/put on stdout. */
+export function printOutcome(verb: string, what: string, o: TransferOutcome, ms: number): void {
+  const secs = ms / 1000;
+  const how = o.verified === "size only" ? "size only (the server offers no checksum)" : o.verified;
+  process.stdout.write(`${verb} ${what}: ${formatBytes(o.bytes)}${o.offset ? ` (resumed at byte ${o.offset})` : ""} in ${secs.toFixed(1)} s, verified by ${how}\n`);
+}

@@ -1,0 +1,138 @@
+import type { Command } from "commander";
+import { isRetriable } from "../../client/index.js";
+import { createLogger } from "../../log/index.js";
+import {
+  createFilter, defaultStateDir, describePlan, formatBytes, parseRate, runMirror, stateFileFor, SyncState, TokenBucket,
+  type MirrorOutcome, type PathFilter,
+} from "../../sync/index.js";
+import { isRemoteArg, resolveRemote } from "../credentials.js";
+import { CliError, ExitCode, UsageError } from "../exitCodes.js";
+import { createProgress } from "../progress.js";
+import { openRemote, toCliError } from "../remoteSession.js";
+import { resolve } from "node:path";
+
+/** The options `ferry mirror` accepts (DESIGN "CLI"). */
+interface MirrorFlags {
+  delete?: boolean;
+  dryRun?: boolean;
+  checksum?: boolean;
+  parallel: string;
+  include: string[];
+  exclude: string[];
+  bwlimit?: string;
+  json?: boolean;
+  followSymlinks?: boolean;
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+/** Parse --parallel: a whole number from 1 to 64. */
+export function parseParallel(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--parallel must be a whole number from 1 to 64, not ${JSON.stringify(text)}`);
+  return n;
+}
+
+/** Register `ferry mirror SRC DST`. */
+export function registerMirror(program: Command): void {
+  program.command("mirror")
+    .description("make DST equal to SRC: one side a local folder, the other an ftp:// URL")
+    .argument("<src>", "source: local folder or ftp://user@host/path")
+    .argument("<dst>", "destination: local folder or ftp://user@host/path")
+    .option("--delete", "delete destination entries the source lacks (only after an error-free run)")
+    .option("--dry-run", "print the plan and change nothing")
+    .option("--checksum", "compare files by checksum where the server can hash")
+    .option("--parallel <n>", "transfers at once (1-64)", "4")
+    .option("--include <glob>", "only files matching (repeatable)", collect, [])
+    .option("--exclude <glob>", "leave out files and folders matching (repeatable)", collect, [])
+    .option("--bwlimit <rate>", "bandwidth limit shared by all transfers, e.g. 2M (bytes/s)")
+    .option("--follow-symlinks", "follow local symlinks that stay inside the source tree (default: skip them)")
+    .option("--json", "print the result as JSON on stdout")
+    .action(async (src: string, dst: string, flags: MirrorFlags) => {
+      process.exitCode = await mirrorCommand(src, dst, flags);
+    });
+}
+
+async function mirrorCommand(src: string, dst: string, flags: MirrorFlags): Promise<number> {
+  const srcRemote = isRemoteArg(src), dstRemote = isRemoteArg(dst);
+  if (srcRemote === dstRemote) {
+    throw new UsageError(srcRemote ? "both sides are remote: one of SRC and DST must be a local folder"
+      : "both sides are local: one of SRC and DST must be an ftp:// URL");
+  }
+  const direction = srcRemote ? "download" : "upload";
+  const target = resolveRemote(srcRemote ? src : dst);
+  const localRoot = resolve(srcRemote ? dst : src);
+  const parallel = parseParallel(flags.parallel);
+  let filter: PathFilter | undefined;
+  let rate: number | undefined;
+  try {
+    filter = flags.include.length + flags.exclude.length > 0 ? createFilter({ include: flags.include, exclude: flags.exclude }) : undefined;
+    rate = flags.bwlimit !== undefined ? parseRate(flags.bwlimit) : undefined;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const logger = createLogger({ level: process.env.FERRY_LOG_LEVEL ?? "warn" });
+  const srcName = srcRemote ? target.display : localRoot;
+  const dstName = srcRemote ? localRoot : target.display;
+  // A dry run reads the state (so its plan is the real one) but never saves it.
+  const state = await SyncState.load(stateFileFor(defaultStateDir(), srcName, dstName), srcName, dstName);
+  const session = await openRemote(target, { max: parallel, logger });
+  const progress = createProgress({ silent: flags.dryRun === true });
+  let outcome: MirrorOutcome;
+  try {
+    outcome = await runMirror({
+      direction, localRoot, remoteRoot: target.url.path, pool: session.pool, isRetriable, parallel, state, logger,
+      delete: flags.delete ?? false, dryRun: flags.dryRun ?? false, checksum: flags.checksum ?? false,
+      followSymlinks: flags.followSymlinks ?? false, progress, warm: (n) => session.warm(n),
+      ...(filter ? { filter } : {}), ...(rate ? { bucket: new TokenBucket(rate) } : {}),
+    });
+  } catch (err) {
+    throw toCliError(`mirror ${srcName} → ${dstName}`, err);
+  } finally {
+    progress.stop();
+    await session.close();
+  }
+  report(outcome, { json: flags.json ?? false, dryRun: flags.dryRun ?? false, srcName, dstName, direction, checksum: flags.checksum ?? false });
+  return (outcome.result?.failed.length ?? outcome.plan.conflicts.length) > 0 ? ExitCode.Failed : ExitCode.Ok;
+}
+
+interface ReportContext { json: boolean; dryRun: boolean; srcName: string; dstName: string; direction: string; checksum: boolean }
+
+/** The result: JSON for scripts, or a plan / summary for people, on stdout. */
+function report(o: MirrorOutcome, c: ReportContext): void {
+  const out = process.stdout;
+  const r = o.result;
+  const verification: Record<string, number> = {};
+  for (const t of r?.transferred ?? []) verification[t.verified] = (verification[t.verified] ?? 0) + 1;
+  if (c.json) {
+    out.write(`${JSON.stringify({
+      ok: (r?.failed.length ?? o.plan.conflicts.length) === 0, direction: c.direction, source: c.srcName, destination: c.dstName,
+      dryRun: c.dryRun,
+      ...(c.dryRun ? { plan: o.plan.ops } : {}),
+      transferred: r?.transferred.map((t) => ({ path: t.path, size: t.size, bytes: t.bytes, resumedFrom: t.offset, verified: t.verified, reason: t.reason, attempts: t.attempts, mtimeSet: t.mtimeSet })) ?? [],
+      unchanged: o.plan.unchanged.length, skipped: o.skipped, created: r?.created ?? [], deleted: r?.deleted ?? [],
+      failed: r?.failed ?? o.plan.conflicts.map((x) => ({ path: x.path, op: "conflict", error: x.reason })),
+      ...(r?.deletesSkipped ? { deletesSkipped: r.deletesSkipped } : {}),
+      ...(o.checksumAvailable === false ? { checksum: "unavailable: the server offers no checksum; compared by size and mtime" } : {}),
+      bytes: r?.bytes ?? 0, elapsedMs: r?.elapsedMs ?? 0, verification,
+    }, null, 2)}\n`);
+    return;
+  }
+  if (c.dryRun) {
+    for (const line of describePlan(o.plan)) out.write(`${line}\n`);
+    out.write("dry run: nothing was changed\n");
+    return;
+  }
+  if (!r) throw new CliError("internal: no result", ExitCode.Failed);
+  for (const f of r.failed) out.write(`FAILED ${f.path}: ${f.error}\n`);
+  for (const s of o.skipped) out.write(`skipped ${s.path}: ${s.reason}\n`);
+  if (r.deletesSkipped) out.write(`${r.deletesSkipped}\n`);
+  if (o.checksumAvailable === false) out.write("--checksum: the server offers no checksum command; files were compared by size and mtime\n");
+  const verified = Object.entries(verification).map(([k, n]) => `${n} by ${k === "size only" ? "size only (the server offers no checksum)" : k}`).join(", ");
+  const noMtime = r.transferred.filter((t) => !t.mtimeSet).length;
+  if (noMtime > 0 && c.direction === "upload") out.write(`${noMtime} files keep the upload time on the server (it cannot set modification times); the sync state remembers them\n`);
+  const secs = r.elapsedMs / 1000;
+  out.write(`${c.srcName} → ${c.dstName}: ${r.transferred.length} transferred, ${o.plan.unchanged.length} unchanged, ` +
+    `${r.deleted.length} deleted, ${r.failed.length} failed; ${formatBytes(r.bytes)} in ${secs.toFixed(1)} s` +
+    `${secs > 0 ? ` (${formatBytes(Math.round(r.bytes / secs))}/s)` : ""}` + (verified ? `; verified: ${verified}` : "") + "\n");
+}

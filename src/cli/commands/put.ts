@@ -1,0 +1,54 @@
+import type { Command } from "commander";
+import { stat } from "node:fs/promises";
+import { basename, resolve } from "node:path";
+import { isRetriable, FtpReplyError } from "../../client/index.js";
+import { createLogger } from "../../log/index.js";
+import { remotePartPath, uploadAttempt, VerifyError, withRetry, type TransferOutcome } from "../../sync/index.js";
+import { resolveRemote } from "../credentials.js";
+import { CliError, ExitCode } from "../exitCodes.js";
+import { createProgress } from "../progress.js";
+import { openRemote, toCliError } from "../remoteSession.js";
+import { printOutcome } from "./get.js";
+
+/** Register `ferry put LOCAL URL [--continue]`. */
+export function registerPut(program: Command): void {
+  program.command("put")
+    .description("upload one file (to a temporary name, verified, then renamed into place)")
+    .argument("<local>", "local file")
+    .argument("<url>", "ftp://user@host/path/to/file, or a folder URL ending in /")
+    .option("-c, --continue", "resume the .NAME.ferry-part left on the server by an interrupted put")
+    .action(async (local: string, url: string, flags: { continue?: boolean }) => {
+      const localPath = resolve(local);
+      const st = await stat(localPath).catch(() => undefined);
+      if (!st) throw new CliError(`put: ${local}: no such file`, ExitCode.Usage);
+      if (!st.isFile()) throw new CliError(`put: ${local} is not a file${st.isDirectory() ? ": use ferry mirror for folders" : ""}`, ExitCode.Usage);
+      const target = resolveRemote(url);
+      const logger = createLogger({ level: process.env.FERRY_LOG_LEVEL ?? "warn" });
+      const session = await openRemote(target, { max: 1, logger });
+      const progress = createProgress();
+      const started = performance.now();
+      let outcome: TransferOutcome;
+      let remotePath = target.url.path;
+      try {
+        const there = remotePath === "." || url.endsWith("/") ? { type: "dir" } : await session.pool.use((c) => c.stat(remotePath));
+        if (there?.type === "dir") remotePath = remotePath === "." ? basename(localPath) : `${remotePath.replace(/\/+$/, "")}/${basename(localPath)}`;
+        const resumeFrom = flags.continue ? await session.pool.use((c) => c.size(remotePartPath(remotePath)))
+          .catch((err: unknown) => { if (err instanceof FtpReplyError && err.code >= 450) return 0; throw err; }) : 0;
+        progress.start(1, st.size - resumeFrom);
+        let restart = false;
+        const t = { localPath, remotePath, size: st.size, mtime: st.mtime, ...(resumeFrom ? { resumeFrom } : {}) };
+        outcome = await withRetry((attempt) => session.pool.use((c) => uploadAttempt(c, t, {
+          attempt, restart, onBytes: (n) => progress.bytes?.(n),
+        })).catch((err: unknown) => { if (err instanceof VerifyError) restart = true; throw err; }), {
+          isRetriable: (e) => e instanceof VerifyError || isRetriable(e),
+          onRetry: (err, retry, delayMs) => logger.warn({ retry, delayMs, err: (err as Error).message }, "upload failed, retrying"),
+        });
+      } catch (err) {
+        throw toCliError(`put ${localPath} → ${target.display}`, err);
+      } finally {
+        progress.stop();
+        await session.close();
+      }
+      printOutcome("uploaded", `${localPath} → ${target.display.replace(/\/?$/, "")}${remotePath !== target.url.path ? `/${basename(localPath)}` : ""}`, outcome, performance.now() - started);
+    });
+}

@@ -1,0 +1,113 @@
+import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { parseFtpUrl, redactUrl, type ConnectOptions, type FtpUrl } from "../client/index.js";
+import { UsageError } from "./exitCodes.js";
+
+/** A remote side of a command: where to connect, as whom, and how to show it without secrets. */
+export interface RemoteTarget {
+  url: FtpUrl;
+  /** The URL with the password replaced by "****": safe for messages, logs and state file names. */
+  display: string;
+  /** Options for FtpClient.connect (holding the password; never print them). */
+  connect: ConnectOptions;
+  /** Where the password came from, for error hints: "url", "FERRY_PASSWORD", "netrc" or "none". */
+  passwordSource: "url" | "FERRY_PASSWORD" | "netrc" | "none";
+}
+
+/** One machine entry of a .netrc file. */
+export interface NetrcEntry {
+  machine?: string; // undefined for "default"
+  login?: string;
+  password?: string;
+  account?: string;
+}
+
+/**
+ * Parse .netrc text (the ftp(1) format: machine/default, login, password, account; macdef
+ * bodies skipped). Tokens may be quoted with "…".
+ */
+export function parseNetrc(text: string): NetrcEntry[] {
+  const entries: NetrcEntry[] = [];
+  const lines = text.split(/\r?\n/);
+  const tokens: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (/^\s*macdef\b/.test(line)) {
+      while (i + 1 < lines.length && lines[i + 1]!.trim() !== "") i++; // a macro body runs to the next empty line
+      continue;
+    }
+    for (const m of line.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)) {
+      if (m[2]?.startsWith("#") && tokens.length % 2 === 0) break; // a comment
+      tokens.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, "$1") : m[2]!);
+    }
+  }
+  let current: NetrcEntry | undefined;
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    if (t === "machine") { current = { machine: tokens[++i] ?? "" }; entries.push(current); }
+    else if (t === "default") { current = {}; entries.push(current); }
+    else if (current && (t === "login" || t === "password" || t === "account")) current[t] = tokens[++i] ?? "";
+  }
+  return entries;
+}
+
+/** The .netrc entry for a host (and user, when the URL names one); default entries last. */
+export function findNetrc(entries: NetrcEntry[], host: string, user?: string): NetrcEntry | undefined {
+  const fits = (e: NetrcEntry) => user === undefined || e.login === undefined || e.login === user;
+  return entries.find((e) => e.machine?.toLowerCase() === host.toLowerCase() && fits(e)) ?? entries.find((e) => e.machine === undefined && fits(e));
+}
+
+function readNetrc(env: NodeJS.ProcessEnv): NetrcEntry[] {
+  const path = env.NETRC || join(env.HOME || homedir(), ".netrc");
+  try {
+    return parseNetrc(readFileSync(path, "utf8"));
+  } catch {
+    return []; // no .netrc is the normal case
+  }
+}
+
+/**
+ * Resolve a remote URL into connect options. The password comes from the URL, else
+ * FERRY_PASSWORD, else ~/.netrc (or $NETRC) for the host; the user from the URL, else .netrc,
+ * else anonymous. TLS URLs are refused until the client speaks TLS.
+ */
+export function resolveRemote(text: string, env: NodeJS.ProcessEnv = process.env): RemoteTarget {
+  let url: FtpUrl;
+  try {
+    url = parseFtpUrl(text);
+  } catch (err) {
+    throw new UsageError((err as Error).message, { cause: err });
+  }
+  const display = redactUrl(text);
+  if (url.secure !== "none") {
+    throw new UsageError(`${display}: ${url.secure === "implicit" ? "ftps" : "ftpes"}:// (TLS) is not supported by this build of the client yet; use ftp://`);
+  }
+  let user = url.user;
+  let password = url.password;
+  let account: string | undefined;
+  let passwordSource: RemoteTarget["passwordSource"] = password !== undefined ? "url" : "none";
+  if (password === undefined && env.FERRY_PASSWORD !== undefined && env.FERRY_PASSWORD !== "") {
+    password = env.FERRY_PASSWORD;
+    passwordSource = "FERRY_PASSWORD";
+  }
+  if (password === undefined || user === undefined) {
+    const entry = findNetrc(readNetrc(env), url.host, user);
+    if (entry) {
+      user ??= entry.login;
+      if (password === undefined && entry.password !== undefined) { password = entry.password; passwordSource = "netrc"; }
+      account = entry.account;
+    }
+  }
+  const connect: ConnectOptions = {
+    host: url.host, port: url.port,
+    ...(user !== undefined ? { user } : {}), ...(password !== undefined ? { password } : {}),
+    ...(account !== undefined ? { account } : {}),
+  };
+  return { url, display, connect, passwordSource };
+}
+
+/** True when a CLI argument names a remote (has a URL scheme) rather than a local path. */
+export function isRemoteArg(arg: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(arg);
+}

@@ -1,0 +1,182 @@
+import { silentLogger, type Logger } from "../log/index.js";
+import { FtpReplyError } from "../protocol/index.js";
+import { isConnectionFatal, FtpUsageError } from "./errors.js";
+import type { FtpClient } from "./FtpClient.js";
+
+/** Options of a ClientPool. */
+export interface ClientPoolOptions {
+  /** Opens a new logged-in client (FtpClient.connect with the remote's options). */
+  connect: () => Promise<FtpClient>;
+  /** Most connections open at once (the per-remote cap); at least 1. */
+  max: number;
+  /** An idle connection is closed after this many ms; default 60000. */
+  idleMs?: number;
+  /** An idle connection gets a NOOP this often, in ms, so the server keeps it; default 20000 (0: never). */
+  keepAliveMs?: number;
+  logger?: Logger;
+}
+
+interface Idle {
+  readonly client: FtpClient;
+  readonly since: number;
+  timer: NodeJS.Timeout;
+  /** A keep-alive NOOP in flight: awaited before the client is handed out (single-flight). */
+  busy?: Promise<void>;
+}
+
+/**
+ * Up to `max` FtpClients to one remote, reused across operations (STYLE guideline 12).
+ * `use(fn)` acquires and releases in try/finally, so a client cannot leak. Release looks at
+ * how the use ended: after a transport error (or 421, 425, 426) the client is discarded;
+ * after another error it is checked with NOOP first; idle clients get NOOPs and are closed
+ * after `idleMs`.
+ */
+export class ClientPool {
+  // parameters
+  readonly #connect: () => Promise<FtpClient>;
+  readonly #max: number;
+  readonly #idleMs: number;
+  readonly #keepAliveMs: number;
+  readonly #logger: Logger;
+  // internal state
+  readonly #idle: Idle[] = [];
+  readonly #waiters: { resolve: (c: FtpClient | undefined) => void; reject: (e: unknown) => void }[] = [];
+  #open = 0; // clients that exist (idle, in use, or connecting)
+  #draining = false;
+
+  constructor(options: ClientPoolOptions) {
+    if (!Number.isInteger(options.max) || options.max < 1) throw new FtpUsageError(`ClientPool: max must be a whole number >= 1, not ${options.max}`);
+    this.#connect = options.connect;
+    this.#max = options.max;
+    this.#idleMs = options.idleMs ?? 60_000;
+    this.#keepAliveMs = options.keepAliveMs ?? 20_000;
+    this.#logger = options.logger ?? silentLogger();
+  }
+
+  /** Connections open now (idle, in use or connecting). */
+  get size(): number {
+    return this.#open;
+  }
+
+  /** Run `fn` with a client of the pool; the client returns to the pool however `fn` ends. */
+  async use<T>(fn: (client: FtpClient) => Promise<T>): Promise<T> {
+    const client = await this.#acquire();
+    let failure: unknown;
+    let failed = false;
+    try {
+      return await fn(client);
+    } catch (err) {
+      failed = true;
+      failure = err;
+      throw err;
+    } finally {
+      await this.#release(client, failed, failure);
+    }
+  }
+
+  /** Close idle connections, refuse new uses, and close in-use ones when they come back. */
+  async drain(): Promise<void> {
+    this.#draining = true;
+    for (const w of this.#waiters.splice(0)) w.reject(new FtpUsageError("ClientPool was drained"));
+    const idle = this.#idle.splice(0);
+    await Promise.all(idle.map((i) => this.#discard(i.client, i.timer, true)));
+  }
+
+  async #acquire(): Promise<FtpClient> {
+    for (;;) {
+      if (this.#draining) throw new FtpUsageError("ClientPool was drained; no new connections");
+      const idle = this.#idle.pop(); // most recently used first: the least likely to have timed out
+      if (idle) {
+        clearTimeout(idle.timer);
+        if (idle.busy) await idle.busy;
+        if (!idle.client.closed) return idle.client;
+        this.#open--;
+        continue;
+      }
+      if (this.#open < this.#max) {
+        this.#open++;
+        try {
+          return await this.#connect();
+        } catch (err) {
+          this.#open--;
+          this.#wakeOne();
+          throw err;
+        }
+      }
+      const handed = await new Promise<FtpClient | undefined>((resolve, reject) => this.#waiters.push({ resolve, reject }));
+      if (handed) return handed;
+    }
+  }
+
+  async #release(client: FtpClient, failed: boolean, failure: unknown): Promise<void> {
+    let keep = !client.closed && !this.#draining;
+    if (keep && failed) {
+      if (isConnectionFatal(failure) || (failure instanceof FtpReplyError && (failure.code === 425 || failure.code === 426))) {
+        // "toss this connection to avoid sync errors" (rclone): the control stream may be
+        // out of step after a failed data transfer.
+        keep = false;
+      } else {
+        try {
+          await client.noop();
+        } catch (err) {
+          this.#logger.debug({ err: (err as Error).message }, "ftp pool: NOOP check failed; discarding the connection");
+          keep = false;
+        }
+      }
+    }
+    if (!keep) {
+      await this.#discard(client, undefined, !client.closed);
+      this.#wakeOne();
+      return;
+    }
+    const waiter = this.#waiters.shift();
+    if (waiter) {
+      waiter.resolve(client);
+      return;
+    }
+    this.#park(client);
+  }
+
+  #park(client: FtpClient): void {
+    const since = Date.now();
+    let entry: Idle | undefined;
+    const schedule = (): NodeJS.Timeout => {
+      const untilIdle = this.#idleMs - (Date.now() - since);
+      const next = this.#keepAliveMs > 0 ? Math.min(this.#keepAliveMs, untilIdle) : untilIdle;
+      const t = setTimeout(() => entry && this.#tick(entry, schedule), Math.max(0, next));
+      t.unref();
+      return t;
+    };
+    entry = { client, since, timer: schedule() };
+    this.#idle.push(entry);
+  }
+
+  #tick(entry: Idle, schedule: () => NodeJS.Timeout): void {
+    const i = this.#idle.indexOf(entry);
+    if (i < 0) return;
+    const { client } = entry;
+    if (Date.now() - entry.since >= this.#idleMs || client.closed) {
+      this.#idle.splice(i, 1);
+      void this.#discard(client, undefined, true).then(() => this.#wakeOne());
+      return;
+    }
+    // Keep-alive: NOOP is harmless and resets the server's idle timer. One at a time: the
+    // connection is single-flight, and a slow server may not have answered the last one yet.
+    if (!entry.busy) entry.busy = client.noop().catch(() => client.close()).finally(() => {
+      entry.busy = undefined;
+    });
+    entry.timer = schedule();
+  }
+
+  async #discard(client: FtpClient, timer: NodeJS.Timeout | undefined, politely: boolean): Promise<void> {
+    if (timer) clearTimeout(timer);
+    this.#open--;
+    if (politely) await client.quit();
+    else client.close();
+  }
+
+  #wakeOne(): void {
+    // A slot became free: let one waiter try to take or open a connection.
+    this.#waiters.shift()?.resolve(undefined);
+  }
+}

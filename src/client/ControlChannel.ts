@@ -1,0 +1,266 @@
+import type { Socket } from "node:net";
+import { StringDecoder } from "node:string_decoder";
+import type { Logger } from "../log/index.js";
+import { FtpReplyError, ProtocolError, formatCommand, mask, parseReplies, type Reply } from "../protocol/index.js";
+import { FtpConnectionError, FtpTimeoutError, FtpUsageError } from "./errors.js";
+
+/** What a reply handler may do with the running task. */
+export interface TaskControl<T> {
+  resolve(value: T): void;
+  reject(err: unknown): void;
+}
+
+/** Called for every reply (preliminary ones included) while a task runs. */
+export type ReplyHandler<T> = (reply: Reply, task: TaskControl<T>) => void;
+
+/** Options of a control channel. */
+export interface ControlChannelOptions {
+  /** Where commands and replies are logged (debug; passwords masked); give it a child logger that names the peer. */
+  logger: Logger;
+  /** How long a command may wait for its reply, in ms; 0 disables. */
+  timeoutMs: number;
+  /** Label for errors, e.g. "ftp.example.com:21". */
+  peer: string;
+}
+
+interface Task {
+  readonly command: string;
+  readonly calledFrom: string;
+  readonly handler: ReplyHandler<unknown>;
+  readonly control: TaskControl<unknown>;
+}
+
+// Pending reply text beyond this without a complete reply is a broken or hostile peer
+// (STYLE guideline 3: buffers are capped).
+const MAX_PENDING_TEXT = 64 * 1024;
+
+/** The reply text on one line, for error messages. */
+export function replyMessage(reply: Reply): string {
+  return reply.lines.map((l) => l.trim()).filter((l) => l !== "").join(" ");
+}
+
+/**
+ * One FTP control connection that runs exactly one command at a time, and enforces it
+ * (STYLE guideline 1): a second `request`/`handle` while one runs is a loud FtpUsageError
+ * naming both call sites. Transport failures all go through `closeWithError`, which keeps
+ * the first cause and puts it in every later error's `cause` (guideline 2).
+ */
+export class ControlChannel {
+  // parameters
+  readonly socket: Socket;
+  readonly #logger: Logger;
+  readonly #timeoutMs: number;
+  readonly #peer: string;
+  // internal state
+  #task: Task | undefined;
+  #pending = "";
+  readonly #decoder = new StringDecoder("utf8");
+  #closingError: Error | undefined;
+  #timeoutEnabled = true;
+
+  constructor(socket: Socket, options: ControlChannelOptions) {
+    this.socket = socket;
+    this.#logger = options.logger;
+    this.#timeoutMs = options.timeoutMs;
+    this.#peer = options.peer;
+    // Commands are small and interactive: don't let Nagle delay them (never on data sockets).
+    socket.setNoDelay(true);
+    socket.on("data", this.#listeners.data);
+    socket.on("timeout", this.#listeners.timeout);
+    socket.on("error", this.#listeners.error);
+    socket.on("close", this.#listeners.close);
+  }
+
+  readonly #listeners = {
+    data: (chunk: Buffer): void => this.#onData(chunk),
+    timeout: (): void => this.#onTimeout(),
+    error: (err: Error): void => this.closeWithError(new FtpConnectionError(`control connection to ${this.#peer}: ${err.message}`, { cause: err })),
+    close: (): void => this.closeWithError(new FtpConnectionError(`${this.#peer} closed the control connection`)),
+  };
+
+  /**
+   * Hand the socket over (after AUTH TLS, to wrap it in TLS): this channel stops listening
+   * and counts as closed. Refused while a command runs or reply text is pending.
+   */
+  detach(): Socket {
+    if (this.#task || this.#pending !== "") throw new FtpUsageError("cannot detach a control channel in the middle of a reply");
+    for (const [event, listener] of Object.entries(this.#listeners)) this.socket.off(event, listener as (...args: unknown[]) => void);
+    this.socket.setTimeout(0);
+    this.#closingError = new FtpConnectionError(`${this.#peer}: control connection handed over to TLS`);
+    return this.socket;
+  }
+
+  /** True once the connection is closed, for whatever reason. */
+  get closed(): boolean {
+    return this.#closingError !== undefined;
+  }
+
+  /** The error that closed the connection, if it is closed. */
+  get closingError(): Error | undefined {
+    return this.#closingError;
+  }
+
+  /** The command of the running task, if any. */
+  get busyWith(): string | undefined {
+    return this.#task?.command;
+  }
+
+  /**
+   * Send a command and resolve with its first 2xx or 3xx reply; 1xx replies are passed
+   * over, 4xx/5xx reject with FtpReplyError (the connection stays usable).
+   */
+  request(verb: string, arg?: string): Promise<Reply> {
+    let line: string;
+    try {
+      line = formatCommand(verb, arg);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const shown = mask(line.trimEnd());
+    return this.#start<Reply>(line, shown, (reply, task) => {
+      if (reply.code < 200) return;
+      if (reply.code < 400) task.resolve(reply);
+      else task.reject(new FtpReplyError(reply.code, replyMessage(reply), shown));
+    });
+  }
+
+  /**
+   * Run a task that sees every reply until it resolves: transfers (1xx, then 226), the
+   * greeting (`verb` undefined: nothing is sent). `onStart` runs once the command is sent.
+   */
+  handle<T>(verb: string | undefined, arg: string | undefined, handler: ReplyHandler<T>, onStart?: (task: TaskControl<T>) => void): Promise<T> {
+    let line = "";
+    try {
+      if (verb !== undefined) line = formatCommand(verb, arg);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#start<T>(line, mask(line.trimEnd()) || "(greeting)", handler, onStart);
+  }
+
+  /**
+   * Write a command outside the task discipline. Only the holder of the running task may do
+   * this, for ABOR and the NOOP fence after it.
+   */
+  sendRaw(verb: string): void {
+    if (this.closed) return;
+    const line = formatCommand(verb);
+    this.#logger.debug({ command: verb }, "ftp >");
+    this.socket.write(line);
+  }
+
+  /** Switch the reply timeout off while a data connection has it, and back on (guideline 5). */
+  setTimeoutEnabled(on: boolean): void {
+    this.#timeoutEnabled = on;
+    this.#armTimeout();
+  }
+
+  /** Close the connection because of `err`; the first cause is kept for every later error. */
+  closeWithError(err: Error): void {
+    if (this.#closingError) return;
+    this.#closingError = err;
+    this.#logger.debug({ err: err.message }, "ftp control connection closed");
+    this.socket.destroy();
+    const task = this.#task;
+    this.#task = undefined;
+    task?.control.reject(err);
+  }
+
+  #start<T>(line: string, shown: string, handler: ReplyHandler<T>, onStart?: (task: TaskControl<T>) => void): Promise<T> {
+    const calledFrom = new Error().stack?.split("\n").slice(3).join("\n") ?? "";
+    if (this.#closingError) {
+      const first = this.#closingError;
+      return Promise.reject(new FtpConnectionError(`cannot send ${shown}: connection is closed (${first.message})`, { cause: first }));
+    }
+    if (this.#task) {
+      const err = new FtpUsageError(
+        `${shown} was sent while ${this.#task.command} is still running: an FTP control connection runs one ` +
+          `command at a time - await the first call, or use a ClientPool for concurrency.\n` +
+          `running call:\n${this.#task.calledFrom}\nsecond call:\n${calledFrom}`,
+      );
+      this.#logger.error({ err: err.message }, "ftp single-flight violation");
+      return Promise.reject(err);
+    }
+    return new Promise<T>((resolve, reject) => {
+      const control: TaskControl<T> = {
+        resolve: (value) => {
+          if (this.#task?.control !== (control as TaskControl<unknown>)) return;
+          this.#task = undefined;
+          this.#armTimeout();
+          resolve(value);
+        },
+        reject: (err) => {
+          if (this.#task?.control === (control as TaskControl<unknown>)) {
+            this.#task = undefined;
+            this.#armTimeout();
+          }
+          reject(err);
+        },
+      };
+      this.#task = { command: shown, calledFrom, handler: handler as ReplyHandler<unknown>, control: control as TaskControl<unknown> };
+      this.#timeoutEnabled = true;
+      this.#armTimeout();
+      if (line !== "") {
+        this.#logger.debug({ command: shown }, "ftp >");
+        this.socket.write(line);
+      }
+      onStart?.(control);
+    });
+  }
+
+  #armTimeout(): void {
+    if (this.closed) return;
+    this.socket.setTimeout(this.#task && this.#timeoutEnabled ? this.#timeoutMs : 0);
+  }
+
+  #onTimeout(): void {
+    if (!this.#task || !this.#timeoutEnabled) return;
+    const what = this.#task.command;
+    this.closeWithError(new FtpTimeoutError(`${this.#peer}: no reply to ${what} within ${this.#timeoutMs} ms`));
+  }
+
+  #onData(chunk: Buffer): void {
+    this.#pending += this.#decoder.write(chunk);
+    let replies: Reply[];
+    try {
+      const parsed = parseReplies(this.#pending);
+      replies = parsed.replies;
+      this.#pending = parsed.rest;
+      if (this.#pending.length > MAX_PENDING_TEXT) {
+        throw new ProtocolError(`reply longer than ${MAX_PENDING_TEXT} bytes without an end`);
+      }
+    } catch (err) {
+      this.closeWithError(new FtpConnectionError(`${this.#peer} broke the protocol: ${(err as Error).message}`, { cause: err }));
+      return;
+    }
+    for (const reply of replies) this.#dispatch(reply);
+  }
+
+  #dispatch(reply: Reply): void {
+    if (this.closed) return;
+    this.#logger.debug({ code: reply.code, text: replyMessage(reply) }, "ftp <");
+    const task = this.#task;
+    if (!task) {
+      // 421 may come at any time: the server is shutting the session (idle timeout, restart).
+      if (reply.code === 421) {
+        const cause = new FtpReplyError(421, replyMessage(reply));
+        this.closeWithError(new FtpConnectionError(`${this.#peer} closed the session: 421 ${replyMessage(reply)}`, { cause }));
+      } else {
+        this.#logger.warn({ code: reply.code, text: replyMessage(reply) }, "ftp reply without a command; ignored");
+      }
+      return;
+    }
+    // Any activity counts against the timeout, not the whole command's duration.
+    this.#armTimeout();
+    try {
+      task.handler(reply, task.control);
+    } catch (err) {
+      task.control.reject(err);
+    }
+    if (reply.code === 421 && !this.closed) {
+      // The server says it is closing; whatever the handler did, this connection is over.
+      const cause = new FtpReplyError(421, replyMessage(reply), task.command);
+      this.closeWithError(new FtpConnectionError(`${this.#peer} closed the session: 421 ${replyMessage(reply)}`, { cause }));
+    }
+  }
+}

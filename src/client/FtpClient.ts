@@ -1,0 +1,404 @@
+import { once } from "node:events";
+import { createWriteStream } from "node:fs";
+import { open } from "node:fs/promises";
+import { isIPv6 } from "node:net";
+import { Writable, type Readable } from "node:stream";
+import type { Logger } from "../log/index.js";
+import { FtpReplyError, HASH_ALGORITHMS, ProtocolError, mlsxFormat, parseListing, type HashAlgorithm } from "../protocol/index.js";
+import { replyMessage, type ControlChannel } from "./ControlChannel.js";
+import { BulkReceiver, openActive, openPassive, type DataConnection, type PassiveCommand, type Receiver } from "./dataChannel.js";
+import { FileReceiver } from "./fileReceiver.js";
+import { FtpConnectionError, FtpUsageError, abortError } from "./errors.js";
+import type { Capabilities } from "./features.js";
+import { hashOf, isReplyError, modifiedTimeOf, setModifiedTimeOf, sizeOf, statPath, type Queries } from "./queries.js";
+import { openSession, type ConnectOptions } from "./session.js";
+import { wrapDataTls, type TlsState } from "./tls.js";
+import { TransferResolver } from "./transfer.js";
+
+export type { ConnectOptions } from "./session.js";
+
+/** The kind of a remote entry. */
+export type EntryType = "file" | "dir" | "symlink" | "other";
+
+/** One remote file or directory. */
+export interface RemoteEntry {
+  name: string;
+  type: EntryType;
+  size?: number;
+  /** Only from MLSD/MLST/MDTM (precise, UTC): trustworthy for sync decisions. */
+  modifiedAt?: Date;
+  /** LIST date text as the server sent it; never drives sync decisions. */
+  rawModifiedAt?: string;
+  /** Symlink target from LIST "a -> b". */
+  target?: string;
+  facts?: Readonly<Record<string, string>>;
+}
+
+/** Options of a transfer. */
+export interface TransferOptions {
+  /** Cancels the transfer: ABOR is sent and the connection stays usable. */
+  signal?: AbortSignal;
+  /** Called with the bytes moved so far, at most every 200 ms and once at the end. */
+  onProgress?: (bytes: number) => void;
+}
+
+type ListCommand = "MLSD" | "LIST -a" | "LIST";
+const LIST_CANDIDATES_MLSD: readonly ListCommand[] = ["MLSD", "LIST -a", "LIST"];
+const LIST_CANDIDATES: readonly ListCommand[] = ["LIST -a", "LIST"];
+
+function checkOffset(offset: number | undefined): number {
+  const value = offset ?? 0;
+  if (!Number.isSafeInteger(value) || value < 0) throw new FtpUsageError(`offset must be a whole number >= 0, not ${offset}`);
+  return value;
+}
+
+/**
+ * An FTP client on one control connection. Commands run one at a time (use a ClientPool for
+ * concurrency). Reply errors (FtpReplyError) leave it usable; transport errors close it.
+ * Relative paths are relative to the login directory.
+ */
+export class FtpClient {
+  /** What the server offers, from FEAT. */
+  readonly features: Capabilities;
+  // parameters
+  readonly #control: ControlChannel;
+  readonly #logger: Logger;
+  readonly #dataTimeoutMs: number;
+  readonly #passiveMode: boolean;
+  readonly #maxListingBytes: number;
+  readonly #tls: TlsState | undefined;
+  // internal state: the strategies that worked, kept for the session (STYLE guideline 4)
+  #passive: PassiveCommand | undefined;
+  #active: "EPRT" | "PORT" | undefined;
+  #listCommand: ListCommand | undefined;
+  #hashSelected: HashAlgorithm | undefined;
+
+  private constructor(control: ControlChannel, features: Capabilities, options: ConnectOptions, logger: Logger, tls: TlsState | undefined) {
+    this.#tls = tls;
+    this.#control = control;
+    this.features = features;
+    this.#logger = logger;
+    this.#dataTimeoutMs = options.dataTimeoutMs ?? 30_000;
+    this.#passiveMode = options.passive ?? true;
+    this.#maxListingBytes = options.maxListingBytes ?? 256 * 1024 * 1024;
+    this.#hashSelected = features.hashSelected;
+  }
+
+  /** Connect (TLS when asked), read the greeting, log in, discover features (FEAT) and switch to binary (TYPE I). */
+  static async connect(options: ConnectOptions): Promise<FtpClient> {
+    const session = await openSession(options);
+    const client = new FtpClient(session.control, session.features, options, session.logger, session.tls);
+    session.logger.debug({ features: [...session.features.raw.keys()], secure: options.secure ?? "none" }, "ftp connected");
+    return client;
+  }
+
+  /** True once the connection is closed. */
+  get closed(): boolean {
+    return this.#control.closed;
+  }
+
+  /** List a directory (default: the current one) with MLSD when offered, else LIST. Unsafe names are dropped and logged. */
+  async list(path?: string, options: { signal?: AbortSignal } = {}): Promise<RemoteEntry[]> {
+    const candidates = this.#listCommand ? [this.#listCommand] : this.features.mlst ? LIST_CANDIDATES_MLSD : LIST_CANDIDATES;
+    let firstError: unknown;
+    for (const command of candidates) {
+      const [verb, flag] = command.split(" ") as [string, string | undefined];
+      const arg = [flag, path].filter((p) => p !== undefined && p !== "").join(" ");
+      let text: string;
+      try {
+        text = await this.#retrieveText(verb, arg, options.signal);
+      } catch (err) {
+        if (!isReplyError(err) || this.#listCommand) throw err;
+        firstError ??= err;
+        continue;
+      }
+      this.#listCommand = command;
+      const parsed = parseListing(text, verb === "MLSD" ? mlsxFormat : undefined);
+      for (const r of parsed.rejected) this.#logger.warn({ line: r.line.slice(0, 200), reason: r.reason }, "ftp listing entry refused");
+      return parsed.entries;
+    }
+    throw firstError;
+  }
+
+  /** Facts about one path (MLST, else SIZE+MDTM, else the parent's listing); undefined when it does not exist. */
+  stat(path: string): Promise<RemoteEntry | undefined> {
+    return statPath(this.#queries(), path);
+  }
+
+  /** The size of a file in bytes (SIZE, RFC 3659 section 4). */
+  size(path: string): Promise<number> {
+    return sizeOf(this.#queries(), path);
+  }
+
+  /** A file's modification time (MDTM, RFC 3659 section 3), UTC. */
+  modifiedTime(path: string): Promise<Date> {
+    return modifiedTimeOf(this.#queries(), path);
+  }
+
+  /**
+   * Set a file's modification time: MFMT when offered, else the two-argument MDTM that
+   * vsftpd and others accept. Whole seconds are sent: many servers reject fractions.
+   * Resolves false when the server cannot.
+   */
+  setModifiedTime(path: string, date: Date): Promise<boolean> {
+    return setModifiedTimeOf(this.#queries(), path, date);
+  }
+
+  /**
+   * A file's checksum computed by the server: HASH (with OPTS HASH to pick the algorithm),
+   * else XSHA256/XSHA1/XMD5/XCRC, in `algorithms` order (default SHA-256, SHA-1, MD5,
+   * CRC32). Undefined when the server offers none of them.
+   */
+  async hash(path: string, options: { algorithms?: HashAlgorithm[] } = {}): Promise<{ algorithm: HashAlgorithm; value: string } | undefined> {
+    const state = { selected: this.#hashSelected };
+    try {
+      return await hashOf(this.#queries(), path, options.algorithms ?? [...HASH_ALGORITHMS], state);
+    } finally {
+      this.#hashSelected = state.selected;
+    }
+  }
+
+  #queries(): Queries {
+    return {
+      request: (verb, arg) => this.#control.request(verb, arg),
+      features: this.features,
+      list: (dir) => this.list(dir),
+      logger: this.#logger,
+    };
+  }
+
+  /** Download a file into `destination` (not ended), from `offset` with REST; resolves with the bytes received. */
+  async download(path: string, destination: Writable, options: TransferOptions & { offset?: number } = {}): Promise<number> {
+    const offset = checkOffset(options.offset);
+    const data = await this.#openData(options.signal, () => new BulkReceiver());
+    return this.#retrieve(path, data, destination, offset, options);
+  }
+
+  async #retrieve(path: string, data: DataConnection, destination: Writable | undefined, offset: number, options: TransferOptions): Promise<number> {
+    try {
+      if (offset > 0) await this.#control.request("REST", String(offset));
+    } catch (err) {
+      data.close();
+      throw err;
+    }
+    return new TransferResolver(this.#control, {
+      verb: "RETR", arg: path, direction: "download", destination, data, dataTimeoutMs: this.#dataTimeoutMs,
+      signal: options.signal, onProgress: options.onProgress, logger: this.#logger,
+    }).run();
+  }
+
+  /**
+   * Upload `source` to `path`: STOR, APPE (mode "append"), or REST+STOR at `offset` to
+   * resume (the source must then start at that offset). Resolves with the bytes sent.
+   */
+  async upload(source: Readable, path: string, options: TransferOptions & { mode?: "store" | "append"; offset?: number } = {}): Promise<number> {
+    const offset = checkOffset(options.offset);
+    if (offset > 0 && options.mode === "append") throw new FtpUsageError("upload: offset and mode \"append\" exclude each other");
+    const data = await this.#openData(options.signal);
+    try {
+      if (offset > 0) await this.#control.request("REST", String(offset));
+    } catch (err) {
+      data.close();
+      throw err;
+    }
+    return new TransferResolver(this.#control, {
+      verb: options.mode === "append" ? "APPE" : "STOR", arg: path, direction: "upload", source, data,
+      dataTimeoutMs: this.#dataTimeoutMs, signal: options.signal, onProgress: options.onProgress, logger: this.#logger,
+    }).run();
+  }
+
+  /**
+   * Download to a local file, from `offset` (REST) into the same position of the file (which
+   * must then exist); resolves once the bytes are written. Reads in large chunks into reused
+   * buffers, so memory stays flat.
+   */
+  async downloadFile(path: string, localPath: string, options: TransferOptions & { offset?: number } = {}): Promise<number> {
+    const offset = checkOffset(options.offset);
+    const handle = await open(localPath, offset > 0 ? "r+" : "w");
+    let receiver: FileReceiver | undefined;
+    let data: DataConnection;
+    try {
+      data = await this.#openData(options.signal, () => (receiver = new FileReceiver(handle, offset)));
+      if (receiver) {
+        // Plain passive connection: the socket reads straight into the file's buffers.
+        try {
+          return await this.#retrieve(path, data, undefined, offset, options);
+        } finally {
+          await receiver.finish();
+        }
+      }
+    } finally {
+      await handle.close();
+    }
+    // TLS or active mode: no onread hook, so a WriteStream (the file exists now).
+    const file = createWriteStream(localPath, { flags: "r+", start: offset, highWaterMark: 1024 * 1024 });
+    await once(file, "open");
+    try {
+      return await this.#retrieve(path, data, file, offset, options);
+    } finally {
+      // end()'s callback runs on 'finish' (everything written) or on an error.
+      await new Promise<void>((resolve) => file.end(() => resolve()));
+    }
+  }
+
+  /**
+   * Upload a local file: STOR, APPE (mode "append"), or REST+STOR from `offset`, reading the
+   * file from the same offset. Uses a few reused buffers instead of a stream, so memory stays
+   * flat. Resolves with the bytes sent.
+   */
+  async uploadFile(localPath: string, path: string, options: TransferOptions & { mode?: "store" | "append"; offset?: number } = {}): Promise<number> {
+    const offset = checkOffset(options.offset);
+    if (offset > 0 && options.mode === "append") throw new FtpUsageError("uploadFile: offset and mode \"append\" exclude each other");
+    const handle = await open(localPath, "r");
+    try {
+      const data = await this.#openData(options.signal);
+      try {
+        if (offset > 0) await this.#control.request("REST", String(offset));
+      } catch (err) {
+        data.close();
+        throw err;
+      }
+      return await new TransferResolver(this.#control, {
+        verb: options.mode === "append" ? "APPE" : "STOR", arg: path, direction: "upload", sourceFile: { handle, position: offset },
+        data, dataTimeoutMs: this.#dataTimeoutMs, signal: options.signal, onProgress: options.onProgress, logger: this.#logger,
+      }).run();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Rename (RNFR + RNTO). */
+  async rename(from: string, to: string): Promise<void> {
+    await this.#control.request("RNFR", from);
+    await this.#control.request("RNTO", to);
+  }
+
+  /** Delete a file (DELE). */
+  async remove(path: string): Promise<void> {
+    await this.#control.request("DELE", path);
+  }
+
+  /** Create one directory (MKD). */
+  async mkdir(path: string): Promise<void> {
+    await this.#control.request("MKD", path);
+  }
+
+  /** Create a directory and any missing parents; succeeds when it already exists. The current directory is unchanged. */
+  async ensureDir(path: string): Promise<void> {
+    const parts = path.split("/").filter((p) => p !== "" && p !== ".");
+    let prefix = path.startsWith("/") ? "/" : "";
+    let lastError: unknown;
+    for (const part of parts) {
+      prefix = prefix === "" ? part : prefix.endsWith("/") ? prefix + part : `${prefix}/${part}`;
+      try {
+        await this.mkdir(prefix);
+        lastError = undefined;
+      } catch (err) {
+        if (!isReplyError(err)) throw err;
+        lastError = err; // usually "exists"; verified below
+      }
+    }
+    if (lastError === undefined) return;
+    const here = await this.pwd();
+    try {
+      await this.cwd(path);
+    } catch (err) {
+      throw new FtpReplyError((lastError as FtpReplyError).code, `cannot create directory ${path}: ${(lastError as Error).message}`, "MKD", { cause: err });
+    }
+    await this.cwd(here);
+  }
+
+  /** Remove an empty directory (RMD). */
+  async rmdir(path: string): Promise<void> {
+    await this.#control.request("RMD", path);
+  }
+
+  /** Change the current directory (CWD). */
+  async cwd(path: string): Promise<void> {
+    await this.#control.request("CWD", path);
+  }
+
+  /** The current directory (PWD): the quoted path of the 257 reply, "" quotes undoubled (RFC 959 appendix II). */
+  async pwd(): Promise<string> {
+    const text = replyMessage(await this.#control.request("PWD"));
+    const m = /"((?:[^"]|"")*)"/.exec(text);
+    if (!m?.[1]) throw new ProtocolError(`PWD: no quoted path in ${JSON.stringify(text.slice(0, 80))}`);
+    return m[1].replace(/""/g, '"');
+  }
+
+  /** NOOP: checks the connection and keeps it from idling out. */
+  async noop(): Promise<void> {
+    await this.#control.request("NOOP");
+  }
+
+  /** Say goodbye (QUIT) and close; never throws. */
+  async quit(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.#control.request("QUIT");
+    } catch {
+      // The connection ends either way.
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Close the connection at once. */
+  close(): void {
+    this.#control.closeWithError(new FtpConnectionError("the connection was closed by the client"));
+  }
+
+  async #retrieveText(verb: string, arg: string, signal?: AbortSignal): Promise<string> {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const max = this.#maxListingBytes;
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        total += chunk.length;
+        if (total > max) return done(new ProtocolError(`${verb}: listing larger than ${max} bytes; refusing it`));
+        chunks.push(chunk);
+        done();
+      },
+    });
+    const data = await this.#openData(signal);
+    await new TransferResolver(this.#control, {
+      verb, arg, direction: "download", destination: sink, data, dataTimeoutMs: this.#dataTimeoutMs, signal, logger: this.#logger,
+    }).run();
+    return Buffer.concat(chunks).toString("utf8");
+  }
+
+  /** Open a data connection; a passive plain one reads through `receiver()` when given (TLS sockets have no onread). */
+  async #openData(signal?: AbortSignal, receiver?: () => Receiver): Promise<DataConnection> {
+    const data = await this.#openPlainData(signal, this.#tls ? undefined : receiver);
+    return this.#tls ? wrapDataTls(data, this.#tls) : data;
+  }
+
+  async #openPlainData(signal: AbortSignal | undefined, receiver: (() => Receiver) | undefined): Promise<DataConnection> {
+    if (signal?.aborted) throw abortError(signal, "transfer");
+    const options = { timeoutMs: this.#dataTimeoutMs, logger: this.#logger, ...(receiver ? { receiver } : {}) };
+    const ipv6 = isIPv6(this.#control.socket.remoteAddress ?? "") && !/^::ffff:/i.test(this.#control.socket.remoteAddress ?? "");
+    if (!this.#passiveMode) {
+      const order: ("EPRT" | "PORT")[] = this.#active ? [this.#active] : ipv6 ? ["EPRT"] : ["EPRT", "PORT"];
+      return this.#firstThatWorks(order, (c) => openActive(this.#control, c, options), (c) => (this.#active = c));
+    }
+    // PASV carries IPv4 only, so an IPv6 control connection has EPSV alone (RFC 2428).
+    const order: PassiveCommand[] = this.#passive ? [this.#passive] : ipv6 ? ["EPSV"] : ["EPSV", "PASV"];
+    return this.#firstThatWorks(order, (c) => openPassive(this.#control, c, options), (c) => (this.#passive = c));
+  }
+
+  async #firstThatWorks<C extends string>(order: C[], open: (c: C) => Promise<DataConnection>, remember: (c: C) => void): Promise<DataConnection> {
+    let firstError: unknown;
+    for (const command of order) {
+      try {
+        const data = await open(command);
+        remember(command);
+        return data;
+      } catch (err) {
+        // Only "not understood / not implemented" replies move on to the next command.
+        if (!isReplyError(err, 500, 501, 502, 504, 522)) throw err;
+        firstError ??= err;
+      }
+    }
+    throw firstError;
+  }
+}

@@ -1,0 +1,56 @@
+import { isIP, type Socket } from "node:net";
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from "node:tls";
+import type { DataConnection } from "./dataChannel.js";
+import { FtpConnectionError } from "./errors.js";
+
+/** TLS settings of one client session, and the session to resume on data connections. */
+export interface TlsState {
+  readonly options: ConnectionOptions;
+  session?: Buffer;
+}
+
+/**
+ * TLS options for `host`: SNI with a host name (never with an IP address, RFC 6066 section
+ * 3), then the caller's own (ca, rejectUnauthorized, minVersion ...).
+ */
+export function tlsStateFor(host: string, user: ConnectionOptions | undefined): TlsState {
+  return { options: { ...(isIP(host) ? {} : { servername: host }), ...user } };
+}
+
+/** Start TLS on a connected (or connecting) socket as the client, remembering the session for data connections. */
+export function startTls(state: TlsState, socket: Socket | undefined, host: string, port: number): TLSSocket {
+  const tls = tlsConnect({ ...state.options, ...(socket ? { socket } : { host, port }) });
+  // TLS 1.3 delivers session tickets after the handshake: keep the latest for data connections.
+  tls.on("session", (session: Buffer) => {
+    state.session = session;
+  });
+  return tls;
+}
+
+/**
+ * Wrap a data connection in TLS that resumes the control connection's session (STYLE
+ * guideline 8): vsftpd's require_ssl_reuse (on by default) refuses data connections that do
+ * not, so a third party cannot inject a data connection. The socket resolves once the
+ * handshake is done (a TLS socket ended mid-handshake breaks it, e.g. for an empty upload);
+ * the transfer only awaits it after sending its command, since many servers begin the
+ * handshake only then.
+ */
+export function wrapDataTls(data: DataConnection, state: TlsState): DataConnection {
+  const socket = data.socket.then((raw) => new Promise<Socket>((resolve, reject) => {
+    const tls = tlsConnect({ ...state.options, socket: raw, ...(state.session ? { session: state.session } : {}) });
+    const onError = (err: Error): void => reject(new FtpConnectionError(`TLS on the data connection: ${err.message}`, { cause: err }));
+    tls.once("error", onError);
+    tls.once("secureConnect", () => {
+      tls.off("error", onError);
+      resolve(tls);
+    });
+  }));
+  socket.catch(() => undefined);
+  return {
+    socket,
+    close: () => {
+      data.close();
+      socket.then((s) => s.destroy(), () => undefined);
+    },
+  };
+}

@@ -1,0 +1,130 @@
+import { dirname, join, posix, resolve } from "node:path";
+import {
+  daemonConfigSchema, loadConfigFile, parseJobSide, type DaemonConfig, type MirrorJobConfig, type ServerConfig, type UploadJobConfig,
+} from "../config/index.js";
+import type { BackoffPolicy } from "../queue/index.js";
+import { remoteEndpoint, type RemoteEndpoint } from "./remotes.js";
+
+/** What to do with an outbox file after its verified upload. */
+export type AfterAction = { readonly kind: "keep" } | { readonly kind: "delete" } | { readonly kind: "move"; readonly dir: string };
+
+/** An upload job with absolute local paths and its remote resolved. */
+export interface UploadJob {
+  readonly kind: "upload";
+  readonly name: string;
+  readonly remote: string;
+  /** Remote folder the files go to. */
+  readonly remoteDir: string;
+  /** Absolute local folder watched. */
+  readonly watch: string;
+  readonly stableMs: number;
+  readonly marker?: string;
+  readonly ignore: readonly string[];
+  readonly recursive: boolean;
+  readonly after: AfterAction;
+}
+
+/** A mirror job with absolute local paths and its remote resolved. */
+export interface MirrorJob {
+  readonly kind: "mirror";
+  readonly name: string;
+  readonly remote: string;
+  readonly remoteRoot: string;
+  readonly localRoot: string;
+  /** upload: local → remote; download: remote → local. */
+  readonly direction: "upload" | "download";
+  readonly schedule: string;
+  readonly catchUp: boolean;
+  readonly delete: boolean;
+  readonly checksum: boolean;
+  readonly include: readonly string[];
+  readonly exclude: readonly string[];
+  readonly parallel: number;
+}
+
+/** The daemon's config, ready to run: paths absolute (relative to the config file), durations in ms. */
+export interface ResolvedConfig {
+  readonly file: string;
+  readonly database: string;
+  /** Folder of per-mirror sync state, beside the database. */
+  readonly stateDir: string;
+  readonly workers: number;
+  readonly logLevel: string;
+  readonly maxAttempts: number;
+  readonly backoff: BackoffPolicy;
+  readonly leaseMs: number;
+  readonly retentionMs: number;
+  readonly graceMs: number;
+  readonly remotes: readonly RemoteEndpoint[];
+  readonly uploads: readonly UploadJob[];
+  readonly mirrors: readonly MirrorJob[];
+  readonly server?: ServerConfig;
+}
+
+/** Load, validate (ConfigError listing every problem) and resolve a daemon config file. */
+export async function loadDaemonConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<ResolvedConfig> {
+  return resolveDaemonConfig(file, await loadConfigFile(file, daemonConfigSchema, env));
+}
+
+/** Turn a validated config into absolute paths and resolved remotes. */
+export function resolveDaemonConfig(file: string, cfg: DaemonConfig): ResolvedConfig {
+  const base = dirname(resolve(file));
+  const abs = (p: string) => resolve(base, p);
+  const remotes = Object.entries(cfg.remotes).map(([name, r]) => remoteEndpoint(name, r));
+  const byName = new Map(remotes.map((r) => [r.name, r]));
+  const remotePath = (name: string, path: string): string => {
+    const baseDir = byName.get(name)?.basePath ?? ".";
+    if (path.startsWith("/")) return posix.normalize(path);
+    if (path === "" || path === ".") return baseDir;
+    return baseDir === "." ? posix.normalize(path) : posix.join(baseDir, path);
+  };
+  const uploads: UploadJob[] = [];
+  const mirrors: MirrorJob[] = [];
+  for (const job of cfg.jobs) {
+    if (job.kind === "upload") uploads.push(resolveUpload(job, abs, remotePath));
+    else mirrors.push(resolveMirror(job, abs, remotePath));
+  }
+  const database = abs(cfg.database);
+  return {
+    file: resolve(file), database, stateDir: join(dirname(database), "state"),
+    workers: cfg.workers, logLevel: cfg.logLevel, maxAttempts: cfg.retry.attempts,
+    backoff: { baseMs: cfg.retry.initialDelay, capMs: Math.max(cfg.retry.maxDelay, cfg.retry.initialDelay), jitter: cfg.retry.jitter },
+    leaseMs: cfg.leaseTimeout, retentionMs: cfg.retention, graceMs: cfg.shutdownGrace,
+    remotes, uploads, mirrors,
+    ...(cfg.server ? {
+      server: { ...cfg.server, root: abs(cfg.server.root), users: cfg.server.users.map((u) => (u.root ? { ...u, root: abs(u.root) } : u)) },
+    } : {}),
+  };
+}
+
+type Resolver = (name: string, path: string) => string;
+
+function remoteSide(text: string): { remote: string; path: string } {
+  const side = parseJobSide(text);
+  // The schema's cross-check guarantees the side is remote; a local side here is a bug.
+  if (!("remote" in side)) throw new Error(`internal: ${text} is not REMOTE:/path`);
+  return side;
+}
+
+function resolveUpload(job: UploadJobConfig, abs: (p: string) => string, remotePath: Resolver): UploadJob {
+  const target = remoteSide(job.target);
+  const after: AfterAction = typeof job.after === "string" ? { kind: job.after } : { kind: "move", dir: abs(job.after.move) };
+  return {
+    kind: "upload", name: job.name, remote: target.remote, remoteDir: remotePath(target.remote, target.path),
+    watch: abs(job.watch), stableMs: job.stable, ...(job.marker ? { marker: job.marker } : {}),
+    ignore: job.ignore, recursive: job.recursive, after,
+  };
+}
+
+function resolveMirror(job: MirrorJobConfig, abs: (p: string) => string, remotePath: Resolver): MirrorJob {
+  const src = parseJobSide(job.source);
+  const direction = "remote" in src ? "download" : "upload";
+  const remote = remoteSide(direction === "upload" ? job.target : job.source);
+  const local = direction === "upload" ? job.source : job.target;
+  return {
+    kind: "mirror", name: job.name, remote: remote.remote, remoteRoot: remotePath(remote.remote, remote.path),
+    localRoot: abs(local), direction,
+    schedule: job.schedule, catchUp: job.catchUp, delete: job.delete, checksum: job.verify === "checksum",
+    include: job.include, exclude: job.exclude, parallel: job.parallel,
+  };
+}

@@ -1,0 +1,79 @@
+import { join } from "node:path";
+import { isRetriable } from "../../client/index.js";
+import type { Logger } from "../../log/index.js";
+import { RetryLaterError, type HandlerResult, type JobHandler, type TransferInput } from "../../queue/index.js";
+import { createFilter, remotePathOf, runMirror, stateFileFor, SyncState, type MirrorOutcome } from "../../sync/index.js";
+import type { MirrorJob } from "../config.js";
+import { PermanentJobError } from "../errors.js";
+import type { RemoteRegistry } from "../remotes.js";
+
+/** What the mirror runner needs. */
+export interface MirrorRunnerDeps {
+  readonly jobs: ReadonlyMap<string, MirrorJob>;
+  readonly remotes: RemoteRegistry;
+  /** Folder of the per-mirror sync state files. */
+  readonly stateDir: string;
+  readonly logger: Logger;
+}
+
+/** Retries inside one run stay short: the queue's backoff handles longer trouble. */
+const IN_RUN_RETRY = { attempts: 3, baseMs: 250, capMs: 2000 };
+
+/** The RetryLaterError somewhere in an error's cause chain (the sync engine wraps errors). */
+function retryLaterIn(err: unknown): RetryLaterError | undefined {
+  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) if (e instanceof RetryLaterError) return e;
+  return undefined;
+}
+
+/**
+ * The handler of `mirror` jobs: one run of the sync engine (scan, plan, transfer with atomic
+ * publish, delete-after only when error-free) over the remote's connection pool. A run in
+ * which some files failed fails the job, so the queue retries it with backoff; an
+ * unreachable remote defers it without using an attempt.
+ */
+export function createMirrorHandler(deps: MirrorRunnerDeps): JobHandler<"mirror"> {
+  return async (job, ctx): Promise<HandlerResult> => {
+    const cfg = deps.jobs.get(job.payload.job);
+    if (!cfg) throw new PermanentJobError(`mirror job "${job.payload.job}" is no longer in the config`);
+    const endpoint = deps.remotes.endpoint(cfg.remote);
+    const log = deps.logger.child({ job: cfg.name, jobId: job.id, remote: cfg.remote });
+    const remoteName = `${endpoint.display.replace(/\/+$/, "")}/${cfg.remoteRoot}`;
+    const [srcName, dstName] = cfg.direction === "upload" ? [cfg.localRoot, remoteName] : [remoteName, cfg.localRoot];
+    const state = await SyncState.load(stateFileFor(deps.stateDir, srcName, dstName), srcName, dstName);
+    const started = new Map<string, number>();
+    const durations = new Map<string, number>();
+    let outcome: MirrorOutcome;
+    try {
+      outcome = await runMirror({
+        direction: cfg.direction, localRoot: cfg.localRoot, remoteRoot: cfg.remoteRoot,
+        pool: deps.remotes.syncPool(cfg.remote, ctx.signal), isRetriable,
+        parallel: Math.min(cfg.parallel, endpoint.connections), delete: cfg.delete, checksum: cfg.checksum, state,
+        retry: IN_RUN_RETRY, logger: log, signal: ctx.signal,
+        ...(cfg.include.length + cfg.exclude.length > 0 ? { filter: createFilter({ include: cfg.include, exclude: cfg.exclude }) } : {}),
+        progress: {
+          fileStarted: (p) => started.set(p, performance.now()),
+          fileDone: (p) => durations.set(p, Math.round(performance.now() - (started.get(p) ?? performance.now()))),
+        },
+      });
+    } catch (err) {
+      throw retryLaterIn(err) ?? err;
+    }
+    const result = outcome.result;
+    if (!result) throw new Error("internal: a mirror run without a result");
+    if (result.failed.length > 0) {
+      const down = deps.remotes.downFor(cfg.remote);
+      const summary = `${result.failed.length} operation(s) failed, ${result.transferred.length} file(s) transferred; first: ${result.failed[0]!.path}: ${result.failed[0]!.error}`;
+      if (down) throw new RetryLaterError(`remote ${cfg.remote} unreachable: ${summary}`, { delayMs: down.ms });
+      throw new Error(summary);
+    }
+    log.info({
+      transferred: result.transferred.length, unchanged: outcome.plan.unchanged.length, deleted: result.deleted.length,
+      bytes: result.bytes, durationMs: result.elapsedMs, skipped: outcome.skipped.length,
+    }, "mirror converged");
+    const transfers: TransferInput[] = result.transferred.map((t) => ({
+      path: cfg.direction === "upload" ? remotePathOf(cfg.remoteRoot, t.path) : join(cfg.localRoot, t.path),
+      bytes: t.size, durationMs: durations.get(t.path) ?? 0, verified: t.verified,
+    }));
+    return { transfers };
+  };
+}

@@ -1,0 +1,165 @@
+import { mkdir, rename, stat, unlink } from "node:fs/promises";
+import { basename, dirname, extname, join, posix, relative, sep } from "node:path";
+import type { FtpClient } from "../../client/index.js";
+import type { Logger } from "../../log/index.js";
+import { RetryLaterError, type HandlerResult, type JobHandler } from "../../queue/index.js";
+import { canHash, hashLocalFile, remotePartPath, sameDigest, uploadAttempt, VerifyError, type TransferOutcome } from "../../sync/index.js";
+import type { AfterAction, UploadJob } from "../config.js";
+import { PermanentJobError } from "../errors.js";
+import type { RemoteRegistry } from "../remotes.js";
+
+/** What the upload runner needs. */
+export interface UploadRunnerDeps {
+  readonly jobs: ReadonlyMap<string, UploadJob>;
+  readonly remotes: RemoteRegistry;
+  readonly logger: Logger;
+  /** Default Date.now. */
+  readonly now?: () => number;
+}
+
+/** Where an outbox file goes: the target folder plus its path below the watched folder. */
+export function remotePathFor(job: UploadJob, localPath: string): string {
+  const rel = relative(job.watch, localPath);
+  if (rel === "" || rel.startsWith("..") || rel.startsWith(sep)) throw new PermanentJobError(`${localPath} is not inside the outbox ${job.watch}`);
+  return posix.join(job.remoteDir, rel.split(sep).join("/"));
+}
+
+/**
+ * The handler of `upload` jobs: one stable outbox file, uploaded in its current form through
+ * the sync engine's atomic publish (`.NAME.ferry-part`, verify size and hash, rename), then
+ * kept, deleted or moved. Idempotent, so a job re-run after a crash does no harm: a final name
+ * that already holds these bytes is not sent again, and a file already gone after a finished
+ * upload completes the job.
+ */
+export function createUploadHandler(deps: UploadRunnerDeps): JobHandler<"upload"> {
+  const now = deps.now ?? Date.now;
+  return async (job, ctx): Promise<HandlerResult> => {
+    const cfg = deps.jobs.get(job.payload.job);
+    if (!cfg) throw new PermanentJobError(`upload job "${job.payload.job}" is no longer in the config`);
+    const path = job.payload.path;
+    const remotePath = remotePathFor(cfg, path);
+    const log = deps.logger.child({ job: cfg.name, jobId: job.id, file: path, remote: cfg.remote });
+    const st = await stat(path).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return undefined;
+      throw err;
+    });
+    if (!st) return finishVanished(cfg, job.payload.size, remotePath, deps, log, ctx.signal);
+    if (!st.isFile()) throw new PermanentJobError(`${path} is no longer a regular file`);
+    // The file changed after it was found stable: once it is quiet again, its final form is sent.
+    const changed = st.size !== job.payload.size || st.mtimeMs !== job.payload.mtimeMs;
+    const quietFor = now() - st.mtimeMs;
+    if (changed && quietFor < cfg.stableMs) throw new RetryLaterError(`${path} is still being written`, { delayMs: Math.ceil(cfg.stableMs - quietFor) });
+    const started = now();
+    const outcome = await deps.remotes.use(cfg.remote, async (client) => {
+      const dir = posix.dirname(remotePath);
+      await deps.remotes.ensureDir(cfg.remote, client, dir);
+      // Only a retry (its last run may have published before dying) or a kept file (found again
+      // at every start) can already be there; a first upload skips the extra round trips.
+      const mayBeThere = job.attempts > 1 || cfg.after.kind === "keep";
+      const present = mayBeThere ? await alreadyThere(client, path, st.size, remotePath) : undefined;
+      if (present) {
+        log.info({ remotePath, verified: present }, "already on the server with the same bytes; not sent again");
+        return { bytes: 0, verified: present, skipped: true } as const;
+      }
+      try {
+        // A later attempt resumes the partial, but only when a checksum will prove the result.
+        const attempt = job.attempts > 1 && canHash(client.features) ? 2 : 1;
+        // No mtime is set on the server: in an inbox the arrival time is what readers go by.
+        return await uploadAttempt(client, { localPath: path, remotePath, size: st.size }, { attempt, signal: ctx.signal });
+      } catch (err) {
+        deps.remotes.forgetDir(cfg.remote, dir);
+        if (err instanceof VerifyError) return verifyFailed(client, err, path, st.size, remotePath, cfg);
+        throw err;
+      }
+    }, ctx.signal);
+    const after = await stat(path).catch(() => undefined);
+    if (after && (after.size !== st.size || after.mtimeMs !== st.mtimeMs)) {
+      // Rewritten during the upload: the watcher has seen the change and queues the new form;
+      // deleting or moving it now would lose that version.
+      log.info({ remotePath }, "changed during the upload; the new version is queued, after-action skipped");
+    } else {
+      await applyAfter(cfg.after, cfg, path, log);
+      await removeMarker(cfg, path);
+    }
+    const durationMs = Math.max(0, now() - started);
+    log.info({ remotePath, bytes: st.size, sent: outcome.bytes, durationMs, verified: outcome.verified }, "uploaded");
+    // A kept file found again at start was recorded by the job that sent it; a retry's earlier
+    // run published it but died before recording it, so the retry records it (once in all).
+    if ("skipped" in outcome && job.attempts <= 1) return {};
+    return { transfers: [{ path: remotePath, bytes: st.size, durationMs, verified: outcome.verified }] };
+  };
+}
+
+/** The hash algorithm by which the final name already holds exactly this file, or undefined. */
+async function alreadyThere(client: FtpClient, localPath: string, size: number, remotePath: string): Promise<string | undefined> {
+  // Without a server-side checksum a same-size file could differ: send it again to be sure.
+  if (!canHash(client.features)) return undefined;
+  const existing = await client.stat(remotePath);
+  if (existing?.type !== "file" || existing.size !== size) return undefined;
+  const remote = await client.hash(remotePath);
+  if (!remote) return undefined;
+  return sameDigest(await hashLocalFile(localPath, remote.algorithm), remote.value) ? remote.algorithm : undefined;
+}
+
+/** A failed verification: a file still changing waits; wrong bytes discard the partial and fail the attempt. */
+async function verifyFailed(client: FtpClient, err: VerifyError, path: string, size: number, remotePath: string, cfg: UploadJob): Promise<TransferOutcome> {
+  const now = await stat(path).catch(() => undefined);
+  await client.remove(remotePartPath(remotePath)).catch(() => undefined);
+  if (!now || now.size !== size) throw new RetryLaterError(`${path} changed while it was sent: ${err.message}`, { delayMs: cfg.stableMs });
+  throw err;
+}
+
+/**
+ * The file is gone from the outbox. If the server holds a file of its size under the final
+ * name, an earlier run uploaded it and applied the after-action before it could record the
+ * job done (a crash): the job is done. Otherwise someone removed it before it could be sent.
+ */
+async function finishVanished(cfg: UploadJob, size: number, remotePath: string, deps: UploadRunnerDeps, log: Logger, signal: AbortSignal): Promise<HandlerResult> {
+  const existing = await deps.remotes.use(cfg.remote, (c) => c.stat(remotePath), signal);
+  if (existing?.type === "file" && existing.size === size && cfg.after.kind !== "keep") {
+    log.info({ remotePath }, "already uploaded and cleared from the outbox by an earlier run");
+    // That run never recorded its transfer: record it now, so the history holds each file once.
+    return { transfers: [{ path: remotePath, bytes: size, durationMs: 0, verified: "size" }] };
+  }
+  throw new PermanentJobError(`${remotePath}: the file left the outbox before it was uploaded (deleted or moved by someone else)`);
+}
+
+/** Keep, delete or move the local file after its verified upload. */
+async function applyAfter(after: AfterAction, cfg: UploadJob, path: string, log: Logger): Promise<void> {
+  switch (after.kind) {
+    case "keep":
+      return;
+    case "delete":
+      await unlink(path).catch((err: NodeJS.ErrnoException) => { if (err.code !== "ENOENT") throw err; });
+      return;
+    case "move": {
+      const dest = await freeName(join(after.dir, relative(cfg.watch, path)));
+      await mkdir(dirname(dest), { recursive: true });
+      await rename(path, dest);
+      log.debug({ movedTo: dest }, "moved after upload");
+      return;
+    }
+    default: {
+      const never: never = after;
+      throw new Error(`unknown after-action ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/** `path`, or "name.1.ext", "name.2.ext"… when it exists: moving never overwrites an earlier file. */
+async function freeName(path: string): Promise<string> {
+  const ext = extname(path);
+  const stem = path.slice(0, path.length - ext.length);
+  for (let n = 0; n < 10_000; n++) {
+    const candidate = n === 0 ? path : `${stem}.${n}${ext}`;
+    const taken = await stat(candidate).then(() => true, () => false);
+    if (!taken) return candidate;
+  }
+  throw new Error(`no free name for ${basename(path)} in ${dirname(path)}`);
+}
+
+/** Remove the file's marker (NAME.done): it meant "ready to send", and the file is sent. */
+async function removeMarker(cfg: UploadJob, path: string): Promise<void> {
+  if (!cfg.marker) return;
+  await unlink(path + cfg.marker).catch((err: NodeJS.ErrnoException) => { if (err.code !== "ENOENT") throw err; });
+}

@@ -1,0 +1,250 @@
+import { setMaxListeners } from "node:events";
+import { ClientPool, FtpClient, isConnectionFatal, parseFtpUrl, redactUrl, type ConnectOptions } from "../client/index.js";
+import type { RemoteConfig } from "../config/index.js";
+import type { Logger } from "../log/index.js";
+import { backoffDelay, RetryLaterError, type BackoffPolicy } from "../queue/index.js";
+import type { SyncClient, SyncPool } from "../sync/index.js";
+
+/** A remote as the daemon uses it: connect options, the folder of its URL, and its cap. */
+export interface RemoteEndpoint {
+  readonly name: string;
+  /** The URL without its password, for logs. */
+  readonly display: string;
+  readonly connect: ConnectOptions;
+  /** The URL's folder: the base of relative job paths ("." for the login folder). */
+  readonly basePath: string;
+  /** Most connections at once. */
+  readonly connections: number;
+}
+
+/** Build an endpoint from the config; the password field wins over one in the URL. */
+export function remoteEndpoint(name: string, cfg: RemoteConfig): RemoteEndpoint {
+  const url = parseFtpUrl(cfg.url);
+  const password = cfg.password ?? url.password;
+  return {
+    name,
+    display: redactUrl(cfg.url),
+    connect: { host: url.host, port: url.port, ...(url.user !== undefined ? { user: url.user } : {}), ...(password !== undefined ? { password } : {}) },
+    basePath: url.path,
+    connections: cfg.connections,
+  };
+}
+
+/** Whether an error says the remote could not be reached or kept, rather than that one file failed. */
+export function isUnreachable(err: unknown): boolean {
+  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
+    if (isConnectionFatal(e)) return true;
+  }
+  return false;
+}
+
+/** Health of one remote: consecutive connection failures and until when it counts as down. */
+interface Health {
+  failures: number;
+  downUntil: number;
+  lastError: string;
+  since: number;
+}
+
+/** A remote that could not be reached, as `ferry status` shows it. */
+export interface RemoteTrouble {
+  readonly name: string;
+  /** Consecutive connection failures (one per backoff window). */
+  readonly failures: number;
+  /** When the first of them happened (ms since epoch). */
+  readonly since: number;
+  /** When jobs for it are tried again (ms since epoch). */
+  readonly retryAt: number;
+  readonly lastError: string;
+}
+
+/** Options of a RemoteRegistry. */
+export interface RemoteRegistryOptions {
+  /** Delays while a remote stays unreachable (doubling per failure, capped). */
+  readonly backoff: BackoffPolicy;
+  readonly logger: Logger;
+  /** Idle connections are closed after this long, in ms; default 60000. */
+  readonly idleMs?: number;
+  /** Called when a remote goes down, backs off further, or comes back; with every remote in trouble. */
+  readonly onHealthChange?: (troubled: readonly RemoteTrouble[]) => void;
+  /** Default Date.now; Math.random. */
+  readonly now?: () => number;
+  readonly rng?: () => number;
+}
+
+/**
+ * One ClientPool per remote (capped at the remote's `connections`), plus a per-remote circuit
+ * breaker: when connecting fails or a connection breaks, the remote counts as down for a
+ * backoff delay that doubles with each failure, and every job for it is put back with
+ * RetryLaterError (no attempt used) instead of hammering a dead server. The first successful
+ * use closes the breaker.
+ */
+export class RemoteRegistry {
+  // parameters
+  readonly #endpoints: ReadonlyMap<string, RemoteEndpoint>;
+  readonly #options: RemoteRegistryOptions;
+  readonly #now: () => number;
+  readonly #rng: () => number;
+  // internal state
+  readonly #pools = new Map<string, ClientPool>();
+  readonly #health = new Map<string, Health>();
+  /** Remote folders known to exist, per remote, so an outbox upload does not MKD each time. */
+  readonly #dirs = new Map<string, Set<string>>();
+  /** Aborted by drain(): a connect hanging on a silent server must not hold the shutdown. */
+  readonly #closing = new AbortController();
+
+  constructor(endpoints: readonly RemoteEndpoint[], options: RemoteRegistryOptions) {
+    this.#endpoints = new Map(endpoints.map((e) => [e.name, e]));
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    this.#rng = options.rng ?? Math.random;
+    setMaxListeners(0, this.#closing.signal); // one listener per open connection, by design
+  }
+
+  /** The endpoint of a remote; throws for a name the config does not define. */
+  endpoint(name: string): RemoteEndpoint {
+    const e = this.#endpoints.get(name);
+    if (!e) throw new Error(`unknown remote "${name}"`);
+    return e;
+  }
+
+  /** Per-remote job caps for the worker runner: a slow remote cannot take every worker. */
+  keyLimits(): Record<string, number> {
+    return Object.fromEntries([...this.#endpoints.values()].map((e) => [e.name, e.connections]));
+  }
+
+  /** Why a remote counts as down and for how much longer, or undefined when it is usable. */
+  downFor(name: string): { ms: number; lastError: string } | undefined {
+    const h = this.#health.get(name);
+    const ms = h ? h.downUntil - this.#now() : 0;
+    return h && ms > 0 ? { ms, lastError: h.lastError } : undefined;
+  }
+
+  /**
+   * Run fn on a pooled connection to the remote. Throws RetryLaterError while the remote is
+   * down, and turns a connection failure into one (after recording it), so a job waiting for
+   * a dead server uses no attempts and cannot die of the outage.
+   */
+  async use<T>(name: string, fn: (client: FtpClient) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    this.#assertUp(name);
+    signal?.throwIfAborted();
+    try {
+      const result = await abortable(this.#pool(name).use(fn), signal);
+      this.#healthy(name);
+      return result;
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      if (!isUnreachable(err)) {
+        this.#healthy(name); // the server answered: it is up, this operation failed
+        throw err;
+      }
+      const delayMs = this.#failed(name, err);
+      throw new RetryLaterError(`remote ${name} unreachable: ${(err as Error).message}; retrying in ${Math.ceil(delayMs / 1000)} s`, { delayMs, cause: err });
+    }
+  }
+
+  /** The remote as the sync engine's pool; connection failures surface as RetryLaterError. */
+  syncPool(name: string, signal?: AbortSignal): SyncPool {
+    return { use: <T>(fn: (client: SyncClient) => Promise<T>) => this.use(name, fn, signal) };
+  }
+
+  /** Create the remote folder (and its parents) once per daemon run. */
+  async ensureDir(name: string, client: FtpClient, dir: string): Promise<void> {
+    if (dir === "" || dir === "." || dir === "/") return;
+    let known = this.#dirs.get(name);
+    if (!known) this.#dirs.set(name, (known = new Set()));
+    if (known.has(dir)) return;
+    await client.ensureDir(dir);
+    known.add(dir);
+  }
+
+  /** Every remote currently in trouble. */
+  troubled(): RemoteTrouble[] {
+    return [...this.#health].map(([name, h]) => ({ name, failures: h.failures, since: h.since, retryAt: h.downUntil, lastError: h.lastError }));
+  }
+
+  #notify(): void {
+    try {
+      this.#options.onHealthChange?.(this.troubled());
+    } catch (err) {
+      this.#options.logger.error({ err }, "remote health listener failed");
+    }
+  }
+
+  /** Forget that a folder exists (an upload into it failed; someone may have removed it). */
+  forgetDir(name: string, dir: string): void {
+    this.#dirs.get(name)?.delete(dir);
+  }
+
+  /** Close every connection (at shutdown), aborting connects still in progress. */
+  async drain(): Promise<void> {
+    this.#closing.abort(new Error("shutting down"));
+    await Promise.all([...this.#pools.values()].map((p) => p.drain()));
+    this.#pools.clear();
+  }
+
+  #pool(name: string): ClientPool {
+    let pool = this.#pools.get(name);
+    if (!pool) {
+      const e = this.endpoint(name);
+      const log = this.#options.logger.child({ remote: name });
+      pool = new ClientPool({
+        max: e.connections,
+        idleMs: this.#options.idleMs ?? 60_000,
+        logger: log,
+        // Bounded timeouts: a silent server must free the worker within a lease period.
+        connect: () => FtpClient.connect({ connectTimeoutMs: 10_000, commandTimeoutMs: 30_000, dataTimeoutMs: 30_000, ...e.connect, signal: this.#closing.signal }),
+      });
+      this.#pools.set(name, pool);
+    }
+    return pool;
+  }
+
+  #assertUp(name: string): void {
+    const down = this.downFor(name);
+    if (down) {
+      throw new RetryLaterError(`remote ${name} is unreachable (${down.lastError}); next try in ${Math.ceil(down.ms / 1000)} s`, { delayMs: down.ms });
+    }
+  }
+
+  #healthy(name: string): void {
+    const h = this.#health.get(name);
+    if (!h) return;
+    if (h.failures > 0) this.#options.logger.info({ remote: name, failures: h.failures }, "remote reachable again");
+    this.#health.delete(name);
+    this.#notify();
+  }
+
+  /** Records a connection failure; returns how long the remote now counts as down. */
+  #failed(name: string, err: unknown): number {
+    const now = this.#now();
+    const h = this.#health.get(name) ?? { failures: 0, downUntil: 0, lastError: "", since: now };
+    // Jobs failing together on one outage count once: the delay grows per window, not per job.
+    if (h.downUntil <= now) {
+      h.downUntil = now + backoffDelay(h.failures, this.#options.backoff, this.#rng);
+      h.failures++;
+      this.#options.logger.warn({ remote: name, failures: h.failures, retryInMs: h.downUntil - now, err: (err as Error).message }, "remote unreachable; backing off");
+      h.lastError = (err as Error).message;
+      this.#health.set(name, h);
+      this.#notify();
+    }
+    h.lastError = (err as Error).message;
+    this.#health.set(name, h);
+    return Math.max(0, h.downUntil - now);
+  }
+}
+
+/**
+ * `work`, or the signal's reason as soon as it aborts (a graceful stop's grace period ran out):
+ * the pool finishes the abandoned use in the background and takes its connection back.
+ */
+function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  work.catch(() => undefined); // settled later, after the caller has moved on
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}

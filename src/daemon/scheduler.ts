@@ -1,0 +1,101 @@
+import cron, { type ScheduledTask } from "node-cron";
+import type { Logger } from "../log/index.js";
+import type { JobStore } from "../queue/index.js";
+import type { MirrorJob } from "./config.js";
+import { nextFire, previousFire } from "./cronTimes.js";
+
+/** Options of a Scheduler. */
+export interface SchedulerOptions {
+  readonly store: JobStore;
+  readonly jobs: readonly MirrorJob[];
+  /** Called after a mirror job was enqueued, to wake the workers. */
+  readonly onEnqueued: () => void;
+  readonly logger: Logger;
+  /** Default Date.now. */
+  readonly now?: () => number;
+}
+
+/** The dedupe key of a mirror: one waiting or running run per mirror. */
+export function mirrorDedupeKey(name: string): string {
+  return `mirror:${name}`;
+}
+
+/**
+ * node-cron schedules that enqueue mirror runs. A tick while the same mirror is queued or
+ * running coalesces into that run (dedupe key, coalesceWithLeased), so a slow mirror never
+ * piles up runs; at start, a mirror whose scheduled time passed while the daemon was down
+ * (or that never ran) runs once, unless its job says catchUp: false.
+ */
+export class Scheduler {
+  // parameters
+  readonly #options: SchedulerOptions;
+  readonly #now: () => number;
+  // internal state
+  readonly #tasks: ScheduledTask[] = [];
+
+  constructor(options: SchedulerOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Runs the catch-up check, then starts one cron task per mirror. */
+  start(): void {
+    for (const job of this.#options.jobs) {
+      const missed = this.missedRun(job);
+      if (missed) this.enqueue(job, missed);
+      const task = cron.schedule(job.schedule, () => void this.enqueue(job, "schedule"), {
+        name: `ferry:${job.name}`,
+        logger: cronLogger(this.#options.logger),
+      });
+      this.#tasks.push(task);
+    }
+  }
+
+  /** Why the mirror should run now at start ("never ran" / "missed while down"), or undefined. */
+  missedRun(job: MirrorJob): string | undefined {
+    if (!job.catchUp) return undefined;
+    const last = this.#options.store.listJobs({ name: job.name, limit: 1 })[0];
+    if (!last) return "catch-up: never ran";
+    const due = previousFire(job.schedule, new Date(this.#now()), new Date(last.createdAt));
+    return due ? `catch-up: the run due at ${due.toISOString()} was missed` : undefined;
+  }
+
+  /** Enqueues one run of the mirror (coalescing with a waiting or running one); returns whether it is new. */
+  enqueue(job: MirrorJob, reason: string): boolean {
+    const log = this.#options.logger.child({ job: job.name, kind: "mirror" });
+    try {
+      const { job: row, created } = this.#options.store.enqueue(
+        { kind: "mirror", payload: { job: job.name }, dedupeKey: mirrorDedupeKey(job.name), concurrencyKey: job.remote },
+        { coalesceWithLeased: true },
+      );
+      if (created) {
+        log.info({ jobId: row.id, reason }, "mirror run queued");
+        this.#options.onEnqueued();
+      } else log.info({ jobId: row.id, state: row.state, reason }, "mirror run already queued or running; tick coalesced");
+      return created;
+    } catch (err) {
+      log.error({ err, reason }, "could not queue the mirror run");
+      return false;
+    }
+  }
+
+  /** Stops every cron task. */
+  stop(): void {
+    for (const t of this.#tasks.splice(0)) void t.destroy();
+  }
+}
+
+/** When the mirror's schedule fires next after `now` (for `ferry status`). */
+export function nextScheduledRun(job: Pick<MirrorJob, "schedule">, now: number): number | null {
+  return nextFire(job.schedule, new Date(now))?.getTime() ?? null;
+}
+
+/** node-cron's messages through pino (it would print to the console otherwise). */
+function cronLogger(log: Logger) {
+  return {
+    info: (m: string) => log.debug({ cron: true }, m),
+    warn: (m: string) => log.warn({ cron: true }, m),
+    error: (m: string | Error, err?: Error) => log.error({ cron: true, err: err ?? m }, String(m)),
+    debug: (m: string | Error) => log.debug({ cron: true }, String(m)),
+  };
+}

@@ -1,0 +1,31 @@
+import { mkdir } from "node:fs/promises";
+import { parseListen, parsePortRange, type ServerConfig } from "../config/index.js";
+import type { Logger } from "../log/index.js";
+import { Authenticator, FtpServer } from "../server/index.js";
+
+/** The daemon's embedded FTP server, listening. */
+export interface EmbeddedServer {
+  readonly host: string;
+  readonly port: number;
+  /** Stops it, letting transfers finish for up to graceMs. */
+  close(graceMs: number): Promise<void>;
+}
+
+/** Start the `server:` section of a daemon config (its root is created if missing). */
+export async function startEmbeddedServer(cfg: ServerConfig, logger: Logger): Promise<EmbeddedServer> {
+  const listen = parseListen(cfg.listen);
+  if (!listen) throw new Error(`server.listen: expected host:port, not ${JSON.stringify(cfg.listen)}`);
+  await mkdir(cfg.root, { recursive: true });
+  const authenticator = await Authenticator.create({ root: cfg.root, users: cfg.users, anonymous: cfg.anonymous });
+  const server = new FtpServer({
+    authenticator, host: listen.host, port: listen.port, limits: cfg.limits, logger: logger.child({ component: "server" }),
+    ...(cfg.pasv.ports ? { pasvPorts: parsePortRange(cfg.pasv.ports)! } : {}), ...(cfg.pasv.address ? { pasvAddress: cfg.pasv.address } : {}),
+  });
+  let port: number;
+  try {
+    port = await server.listen();
+  } catch (err) {
+    throw new Error(`server: cannot listen on ${cfg.listen}: ${(err as Error).message}`, { cause: err });
+  }
+  return { host: listen.host, port, close: (graceMs) => server.close(graceMs) };
+}

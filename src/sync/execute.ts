@@ -1,0 +1,229 @@
+import { mkdir, realpath, rm, rmdir, utimes } from "node:fs/promises";
+import { dirname } from "node:path";
+import type { Logger } from "../log/index.js";
+import { FtpReplyError } from "../protocol/index.js";
+import type { TokenBucket } from "./bwlimit.js";
+import type { Plan, PlanOp, TransferOp } from "./plan.js";
+import { remotePathOf, type SyncPool } from "./remote.js";
+import { DEFAULT_RETRY, withRetry, type RetryPolicy } from "./retry.js";
+import type { SyncState } from "./state.js";
+import { assertInside, downloadAttempt, localPathOf, uploadAttempt, type TransferOutcome } from "./transfer.js";
+import { VerifyError } from "./verify.js";
+
+/** Hooks for a progress display; all optional. */
+export interface ProgressSink {
+  /** A transfer began (size in bytes). */
+  fileStarted?(path: string, size: number): void;
+  /** Bytes moved (a delta). */
+  bytes?(n: number): void;
+  /** A transfer ended, well or not. */
+  fileDone?(path: string, ok: boolean): void;
+}
+
+/** Options of executePlan. */
+export interface ExecuteOptions {
+  /** The local folder of the mirror. */
+  localRoot: string;
+  /** The remote folder of the mirror (relative to the login folder unless absolute). */
+  remoteRoot: string;
+  pool: SyncPool;
+  /** Whether an error deserves another try (the client's isRetriable). */
+  isRetriable: (err: unknown) => boolean;
+  /** Transfers at once; default 4. */
+  parallel?: number;
+  /** Shared bandwidth limit; default none. */
+  bucket?: TokenBucket;
+  retry?: RetryPolicy;
+  /** Run the plan's deletions (--delete); they still run only after an error-free run. */
+  delete?: boolean;
+  /** Updated after each verified transfer; saved by the caller. */
+  state?: SyncState;
+  progress?: ProgressSink;
+  logger?: Logger;
+  signal?: AbortSignal;
+}
+
+/** One verified, published file. */
+export interface TransferRecord extends TransferOutcome {
+  path: string;
+  size: number;
+  reason: string;
+  attempts: number;
+}
+
+/** What a run did, in the order a summary reports it. */
+export interface ExecuteResult {
+  transferred: TransferRecord[];
+  created: string[];
+  touched: string[];
+  deleted: string[];
+  /** Failures: the file, what was being done, and the error (with the server's reply). */
+  failed: { path: string; op: PlanOp["kind"] | "conflict"; error: string }[];
+  /** Why deletions were not run, when the plan had some. */
+  deletesSkipped?: string;
+  /** Bytes sent over the wire. */
+  bytes: number;
+  elapsedMs: number;
+}
+
+/**
+ * Run a plan: folders, then transfers N at a time (each retried with backoff on retriable
+ * errors, resumed from the bytes already there, verified and published atomically), then
+ * mtime fixes and stale partials, and deletions last, only when nothing failed (STYLE 10).
+ */
+export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<ExecuteResult> {
+  const started = performance.now();
+  const result: ExecuteResult = { transferred: [], created: [], touched: [], deleted: [], failed: [], bytes: 0, elapsedMs: 0 };
+  for (const c of plan.conflicts) result.failed.push({ path: c.path, op: "conflict", error: c.reason });
+  const by = <K extends PlanOp["kind"]>(...kinds: K[]) => plan.ops.filter((op): op is Extract<PlanOp, { kind: K }> => (kinds as string[]).includes(op.kind));
+  const ctx = await makeContext(plan, options);
+  await runEach(by("mkdir"), 1, result, (op) => ctx.mkdir(op.path).then(() => { result.created.push(op.path); }));
+  await runEach(by("upload", "download"), options.parallel ?? 4, result, (op) => transferOne(op, ctx, options, result));
+  await runEach(by("setMtime"), options.parallel ?? 4, result, (op) =>
+    ctx.setMtime(op.path, op.mtime).then(() => { result.touched.push(op.path); }));
+  const deletes = by("delete");
+  await runEach(deletes.filter((op) => op.partial), 1, result, (op) => ctx.remove(op.path, "file"));
+  const real = deletes.filter((op) => !op.partial);
+  if (real.length > 0 && options.delete) {
+    if (result.failed.length > 0) {
+      result.deletesSkipped = `not deleting ${real.length} extraneous entries because ${result.failed.length} operations failed`;
+      options.logger?.warn(result.deletesSkipped);
+    } else {
+      // Sequential, children before parents, so every folder is empty when its turn comes.
+      await runEach(real, 1, result, (op) => ctx.remove(op.path, op.type).then(() => {
+        result.deleted.push(op.path);
+        options.state?.delete(op.path);
+      }));
+    }
+  }
+  options.state?.retain(plan.sourceFiles);
+  result.elapsedMs = Math.round(performance.now() - started);
+  return result;
+}
+
+/** Run `fn` over items with at most `limit` at once; a failure is recorded and the rest go on. */
+async function runEach<T extends PlanOp>(items: T[], limit: number, result: ExecuteResult, fn: (op: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const op = items[next++]!;
+      try {
+        await fn(op);
+      } catch (err) {
+        result.failed.push({ path: op.path, op: op.kind, error: describeError(err) });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
+}
+
+/** An error as one line: the message carries the command and the server's reply. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+async function transferOne(op: TransferOp, ctx: Context, options: ExecuteOptions, result: ExecuteResult): Promise<void> {
+  const localPath = localPathOf(options.localRoot, op.path);
+  const t = {
+    localPath, remotePath: remotePathOf(options.remoteRoot, op.path), size: op.size,
+    ...(op.mtime ? { mtime: op.mtime } : {}), ...(op.resumeFrom ? { resumeFrom: op.resumeFrom } : {}),
+  };
+  if (op.kind === "download") await ctx.checkLocalDir(dirname(localPath));
+  options.progress?.fileStarted?.(op.path, op.size);
+  let restart = false;
+  let attempts = 0;
+  let ok = false;
+  try {
+    const outcome = await withRetry(async (attempt) => {
+      attempts = attempt;
+      const o = {
+        attempt, restart, ...(options.bucket ? { bucket: options.bucket } : {}),
+        onBytes: (n: number) => { result.bytes += n; options.progress?.bytes?.(n); },
+        ...(options.signal ? { signal: options.signal } : {}),
+      };
+      try {
+        return await options.pool.use((c) => (op.kind === "upload" ? uploadAttempt(c, t, o) : downloadAttempt(c, t, o)));
+      } catch (err) {
+        if (err instanceof VerifyError) restart = true; // the partial holds wrong bytes: start over
+        throw err;
+      }
+    }, {
+      isRetriable: (err) => err instanceof VerifyError || options.isRetriable(err),
+      policy: options.retry ?? DEFAULT_RETRY,
+      ...(options.signal ? { signal: options.signal } : {}),
+      onRetry: (err, retry, delayMs) => options.logger?.warn({ path: op.path, retry, delayMs, err: describeError(err) }, "transfer failed, retrying"),
+    });
+    result.transferred.push({ ...outcome, path: op.path, size: op.size, reason: op.reason, attempts });
+    if (op.srcStamp !== undefined) {
+      options.state?.set(op.path, { size: op.size, srcStamp: op.srcStamp, ...(outcome.hash ? { hash: outcome.hash } : {}) });
+      options.state?.saveSoon();
+    }
+    ok = true;
+  } catch (err) {
+    options.state?.delete(op.path);
+    throw new Error(`${op.kind} ${op.path}: ${describeError(err)}${attempts > 1 ? ` (after ${attempts} attempts)` : ""}`, { cause: err });
+  } finally {
+    options.progress?.fileDone?.(op.path, ok);
+  }
+}
+
+/** Side-specific primitives, chosen once by the plan's direction. */
+interface Context {
+  mkdir(path: string): Promise<void>;
+  setMtime(path: string, mtime: Date): Promise<void>;
+  remove(path: string, type: "file" | "dir"): Promise<void>;
+  checkLocalDir(dir: string): Promise<void>;
+}
+
+async function makeContext(plan: Plan, o: ExecuteOptions): Promise<Context> {
+  const remote = (rel: string) => remotePathOf(o.remoteRoot, rel);
+  const local = (rel: string) => localPathOf(o.localRoot, rel);
+  if (plan.direction === "download") {
+    const needsRoot = plan.ops.some((op) => op.kind !== "delete");
+    if (needsRoot) await mkdir(o.localRoot, { recursive: true });
+    const rootReal = needsRoot ? await realpath(o.localRoot) : o.localRoot;
+    const checked = new Map<string, Promise<void>>(); // once per folder, not once per file
+    return {
+      mkdir: async (p) => { await mkdir(local(p), { recursive: true }); await assertInside(rootReal, local(p)); },
+      setMtime: (p, m) => utimes(local(p), m, m),
+      remove: async (p, type) => {
+        await assertInside(rootReal, dirname(local(p)));
+        if (type === "dir") await rmdir(local(p)); else await rm(local(p));
+      },
+      checkLocalDir: (dir) => {
+        let done = checked.get(dir);
+        if (!done) {
+          done = mkdir(dir, { recursive: true }).then(() => assertInside(rootReal, dir));
+          checked.set(dir, done);
+        }
+        return done;
+      },
+    };
+  }
+  if (plan.ops.some((op) => op.kind === "upload" || op.kind === "mkdir")) {
+    await withRetry(() => o.pool.use((c) => c.ensureDir(remote(""))), { isRetriable: o.isRetriable });
+  }
+  const retrying = <T>(fn: () => Promise<T>) => withRetry(fn, { isRetriable: o.isRetriable, policy: o.retry ?? DEFAULT_RETRY });
+  return {
+    // The plan creates parents before children (and the root is made above), so one MKD is
+    // enough; anything unexpected (it exists, a server quirk) goes through ensureDir.
+    mkdir: (p) => retrying(() => o.pool.use(async (c) => {
+      if (c.mkdir) {
+        try {
+          await c.mkdir(remote(p));
+          return;
+        } catch (err) {
+          if (!(err instanceof FtpReplyError)) throw err;
+        }
+      }
+      await c.ensureDir(remote(p));
+    })),
+    setMtime: async (p, m) => {
+      const done = await retrying(() => o.pool.use((c) => c.setModifiedTime(remote(p), m)));
+      if (!done) throw new Error(`set mtime ${p}: the server cannot set modification times (no MFMT)`);
+    },
+    remove: (p, type) => retrying(() => o.pool.use((c) => (type === "dir" ? c.rmdir(remote(p)) : c.remove(remote(p))))),
+    checkLocalDir: async () => {},
+  };
+}

@@ -1,0 +1,156 @@
+import type { Readable, Writable } from "node:stream";
+import type { Logger } from "../log/index.js";
+import { FtpReplyError, unsafeNameReason, type HashAlgorithm } from "../protocol/index.js";
+import type { PathFilter } from "./filter.js";
+import { withRetry, type RetryPolicy } from "./retry.js";
+import { addEntry, emptyTree, joinRel, type Entry, type Tree } from "./tree.js";
+
+/** A remote listing entry, as the client reports it (see client RemoteEntry). */
+export interface SyncRemoteEntry {
+  name: string;
+  type: "file" | "dir" | "symlink" | "other";
+  size?: number;
+  modifiedAt?: Date;
+  rawModifiedAt?: string;
+}
+
+/**
+ * The part of FtpClient the sync engine uses. FtpClient satisfies it; tests can hand in a
+ * double. Keeping it narrow documents exactly which server features a mirror relies on.
+ */
+export interface SyncClient {
+  readonly features: { readonly rest: boolean; readonly hash: readonly HashAlgorithm[]; readonly legacyHash: readonly HashAlgorithm[] };
+  list(path?: string, options?: { signal?: AbortSignal }): Promise<SyncRemoteEntry[]>;
+  stat(path: string): Promise<SyncRemoteEntry | undefined>;
+  size(path: string): Promise<number>;
+  setModifiedTime(path: string, date: Date): Promise<boolean>;
+  hash(path: string, options?: { algorithms?: HashAlgorithm[] }): Promise<{ algorithm: HashAlgorithm; value: string } | undefined>;
+  download(path: string, destination: Writable, options?: { offset?: number; signal?: AbortSignal }): Promise<number>;
+  upload(source: Readable, path: string, options?: { offset?: number; signal?: AbortSignal }): Promise<number>;
+  /** Upload bytes held in memory (STOR); when absent, `upload` gets a stream of them. */
+  uploadBuffer?(data: Buffer, path: string, options?: { signal?: AbortSignal }): Promise<number>;
+  rename(from: string, to: string): Promise<void>;
+  remove(path: string): Promise<void>;
+  ensureDir(path: string): Promise<void>;
+  /** Create one folder whose parent exists (MKD); optional, ensureDir does without it. */
+  mkdir?(path: string): Promise<void>;
+  rmdir(path: string): Promise<void>;
+}
+
+/** A pool of connections to one remote (the client's ClientPool). */
+export interface SyncPool {
+  use<T>(fn: (client: SyncClient) => Promise<T>): Promise<T>;
+}
+
+/** The remote path of a relative tree path under a remote root ("" or "." is the login folder). */
+export function remotePathOf(root: string, rel: string): string {
+  const base = root === "." ? "" : root.replace(/\/+$/, "");
+  if (rel === "") return base === "" ? (root.startsWith("/") ? "/" : ".") : base;
+  return base === "" ? (root.startsWith("/") ? `/${rel}` : rel) : `${base}/${rel}`;
+}
+
+/** Whether a remote error means "no such file or folder". */
+export function isNotFound(err: unknown): boolean {
+  return err instanceof FtpReplyError && (err.code === 550 || err.code === 450);
+}
+
+/** A remote entry as a tree entry; only MLSD/MLST/MDTM times count as precise (STYLE 4). */
+export function remoteEntry(dir: string, e: SyncRemoteEntry): Entry {
+  const type = e.type === "dir" ? "dir" : "file";
+  const stamp = e.modifiedAt ? String(e.modifiedAt.getTime()) : e.rawModifiedAt;
+  return {
+    path: joinRel(dir, e.name), name: e.name, type, size: type === "dir" ? 0 : e.size ?? 0,
+    ...(e.modifiedAt ? { mtime: e.modifiedAt } : {}), mtimePrecise: e.modifiedAt !== undefined,
+    ...(stamp !== undefined ? { stamp } : {}),
+  };
+}
+
+/** Waiting folders that justify one more listing connection. */
+const DIRS_PER_CONNECTION = 32;
+
+/** Options of scanRemote. */
+export interface RemoteScanOptions {
+  /** Most folders listed at once; default 4 (fewer while few folders wait). */
+  concurrency?: number;
+  /**
+   * Waiting folders that justify one more listing connection, asked again whenever a listing
+   * ends; default 32. A run about to transfer opens its connections anyway and says 1.
+   */
+  dirsPerConnection?: () => number;
+  filter?: PathFilter;
+  /** Whether an error deserves another try (the client's isRetriable). */
+  isRetriable: (err: unknown) => boolean;
+  retry?: RetryPolicy;
+  logger?: Logger;
+  signal?: AbortSignal;
+}
+
+/**
+ * List a remote folder tree into a Tree, walking folders in parallel over the pool. The
+ * client lists with MLSD when the server offers it, else LIST, and has already dropped
+ * names that could escape (checked again here). A missing root is an empty tree; symlinks
+ * and special entries are skipped and reported.
+ */
+export async function scanRemote(pool: SyncPool, root: string, options: RemoteScanOptions): Promise<Tree> {
+  const tree = emptyTree();
+  const retry = { isRetriable: options.isRetriable, ...(options.retry ? { policy: options.retry } : {}) };
+  // The root is listed straight away. Only a listing that cannot tell (empty, or one file) is
+  // followed by a stat: some servers answer a listing of a missing folder with an empty one
+  // (vsftpd, pure-ftpd's LIST), and a listing of a file with that file. A missing source must
+  // never look like an empty one.
+  const checkRoot = async (entries: SyncRemoteEntry[]): Promise<boolean> => {
+    if (/^(\.|\/|)$/.test(root) || entries.length > 1 || (entries.length === 1 && entries[0]!.type === "dir")) return true;
+    const st = await withRetry(() => pool.use((c) => c.stat(root)), retry);
+    if (!st) return false;
+    if (st.type === "file") throw new Error(`${root} is a file on the server, not a folder: use ferry get / put for one file`);
+    return true;
+  };
+  const queue: string[] = [""];
+  const max = Math.max(1, options.concurrency ?? 4);
+  let active = 0;
+  await new Promise<void>((resolve, reject) => {
+    let failed = false;
+    const pump = (): void => {
+      if (failed) return;
+      // A new connection costs a login (several round trips, a fork and PAM on vsftpd) while a
+      // listing costs one or two: only widen when enough folders wait to pay for it.
+      const perConnection = Math.max(1, options.dirsPerConnection?.() ?? DIRS_PER_CONNECTION);
+      const limit = Math.min(max, 1 + Math.floor(queue.length / perConnection));
+      while ((active < limit || active === 0) && queue.length > 0) {
+        const dir = queue.shift()!;
+        active++;
+        listDir(dir).then(() => { active--; pump(); }, (err: unknown) => { failed = true; reject(err); });
+      }
+      if (active === 0 && queue.length === 0) resolve();
+    };
+    pump();
+  });
+  return tree;
+
+  async function listDir(dir: string): Promise<void> {
+    let entries: SyncRemoteEntry[];
+    try {
+      entries = await withRetry(() => pool.use((c) => c.list(remotePathOf(root, dir), options.signal ? { signal: options.signal } : {})),
+        { isRetriable: options.isRetriable, ...(options.retry ? { policy: options.retry } : {}),
+          ...(options.signal ? { signal: options.signal } : {}) });
+    } catch (err) {
+      if (dir === "" && isNotFound(err)) { tree.missing = true; return; } // a destination that does not exist yet is empty
+      throw new Error(`list ${remotePathOf(root, dir)}: ${(err as Error).message}`, { cause: err });
+    }
+    if (dir === "" && !(await checkRoot(entries))) { tree.missing = true; return; }
+    if (!tree.dirs.has(dir)) tree.dirs.set(dir, []);
+    for (const e of entries) {
+      const path = joinRel(dir, e.name);
+      const unsafe = unsafeNameReason(e.name);
+      if (unsafe) { tree.skipped.push({ path: dir, reason: `unsafe name from the server (${unsafe})` }); continue; }
+      if (e.type !== "file" && e.type !== "dir") {
+        tree.skipped.push({ path, reason: e.type === "symlink" ? "remote symlink" : "not a regular file or folder" });
+        continue;
+      }
+      const entry = remoteEntry(dir, e);
+      if (options.filter && !options.filter.accepts(path, entry.type)) continue;
+      addEntry(tree, dir, entry);
+      if (entry.type === "dir") queue.push(path);
+    }
+  }
+}

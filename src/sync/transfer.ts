@@ -1,0 +1,326 @@
+import { closeSync, createReadStream, createWriteStream, fstatSync, openSync, readSync, renameSync, utimesSync, writeFileSync } from "node:fs";
+import { realpath, rename, rm, stat, truncate, utimes } from "node:fs/promises";
+import { dirname, join, sep } from "node:path";
+import { PassThrough, Readable, Transform, Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { FtpReplyError, unsafeNameReason, type HashAlgorithm } from "../protocol/index.js";
+import { throttle, type TokenBucket } from "./bwlimit.js";
+import { isNotFound, type SyncClient } from "./remote.js";
+import { partName } from "./tree.js";
+import { canHash, hashBuffer, hashLocalFile, sameDigest, VerifyError } from "./verify.js";
+
+/**
+ * Files up to this size move through memory in one piece: one synchronous read (upload) or
+ * write (download) instead of a stream, a pipeline and a handful of thread-pool round trips
+ * per file. Per-file overhead, not bytes, is what bounds a mirror of many small files
+ * (profiled: streams and thread-pool dispatch were about half of the CPU per 4 KiB file).
+ * Larger files, resumed transfers and throttled ones keep the streaming path.
+ */
+export const SMALL_FILE_BYTES = 1024 * 1024;
+
+/** One file to move, with what is known about it beforehand. */
+export interface FileTransfer {
+  /** Local file (source of an upload, final destination of a download). */
+  localPath: string;
+  /** Remote file (final destination of an upload, source of a download). */
+  remotePath: string;
+  /** Expected size in bytes (the source's, from the scan). */
+  size: number;
+  /** The source's mtime, set on the published file. */
+  mtime?: Date;
+  /** Bytes of a partial file to resume from (attempt 1); later attempts ask the partial itself. */
+  resumeFrom?: number;
+}
+
+/** Per-attempt context: where the attempt starts, throttling, progress. */
+export interface AttemptOptions {
+  /** 1 for the first try; later attempts resume from the partial's real size. */
+  attempt: number;
+  /** Start over from byte 0 (after a failed verification). */
+  restart?: boolean;
+  bucket?: TokenBucket;
+  /** Bytes moved, as they pass (deltas). */
+  onBytes?: (n: number) => void;
+  signal?: AbortSignal;
+}
+
+/** What a finished transfer did. */
+export interface TransferOutcome {
+  /** Bytes sent over the wire in the successful attempt. */
+  bytes: number;
+  /** Where the attempt started (0 unless resumed). */
+  offset: number;
+  /** "SHA-256", "MD5", … or "size only" when the server offers no checksum. */
+  verified: HashAlgorithm | "size only";
+  /** The verified checksum, when there was one. */
+  hash?: { algorithm: HashAlgorithm; value: string };
+  /** False when the destination's mtime could not be set (the server lacks MFMT). */
+  mtimeSet: boolean;
+}
+
+/** The remote temporary name beside a remote path. */
+export function remotePartPath(remotePath: string): string {
+  const i = remotePath.lastIndexOf("/");
+  return i < 0 ? partName(remotePath) : `${remotePath.slice(0, i + 1)}${partName(remotePath.slice(i + 1))}`;
+}
+
+/** The local temporary name beside a local path. */
+export function localPartPath(localPath: string): string {
+  return join(dirname(localPath), partName(localPath.slice(dirname(localPath).length + 1)));
+}
+
+/**
+ * The local path of a relative tree path under `root`, refusing any segment that could
+ * leave it (DESIGN "Transfer safety": a hostile listing cannot steer a download).
+ */
+export function localPathOf(root: string, rel: string): string {
+  if (rel === "") return root;
+  for (const seg of rel.split("/")) {
+    const why = unsafeNameReason(seg);
+    if (why) throw new Error(`refusing unsafe path ${JSON.stringify(rel)}: ${why}`);
+  }
+  return join(root, ...rel.split("/"));
+}
+
+/**
+ * Check that a local folder really lies inside the destination root, symlinks resolved, so a
+ * pre-existing link cannot redirect a download elsewhere.
+ */
+export async function assertInside(rootReal: string, dir: string): Promise<void> {
+  const real = await realpath(dir);
+  if (real !== rootReal && !real.startsWith(rootReal + sep)) throw new Error(`refusing to write through ${dir}: it leads outside the destination (${real})`);
+}
+
+function counting(onBytes?: (n: number) => void): Transform {
+  return new Transform({ transform(chunk: Buffer, _e, done) { onBytes?.(chunk.length); done(null, chunk); } });
+}
+
+/**
+ * One attempt at an upload: send (or resume) into `.NAME.ferry-part` beside the target,
+ * verify size and, when the server can hash, the checksum; then rename into place and set
+ * the mtime. The target name never holds a partial file.
+ */
+export async function uploadAttempt(client: SyncClient, t: FileTransfer, o: AttemptOptions): Promise<TransferOutcome> {
+  const part = remotePartPath(t.remotePath);
+  let offset = 0;
+  if (!o.restart && client.features.rest) {
+    if (o.attempt === 1) offset = t.resumeFrom ?? 0;
+    else offset = await remoteSize(client, part).catch((err: unknown) => { if (isNotFound(err)) return 0; throw err; });
+    if (offset >= t.size || offset < 0) offset = 0;
+  }
+  const whole = offset === 0 && !o.bucket && t.size <= SMALL_FILE_BYTES ? readSmallFile(t.localPath, t.size) : undefined;
+  let sent = 0;
+  if (whole) {
+    await sendBuffer(client, whole, part, o);
+    sent = whole.length;
+    o.onBytes?.(sent);
+  } else {
+    sent = await sendStream(client, t.localPath, part, offset, o);
+  }
+  const got = await remoteSize(client, part);
+  if (got !== t.size) throw new VerifyError(`size check failed: sent ${t.size} bytes, server has ${got}`);
+  if (!whole) {
+    // A streamed file may have grown or shrunk while it was read; a small one was read whole
+    // and its length checked against the scan before anything was sent.
+    const local = await stat(t.localPath);
+    if (local.size !== t.size) throw new VerifyError(`the local file changed size while sending (${t.size} → ${local.size})`);
+  }
+  let verified: TransferOutcome["verified"] = "size only";
+  let hash: TransferOutcome["hash"];
+  if (canHash(client.features)) {
+    const remote = await client.hash(part);
+    if (remote) {
+      const mine = whole ? hashBuffer(whole, remote.algorithm) : await hashLocalFile(t.localPath, remote.algorithm);
+      if (!sameDigest(mine, remote.value)) throw new VerifyError(`${remote.algorithm} mismatch: local ${mine}, server ${remote.value}`);
+      verified = remote.algorithm;
+      hash = { algorithm: remote.algorithm, value: mine };
+    }
+  }
+  await publishRemote(client, part, t.remotePath);
+  // The file is published and verified by now; a refused MFMT only costs a later re-check.
+  const mtimeSet = t.mtime ? await client.setModifiedTime(t.remotePath, t.mtime).catch((err: unknown) => {
+    if (err instanceof FtpReplyError) return false;
+    throw err;
+  }) : false;
+  return { bytes: sent, offset, verified, ...(hash ? { hash } : {}), mtimeSet };
+}
+
+/**
+ * Read a small local file in one go. The scan's size must still hold: a file that changed
+ * since is reported (as a failed verification, so the attempt starts over) before any byte
+ * is sent, instead of after.
+ */
+function readSmallFile(path: string, size: number): Buffer {
+  const fd = openSync(path, "r");
+  try {
+    const now = fstatSync(fd).size;
+    if (now !== size) throw new VerifyError(`the local file changed size since the scan (${size} → ${now})`);
+    const data = Buffer.allocUnsafe(size);
+    let got = 0;
+    while (got < size) {
+      const n = readSync(fd, data, got, size - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    if (got !== size) throw new VerifyError(`the local file shrank while reading (${size} → ${got})`);
+    return data;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Upload a buffer to `part` (STOR). */
+async function sendBuffer(client: SyncClient, data: Buffer, part: string, o: AttemptOptions): Promise<void> {
+  const opts = o.signal ? { signal: o.signal } : {};
+  if (client.uploadBuffer) {
+    await client.uploadBuffer(data, part, opts);
+    return;
+  }
+  await client.upload(Readable.from(data.length > 0 ? [data] : [], { objectMode: false }), part, opts);
+}
+
+/** Stream a local file from `offset` to `part` (REST+STOR when resuming), throttled when asked. */
+async function sendStream(client: SyncClient, localPath: string, part: string, offset: number, o: AttemptOptions): Promise<number> {
+  const source: Readable = createReadStream(localPath, { start: offset });
+  let sent = 0;
+  const metered = counting((n) => { sent += n; o.onBytes?.(n); });
+  (o.bucket ? source.pipe(throttle(o.bucket)) : source).pipe(metered);
+  source.on("error", (err) => metered.destroy(err));
+  try {
+    await client.upload(metered, part, { ...(offset > 0 ? { offset } : {}), ...(o.signal ? { signal: o.signal } : {}) });
+  } finally {
+    source.destroy(); // a cut transfer leaves the file open otherwise
+  }
+  return sent;
+}
+
+/** A remote file's size: SIZE, or the listing's size on servers without SIZE (500/502). */
+export async function remoteSize(client: SyncClient, path: string): Promise<number> {
+  try {
+    return await client.size(path);
+  } catch (err) {
+    if (!(err instanceof FtpReplyError) || ![500, 501, 502, 504].includes(err.code)) throw err;
+    const st = await client.stat(path);
+    if (st?.size === undefined) throw new FtpReplyError(550, `${path}: size unknown (no SIZE and not in the listing)`, "SIZE", { cause: err });
+    return st.size;
+  }
+}
+
+/** Rename the partial into place; servers that refuse to rename over a file get it removed first. */
+async function publishRemote(client: SyncClient, part: string, target: string): Promise<void> {
+  try {
+    await client.rename(part, target);
+  } catch (err) {
+    const exists = await client.stat(target).catch(() => undefined);
+    if (!exists || exists.type !== "file") throw err;
+    await client.remove(target);
+    await client.rename(part, target);
+  }
+}
+
+/**
+ * One attempt at a download (into an existing folder): receive (or resume) into a local `.NAME.ferry-part`, verify size
+ * and, when the server can hash, the checksum; then rename into place and set the mtime.
+ */
+export async function downloadAttempt(client: SyncClient, t: FileTransfer, o: AttemptOptions): Promise<TransferOutcome> {
+  const part = localPartPath(t.localPath); // the caller has made (and checked) the folder
+  let offset = 0;
+  if (!o.restart && client.features.rest && (o.attempt > 1 || (t.resumeFrom ?? 0) > 0)) {
+    const have = await stat(part).then((s) => s.size, () => 0);
+    offset = o.attempt === 1 ? Math.min(have, t.resumeFrom ?? 0) : have;
+    if (offset >= t.size) offset = 0;
+  }
+  if (offset === 0 && !o.bucket && t.size <= SMALL_FILE_BYTES) return downloadSmall(client, t, part, o);
+  if (offset > 0) await truncate(part, offset);
+  const head = new PassThrough();
+  let received = 0;
+  const count = counting((n) => { received += n; o.onBytes?.(n); });
+  const sink = createWriteStream(part, offset > 0 ? { flags: "r+", start: offset } : { flags: "w" });
+  const written = o.bucket ? pipeline(head, throttle(o.bucket), count, sink) : pipeline(head, count, sink);
+  let failure: unknown;
+  try {
+    await client.download(t.remotePath, head, { ...(offset > 0 ? { offset } : {}), ...(o.signal ? { signal: o.signal } : {}) });
+  } catch (err) {
+    failure = err;
+  }
+  head.end(); // flush what arrived, so the next attempt resumes after it
+  await written;
+  if (failure !== undefined) {
+    // Nothing arrived: leave no empty partial behind (a non-empty one is kept to resume).
+    if (received === 0 && offset === 0) await rm(part, { force: true });
+    throw failure;
+  }
+  // The pipeline has flushed every counted byte after the `offset` kept: no stat needed.
+  const size = offset + received;
+  if (size !== t.size) throw new VerifyError(`size check failed: expected ${t.size} bytes, received ${size}`);
+  let verified: TransferOutcome["verified"] = "size only";
+  let hash: TransferOutcome["hash"];
+  if (canHash(client.features)) {
+    const remote = await client.hash(t.remotePath);
+    if (remote) {
+      const mine = await hashLocalFile(part, remote.algorithm);
+      if (!sameDigest(mine, remote.value)) throw new VerifyError(`${remote.algorithm} mismatch: received ${mine}, server has ${remote.value}`);
+      verified = remote.algorithm;
+      hash = { algorithm: remote.algorithm, value: mine };
+    }
+  }
+  await rename(part, t.localPath);
+  if (t.mtime) await utimes(t.localPath, t.mtime, t.mtime);
+  return { bytes: received, offset, verified, ...(hash ? { hash } : {}), mtimeSet: t.mtime !== undefined };
+}
+
+
+/** Collects a download in memory: cheaper than a file stream for a small file. */
+class Collector extends Writable {
+  readonly chunks: Buffer[] = [];
+  length = 0;
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
+    this.chunks.push(chunk);
+    this.length += chunk.length;
+    done();
+  }
+  /** Everything received, in one buffer. */
+  bytes(): Buffer {
+    return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.length);
+  }
+}
+
+/**
+ * A small file's download: received into memory, verified there (size, checksum), then
+ * written to the temporary file in one synchronous write and renamed into place. The final
+ * name never holds a partial file, as with the streaming path. When the attempt fails, what
+ * arrived is written to the temporary file, so the next attempt resumes after it.
+ */
+async function downloadSmall(client: SyncClient, t: FileTransfer, part: string, o: AttemptOptions): Promise<TransferOutcome> {
+  const sink = new Collector();
+  try {
+    await client.download(t.remotePath, sink, o.signal ? { signal: o.signal } : {});
+  } catch (err) {
+    if (sink.length > 0) {
+      o.onBytes?.(sink.length);
+      writeFileSync(part, sink.bytes());
+    }
+    throw err;
+  }
+  const data = sink.bytes();
+  o.onBytes?.(data.length);
+  if (data.length !== t.size) throw new VerifyError(`size check failed: expected ${t.size} bytes, received ${data.length}`);
+  let verified: TransferOutcome["verified"] = "size only";
+  let hash: TransferOutcome["hash"];
+  if (canHash(client.features)) {
+    const remote = await client.hash(t.remotePath);
+    if (remote) {
+      const mine = hashBuffer(data, remote.algorithm);
+      if (!sameDigest(mine, remote.value)) throw new VerifyError(`${remote.algorithm} mismatch: received ${mine}, server has ${remote.value}`);
+      verified = remote.algorithm;
+      hash = { algorithm: remote.algorithm, value: mine };
+    }
+  }
+  // Synchronous on purpose: for a small file these are a few microseconds of system calls,
+  // while each asynchronous call is a thread-pool round trip (no fsync, as before: a crash
+  // may lose the newest files, never publish a partial one).
+  writeFileSync(part, data);
+  renameSync(part, t.localPath);
+  if (t.mtime) utimesSync(t.localPath, t.mtime, t.mtime);
+  return { bytes: data.length, offset: 0, verified, ...(hash ? { hash } : {}), mtimeSet: t.mtime !== undefined };
+}

@@ -1,0 +1,50 @@
+import { spawn } from "node:child_process";
+import { createLocalUser, freePort, stopProcess, waitForPort, type PeerFtpServer } from "./vsftpd.js";
+
+/**
+ * Where pure-ftpd is looked for: $PUREFTPD_BIN, the unpacked .deb of scripts/install-peers.sh
+ * (the Debian package conflicts with vsftpd, so it is unpacked, not installed), then PATH.
+ */
+export const PUREFTPD_CANDIDATES = [
+  ...(process.env.PUREFTPD_BIN ? [process.env.PUREFTPD_BIN] : []),
+  "/opt/ferry-peers/pure-ftpd/usr/sbin/pure-ftpd",
+  "/usr/sbin/pure-ftpd",
+];
+
+/**
+ * Start pure-ftpd in the foreground on 127.0.0.1 with Unix authentication of a throwaway
+ * local user, chrooted to its home (-A), dotfiles shown (-D), passive IP forced to 127.0.0.1.
+ */
+export async function startPureFtpd(bin: string): Promise<PeerFtpServer> {
+  const user = await createLocalUser("fp");
+  const port = await freePort();
+  let out = "";
+  const child = spawn(bin, [
+    "-S", `127.0.0.1,${port}`, // bind address,port
+    "-l", "unix", // /etc/passwd + shadow
+    "-E", // no anonymous logins
+    "-H", // don't resolve host names
+    "-A", // chroot everyone
+    "-D", // list dotfiles
+    "-u", "1", // lowest uid allowed
+    "-P", "127.0.0.1", // address in PASV replies
+    "-I", "15", // idle timeout, minutes
+  ], { stdio: ["ignore", "pipe", "pipe"] });
+  child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+  try {
+    await waitForPort(port, child, () => out.slice(0, 300));
+  } catch (err) {
+    await stopProcess(child);
+    await user.remove();
+    throw err;
+  }
+  return {
+    name: "pure-ftpd", host: "127.0.0.1", port, user: user.name, password: user.password, home: user.home,
+    loginDir: "/", pid: child.pid ?? 0,
+    stop: async () => {
+      await stopProcess(child);
+      await user.remove();
+    },
+  };
+}
