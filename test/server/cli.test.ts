@@ -32,7 +32,8 @@ async function startServe(args: string[]): Promise<{ child: ChildProcess; port: 
 describe("cli: ferry serve and ferry hash-password", () => {
   let dir: { path: string; remove: () => Promise<void> };
   const children: ChildProcess[] = [];
-  const data = pseudoRandomBytes(3_000_000, 12);
+  // Larger than loopback socket buffers (a few MB), so the server is still sending at SIGTERM.
+  const data = pseudoRandomBytes(16_000_000, 12);
   before(async () => {
     dir = await tempDir();
     await writeFile(join(dir.path, "file.bin"), data);
@@ -49,7 +50,7 @@ describe("cli: ferry serve and ferry hash-password", () => {
     children.push(child);
     const out = join(dir.path, "..", `dl-${port}.bin`);
     t.after(() => import("node:fs/promises").then((f) => f.rm(out, { force: true })));
-    const download = run(curl, ["-sS", "--max-time", "30", "--limit-rate", "1500K", "-o", out, `ftp://alice:s3cret@127.0.0.1:${port}/file.bin`]);
+    const download = run(curl, ["-sS", "--max-time", "30", "--limit-rate", "4M", "-o", out, `ftp://alice:s3cret@127.0.0.1:${port}/file.bin`]);
     // SIGTERM once bytes are flowing: curl has written part of the file.
     const { stat } = await import("node:fs/promises");
     for (let i = 0; i < 200; i++) {
