@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import type { Command } from "commander";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { parseFtpUrl, redactUrl, type ConnectOptions, type FtpUrl } from "../client/index.js";
@@ -67,12 +68,50 @@ function readNetrc(env: NodeJS.ProcessEnv): NetrcEntry[] {
   }
 }
 
+/** TLS flags of ls/get/put: `--ca FILE` (trust this CA or self-signed certificate) and `--insecure`. */
+export interface TlsFlags {
+  ca?: string;
+  insecure?: boolean;
+}
+
+/** Add --ca and --insecure to a command that takes an ftps:// or ftpes:// URL. */
+export function addTlsOptions(command: Command): Command {
+  return command
+    .option("--ca <file>", "PEM file of the CA (or self-signed certificate) to trust for ftps:// and ftpes:// (also FERRY_CA)")
+    .option("--insecure", "do not verify the server's TLS certificate (anyone in the path can read and change the session; also FERRY_INSECURE=1)");
+}
+
+/**
+ * TLS options for the client: verification on by default (system CAs), `ca` to trust a
+ * private CA or a self-signed certificate, `insecure` to skip verification with a warning
+ * on stderr every time, since it silently defeats what TLS is for.
+ */
+function tlsOptions(display: string, url: FtpUrl, flags: TlsFlags, env: NodeJS.ProcessEnv): Pick<ConnectOptions, "secure" | "tls"> {
+  const ca = flags.ca ?? (env.FERRY_CA || undefined);
+  const insecure = flags.insecure ?? (env.FERRY_INSECURE === "1" || env.FERRY_INSECURE === "true");
+  if (url.secure === "none") {
+    if (flags.ca !== undefined || flags.insecure) throw new UsageError(`${display}: --ca and --insecure apply to ftps:// and ftpes:// URLs only`);
+    return {};
+  }
+  if (ca !== undefined && insecure) throw new UsageError("--ca and --insecure together make no sense: --ca verifies against FILE, --insecure verifies nothing; pick one");
+  if (insecure) {
+    process.stderr.write(`WARNING: --insecure: the TLS certificate of ${url.host} is NOT verified; anyone on the path can impersonate the server and read the password\n`);
+    return { secure: url.secure, tls: { rejectUnauthorized: false } };
+  }
+  if (ca === undefined) return { secure: url.secure };
+  try {
+    return { secure: url.secure, tls: { ca: readFileSync(ca) } };
+  } catch (err) {
+    throw new UsageError(`--ca ${ca}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`, { cause: err });
+  }
+}
+
 /**
  * Resolve a remote URL into connect options. The password comes from the URL, else
  * FERRY_PASSWORD, else ~/.netrc (or $NETRC) for the host; the user from the URL, else .netrc,
- * else anonymous. TLS URLs are refused until the client speaks TLS.
+ * else anonymous. ftpes:// is explicit TLS, ftps:// implicit TLS (see tlsOptions).
  */
-export function resolveRemote(text: string, env: NodeJS.ProcessEnv = process.env): RemoteTarget {
+export function resolveRemote(text: string, env: NodeJS.ProcessEnv = process.env, tlsFlags: TlsFlags = {}): RemoteTarget {
   let url: FtpUrl;
   try {
     url = parseFtpUrl(text);
@@ -80,9 +119,7 @@ export function resolveRemote(text: string, env: NodeJS.ProcessEnv = process.env
     throw new UsageError((err as Error).message, { cause: err });
   }
   const display = redactUrl(text);
-  if (url.secure !== "none") {
-    throw new UsageError(`${display}: ${url.secure === "implicit" ? "ftps" : "ftpes"}:// (TLS) is not supported by this build of the client yet; use ftp://`);
-  }
+  const tls = tlsOptions(display, url, tlsFlags, env);
   let user = url.user;
   let password = url.password;
   let account: string | undefined;
@@ -102,7 +139,7 @@ export function resolveRemote(text: string, env: NodeJS.ProcessEnv = process.env
   const connect: ConnectOptions = {
     host: url.host, port: url.port,
     ...(user !== undefined ? { user } : {}), ...(password !== undefined ? { password } : {}),
-    ...(account !== undefined ? { account } : {}),
+    ...(account !== undefined ? { account } : {}), ...tls,
   };
   return { url, display, connect, passwordSource };
 }

@@ -1,4 +1,4 @@
-import { resolve, sep } from "node:path";
+import { isAbsolute, resolve, sep } from "node:path";
 import cron from "node-cron";
 import { z } from "zod";
 import { serverSchema } from "./serverSchema.js";
@@ -46,7 +46,7 @@ const globList = (what: string) =>
 
 /** One FTP server the jobs talk to, named once and referred to as NAME:/path. */
 export const remoteSchema = z.strictObject({
-  url: z.string().describe("ftp://user@host:port/folder; the folder is the base of relative job paths").superRefine((url, ctx) => {
+  url: z.string().describe("ftp://, ftpes:// (explicit TLS) or ftps:// (implicit TLS) user@host:port/folder; the folder is the base of relative job paths").superRefine((url, ctx) => {
     let parsed: URL;
     try {
       parsed = new URL(url);
@@ -54,14 +54,19 @@ export const remoteSchema = z.strictObject({
       ctx.addIssue({ code: "custom", message: "not a URL; expected ftp://user@host:port/" });
       return;
     }
-    if (parsed.protocol === "ftps:" || parsed.protocol === "ftpes:") {
-      ctx.addIssue({ code: "custom", message: `${parsed.protocol.slice(0, -1)}:// (TLS) is not supported by this build's client yet; use ftp://` });
-    } else if (parsed.protocol !== "ftp:") {
-      ctx.addIssue({ code: "custom", message: `unsupported scheme "${parsed.protocol.slice(0, -1)}"; use ftp://` });
+    if (!["ftp:", "ftps:", "ftpes:"].includes(parsed.protocol)) {
+      ctx.addIssue({ code: "custom", message: `unsupported scheme "${parsed.protocol.slice(0, -1)}"; use ftp://, ftpes:// or ftps://` });
     } else if (parsed.hostname === "") ctx.addIssue({ code: "custom", message: "no host; expected ftp://user@host:port/" });
   }),
   password: z.string().optional().describe('login password, usually "${VAR}" from the environment; overrides one in the URL'),
   connections: z.number().int().min(1).max(64).default(2).describe("most connections open to this remote at once (and jobs running against it); default 2"),
+  ca: z.string().refine((p) => isAbsolute(p), "must be an absolute path to a PEM file").optional()
+    .describe("PEM CA (or self-signed certificate) trusted for this ftps/ftpes remote, as an absolute path; default the system CAs"),
+  insecure: z.boolean().optional().describe("do not verify this ftps/ftpes remote's certificate (logged as a warning); default false"),
+}).superRefine((r, ctx) => {
+  const tls = /^ftpe?s:/i.test(r.url);
+  if (!tls && (r.ca !== undefined || r.insecure)) ctx.addIssue({ code: "custom", path: ["ca"], message: "ca and insecure apply to ftps:// and ftpes:// URLs only" });
+  if (r.ca !== undefined && r.insecure) ctx.addIssue({ code: "custom", path: ["insecure"], message: "ca and insecure together make no sense: pick one" });
 });
 
 const jobName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "letters, digits, '.', '_' and '-', starting with a letter or digit")
@@ -135,7 +140,8 @@ export const daemonConfigSchema = z.strictObject({
   remotes: z.record(z.string(), remoteSchema).default({})
     .describe("FTP servers by name; jobs refer to them as NAME:/path"),
   jobs: z.array(jobSchema).min(1, "no jobs: add at least one mirror or upload job").describe("what the daemon does"),
-  server: serverSchema.optional().describe("an embedded FTP server started with the daemon (same fields as `ferry serve --config`)"),
+  server: serverSchema.optional().refine((s) => s?.tls === undefined, "server.tls is not supported by the daemon's embedded server yet: run `ferry serve --config` for FTPS")
+    .describe("an embedded FTP server started with the daemon (same fields as `ferry serve --config`, without tls)"),
 }).superRefine((cfg, ctx) => crossCheck(cfg as unknown as Loose, ctx), { when: () => true });
 
 /** A validated daemon config (defaults applied, durations in ms, paths still as written). */

@@ -28,6 +28,19 @@ export const serverUserSchema = z.strictObject({
     .describe("scrypt hash printed by `ferry hash-password` (never the password itself)"),
   root: z.string().min(1).optional().describe("this user's own root directory; default the server root"),
   readOnly: z.boolean().default(false).describe("when true, every write command gets 550"),
+  requireTlsLogin: z.boolean().default(false).describe("refuse this user's login without TLS (needs server.tls); default false"),
+  requireTlsData: z.boolean().default(false).describe("refuse this user's transfers without PROT P (needs server.tls); default false"),
+});
+
+/** The `server.tls:` section: certificate, key, implicit port and the TLS policy (RFC 4217). */
+export const serverTlsSchema = z.strictObject({
+  cert: z.string().min(1).describe("PEM certificate (chain) file; relative to the config file"),
+  key: z.string().min(1).describe("PEM private key file; relative to the config file"),
+  implicitPort: z.number().int().min(0).max(65535).optional().describe("port of an implicit-TLS listener (990 by convention); default none"),
+  requireLogin: z.boolean().default(false).describe("refuse USER without AUTH TLS, for every user (vsftpd force_local_logins_ssl); default false"),
+  requireData: z.boolean().default(false).describe("refuse transfers and listings without PROT P, for every user (vsftpd force_local_data_ssl); default false"),
+  requireSessionReuse: z.boolean().default(true)
+    .describe("refuse PROT P data connections that do not resume the control connection's TLS session (vsftpd require_ssl_reuse); default true"),
 });
 
 /** Server limits; each field overrides one default of DEFAULT_LIMITS. */
@@ -58,6 +71,14 @@ export const serverSchema = z.strictObject({
       .optional().describe("address advertised in PASV replies when behind NAT; default the local address"),
   }).default({}).describe("passive mode"),
   limits: serverLimitsSchema.default({}).describe("resource limits"),
+  tls: serverTlsSchema.optional().describe("FTPS: explicit AUTH TLS on the listen port, implicit TLS on tls.implicitPort; default off"),
+}).superRefine((server, ctx) => {
+  if (server.tls) return;
+  server.users.forEach((u, i) => {
+    if (u.requireTlsLogin || u.requireTlsData) {
+      ctx.addIssue({ code: "custom", path: ["users", i], message: `user "${u.name}" requires TLS but server.tls is not set: add server.tls (cert, key) or drop requireTls*` });
+    }
+  });
 });
 
 /** A server config as validated (defaults applied). */

@@ -1,4 +1,5 @@
 import { setMaxListeners } from "node:events";
+import { readFileSync } from "node:fs";
 import { ClientPool, FtpClient, isConnectionFatal, parseFtpUrl, redactUrl, type ConnectOptions } from "../client/index.js";
 import type { RemoteConfig } from "../config/index.js";
 import type { Logger } from "../log/index.js";
@@ -17,6 +18,18 @@ export interface RemoteEndpoint {
   readonly connections: number;
 }
 
+/** TLS connect options of a remote: ftpes:// explicit, ftps:// implicit; verified unless `insecure`, against `ca` when given. */
+function remoteTls(name: string, secure: "none" | "explicit" | "implicit", cfg: RemoteConfig): Pick<ConnectOptions, "secure" | "tls"> {
+  if (secure === "none") return {};
+  if (cfg.insecure) return { secure, tls: { rejectUnauthorized: false } };
+  if (cfg.ca === undefined) return { secure };
+  try {
+    return { secure, tls: { ca: readFileSync(cfg.ca) } };
+  } catch (err) {
+    throw new Error(`remotes.${name}.ca: cannot read ${cfg.ca}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 /** Build an endpoint from the config; the password field wins over one in the URL. */
 export function remoteEndpoint(name: string, cfg: RemoteConfig): RemoteEndpoint {
   const url = parseFtpUrl(cfg.url);
@@ -24,7 +37,10 @@ export function remoteEndpoint(name: string, cfg: RemoteConfig): RemoteEndpoint 
   return {
     name,
     display: redactUrl(cfg.url),
-    connect: { host: url.host, port: url.port, ...(url.user !== undefined ? { user: url.user } : {}), ...(password !== undefined ? { password } : {}) },
+    connect: {
+      host: url.host, port: url.port, ...(url.user !== undefined ? { user: url.user } : {}), ...(password !== undefined ? { password } : {}),
+      ...remoteTls(name, url.secure, cfg),
+    },
     basePath: url.path,
     connections: cfg.connections,
   };
@@ -188,6 +204,9 @@ export class RemoteRegistry {
     if (!pool) {
       const e = this.endpoint(name);
       const log = this.#options.logger.child({ remote: name });
+      if (e.connect.tls?.rejectUnauthorized === false) {
+        log.warn({ event: "tls.insecure" }, `remote ${name}: insecure: true, its TLS certificate is NOT verified; anyone on the path can impersonate it`);
+      }
       pool = new ClientPool({
         max: e.connections,
         idleMs: this.#options.idleMs ?? 60_000,

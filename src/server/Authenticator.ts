@@ -10,6 +10,8 @@ export interface Principal {
   readonly root: string;
   readonly readOnly: boolean;
   readonly anonymous: boolean;
+  /** Transfers and listings need PROT P for this user (per-user force_local_data_ssl); default false. */
+  readonly requireTlsData?: boolean;
 }
 
 /** A configured user: a password hash from `ferry hash-password`, or a plain password (CLI --user). */
@@ -21,6 +23,10 @@ export interface UserSpec {
   readonly root?: string;
   /** Default false. */
   readonly readOnly?: boolean;
+  /** Refuse this user's login on a connection without TLS (needs the server's TLS); default false. */
+  readonly requireTlsLogin?: boolean;
+  /** Refuse this user's transfers under PROT C (needs the server's TLS); default false. */
+  readonly requireTlsData?: boolean;
 }
 
 /** Options of the Authenticator. */
@@ -96,6 +102,7 @@ export async function verifyPassword(password: string, hash: string): Promise<bo
 interface StoredUser {
   readonly principal: Principal;
   readonly hash: string;
+  readonly requireTlsLogin: boolean;
 }
 
 /** Users and their passwords (pyftpdlib's authorizer, narrowed): verify() and can(). */
@@ -126,12 +133,24 @@ export class Authenticator {
       } else {
         throw new PasswordHashError(`user "${u.name}" has neither passwordHash nor password`);
       }
-      const principal = { name: u.name, root: u.root ?? options.root, readOnly: u.readOnly ?? false, anonymous: false };
-      auth.#users.set(u.name, { principal, hash });
+      const principal = {
+        name: u.name, root: u.root ?? options.root, readOnly: u.readOnly ?? false, anonymous: false, requireTlsData: u.requireTlsData ?? false,
+      };
+      auth.#users.set(u.name, { principal, hash, requireTlsLogin: u.requireTlsLogin ?? false });
     }
     // Unknown users are checked against this hash so a failure takes as long as a wrong password.
     auth.#dummyHash = await hashPassword(randomBytes(8).toString("hex"));
     return auth;
+  }
+
+  /** True when `name` is a user who must log in over TLS. */
+  requiresTlsLogin(name: string): boolean {
+    return this.#users.get(name)?.requireTlsLogin ?? false;
+  }
+
+  /** Names of users with a TLS rule (requireTlsLogin or requireTlsData); the server refuses to start them without TLS. */
+  get usersRequiringTls(): string[] {
+    return [...this.#users.values()].filter((u) => u.requireTlsLogin || u.principal.requireTlsData).map((u) => u.principal.name);
   }
 
   /** True when anonymous logins are accepted. */

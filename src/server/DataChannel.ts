@@ -2,9 +2,12 @@ import { createServer, connect, type Server, type Socket } from "node:net";
 import type { Logger } from "../log/index.js";
 import { sameAddress } from "../protocol/index.js";
 
-/** The data connection could not be opened (no free port, timeout, refused): replied as 425. */
+/** The data connection could not be opened (no free port, timeout, refused, TLS refused): replied as `code` (default 425). */
 export class DataChannelError extends Error {
   override readonly name = "DataChannelError";
+  constructor(message: string, readonly code = 425) {
+    super(message);
+  }
 }
 
 /** Options for a passive listener. */

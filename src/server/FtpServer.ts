@@ -5,6 +5,7 @@ import { formatReply, unmapIPv4 } from "../protocol/index.js";
 import type { Authenticator } from "./Authenticator.js";
 import { DEFAULT_LIMITS, type ServerLimits } from "./limits.js";
 import { Session } from "./Session.js";
+import { createSessionContext, tlsPolicy, wrapServerSocket, type ServerTlsOptions, type TlsPolicy } from "./tls.js";
 
 /** Options of an FtpServer. */
 export interface FtpServerOptions {
@@ -20,6 +21,8 @@ export interface FtpServerOptions {
   readonly pasvAddress?: string;
   /** Overrides of DEFAULT_LIMITS. */
   readonly limits?: Partial<ServerLimits>;
+  /** TLS: certificate, key and policy; enables AUTH TLS and, with `implicitPort`, implicit FTPS. Default: plain FTP only. */
+  readonly tls?: ServerTlsOptions;
   /** Default: silent. */
   readonly logger?: Logger;
 }
@@ -35,6 +38,8 @@ export class FtpServer {
   readonly #logger: Logger;
   // internal state
   readonly #server: Server;
+  readonly #tls: TlsPolicy | undefined;
+  readonly #implicitServer: Server | undefined;
   readonly #sessions = new Set<Session>();
   readonly #perAddress = new Map<string, number>();
   #closing: Promise<void> | undefined;
@@ -45,22 +50,40 @@ export class FtpServer {
     this.#logger = options.logger ?? silentLogger();
     // Replies are small writes answered by the next command: with Nagle on, each one waits
     // for the client's delayed ACK (~40 ms on Linux), which dominated small-file uploads.
-    this.#server = createServer({ noDelay: true }, (socket) => this.#onConnection(socket));
+    this.#server = createServer({ noDelay: true }, (socket) => this.#onConnection(socket, false));
     this.#server.on("error", (err) => this.#logger.error({ err }, "server error"));
+    this.#tls = options.tls ? tlsPolicy(options.tls) : undefined;
+    const needTls = options.authenticator.usersRequiringTls;
+    if (!this.#tls && needTls.length > 0) {
+      throw new Error(`users ${needTls.join(", ")} require TLS but the server has no certificate: give it tls cert and key, or drop their requireTls* settings`);
+    }
+    if (options.tls?.implicitPort !== undefined) {
+      this.#implicitServer = createServer({ noDelay: true }, (socket) => this.#onConnection(socket, true));
+      this.#implicitServer.on("error", (err) => this.#logger.error({ err }, "implicit TLS server error"));
+    }
   }
 
   /** Start listening; resolves with the bound port. */
   async listen(): Promise<number> {
     const host = this.#options.host ?? "127.0.0.1";
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once("error", reject);
-      this.#server.listen({ host, port: this.#options.port ?? 21 }, () => {
-        this.#server.off("error", reject);
-        resolve();
-      });
-    });
-    this.#logger.info({ event: "server.listen", host, port: this.port }, `listening on ${host}:${this.port}`);
+    await listenOn(this.#server, host, this.#options.port ?? 21);
+    this.#logger.info({ event: "server.listen", host, port: this.port, tls: this.#tls ? "explicit" : "none" }, `listening on ${host}:${this.port}`);
+    if (this.#implicitServer) {
+      try {
+        await listenOn(this.#implicitServer, host, this.#options.tls?.implicitPort ?? 990);
+      } catch (err) {
+        this.#server.close();
+        throw new Error(`implicit TLS port ${this.#options.tls?.implicitPort}: ${(err as Error).message}`, { cause: err });
+      }
+      this.#logger.info({ event: "server.listen", host, port: this.implicitPort, tls: "implicit" }, `implicit TLS on ${host}:${this.implicitPort}`);
+    }
     return this.port;
+  }
+
+  /** The bound implicit-TLS port (after listen()); 0 when there is none. */
+  get implicitPort(): number {
+    const addr = this.#implicitServer?.address();
+    return addr && typeof addr === "object" ? addr.port : 0;
   }
 
   /** The bound port (after listen()). */
@@ -85,7 +108,8 @@ export class FtpServer {
 
   async #shutdown(graceMs: number): Promise<void> {
     this.#logger.info({ event: "server.stopping", sessions: this.#sessions.size, graceMs }, "shutting down");
-    const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const stopped = Promise.all([this.#server, this.#implicitServer].map((srv) =>
+      srv?.listening ? new Promise<void>((resolve) => srv.close(() => resolve())) : undefined));
     const all = [...this.#sessions].map(async (s) => {
       await s.transferDone();
       s.replyAndClose(421, "Server shutting down");
@@ -104,12 +128,14 @@ export class FtpServer {
     this.#logger.info({ event: "server.stopped" }, "server stopped");
   }
 
-  #onConnection(socket: Socket): void {
+  #onConnection(socket: Socket, implicit: boolean): void {
     socket.on("error", () => undefined); // the Session logs; a refused socket needs no more
     const address = unmapIPv4(socket.remoteAddress ?? "");
     const refuse = (why: string): void => {
       this.#logger.warn({ event: "session.refused", client: address, reason: why }, "connection refused");
-      socket.end(formatReply(421, why));
+      // On the implicit port the client speaks TLS from its first byte: a clear-text 421 would only read as a TLS error.
+      const out = implicit && this.#tls ? wrapServerSocket(socket, createSessionContext(this.#tls)) : socket;
+      out.end(formatReply(421, why));
       setTimeout(() => socket.destroy(), 1000).unref();
     };
     if (this.#closing) return refuse("Server shutting down");
@@ -119,12 +145,20 @@ export class FtpServer {
       return refuse(`Too many connections from your address (limit ${this.limits.maxConnectionsPerAddress}), try later`);
     }
     this.#perAddress.set(address, fromAddress + 1);
-    const session = new Session(socket, {
+    const options = {
       authenticator: this.#options.authenticator, limits: this.limits, logger: this.#logger,
-      pasvPorts: this.#options.pasvPorts, pasvAddress: this.#options.pasvAddress,
-    });
+      pasvPorts: this.#options.pasvPorts, pasvAddress: this.#options.pasvAddress, tls: this.#tls,
+    };
+    let session: Session;
+    if (implicit && this.#tls) {
+      // Implicit FTPS: TLS from the first byte; the 220 greeting waits in the TLS layer until the handshake is done.
+      const context = createSessionContext(this.#tls);
+      session = new Session(wrapServerSocket(socket, context), options, context);
+    } else {
+      session = new Session(socket, options);
+    }
     this.#sessions.add(session);
-    socket.once("close", () => {
+    void session.closed.then(() => {
       this.#sessions.delete(session);
       const n = (this.#perAddress.get(address) ?? 1) - 1;
       if (n <= 0) this.#perAddress.delete(address);
@@ -132,4 +166,14 @@ export class FtpServer {
     });
     session.start();
   }
+}
+
+function listenOn(server: Server, host: string, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ host, port }, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
 }

@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import type { SecureContext, TLSSocket } from "node:tls";
 import { randomUUID } from "node:crypto";
 import type { Logger } from "../log/index.js";
 import { formatReply, parseCommandLine, mask, MLSX_FACTS, type HashAlgorithm, type MlsxFact } from "../protocol/index.js";
@@ -9,6 +10,7 @@ import type { ServerLimits } from "./limits.js";
 import { COMMANDS } from "./commands/table.js";
 import { replyForError } from "./errors.js";
 import { decodeLine } from "./decodeLine.js";
+import { acceptDataTls, createSessionContext, wrapServerSocket, type TlsPolicy } from "./tls.js";
 
 /** What a session needs from its server. */
 export interface SessionOptions {
@@ -19,6 +21,8 @@ export interface SessionOptions {
   readonly pasvPorts?: readonly [number, number] | undefined;
   /** Address advertised in 227 replies (for NAT); default the control connection's local address. */
   readonly pasvAddress?: string | undefined;
+  /** TLS policy when the server has a certificate; without it AUTH TLS gets 502. */
+  readonly tls?: TlsPolicy | undefined;
 }
 
 /** Result of a transfer body: bytes moved, and for uploads whether the data ended cleanly. */
@@ -49,7 +53,15 @@ export class Session {
   readonly id = randomUUID().slice(0, 8);
   readonly options: SessionOptions;
   readonly logger: Logger;
-  readonly #socket: Socket;
+  #socket: Socket;
+  // TLS state (RFC 4217)
+  /** This session's own TLS context (own ticket keys, see createSessionContext); set once the control connection is TLS. */
+  #tlsContext: SecureContext | undefined;
+  /** True after PBSZ (RFC 4217 section 8: PROT needs a prior PBSZ). */
+  pbszDone = false;
+  /** Data channel protection: C (clear) or P (private, TLS). */
+  protection: "C" | "P" = "C";
+  #upgrading = false;
   // login state
   principal: Principal | undefined;
   pendingUser: string | undefined;
@@ -72,16 +84,78 @@ export class Session {
   #closed = false;
   #idleTimer: NodeJS.Timeout | undefined;
   readonly #closedPromise: Promise<void>;
+  #resolveClosed!: () => void;
+  readonly #listeners = {
+    data: (chunk: Buffer): void => this.#onData(chunk),
+    error: (err: Error): void => this.logger.debug({ err: err.message }, "control connection error"),
+    close: (): void => this.#onClose(),
+  };
 
-  constructor(socket: Socket, options: SessionOptions) {
+  /** `implicitTls`: the socket is already the TLS server side (implicit FTPS), under this session context. */
+  constructor(socket: Socket, options: SessionOptions, implicitTls?: SecureContext) {
     this.#socket = socket;
     this.options = options;
     this.logger = options.logger.child({ session: this.id, client: this.remoteAddress });
-    this.#closedPromise = new Promise((resolve) => socket.once("close", () => resolve()));
-    socket.on("data", (chunk: Buffer) => this.#onData(chunk));
-    socket.on("error", (err) => this.logger.debug({ err: err.message }, "control connection error"));
-    socket.once("close", () => this.#onClose());
+    this.#closedPromise = new Promise((resolve) => (this.#resolveClosed = resolve));
+    if (implicitTls) {
+      this.#tlsContext = implicitTls;
+      // Implicit FTPS protects data connections from the start, as clients expect.
+      this.protection = "P";
+    }
+    this.#attach(socket);
     this.#armIdleTimer();
+  }
+
+  #attach(socket: Socket): void {
+    socket.on("data", this.#listeners.data);
+    socket.on("error", this.#listeners.error);
+    socket.once("close", this.#listeners.close);
+  }
+
+  #detach(socket: Socket): void {
+    socket.off("data", this.#listeners.data);
+    socket.off("close", this.#listeners.close);
+  }
+
+  /** True when the control connection runs over TLS (AUTH TLS done, or implicit FTPS). */
+  get isSecure(): boolean {
+    return this.#tlsContext !== undefined;
+  }
+
+  /**
+   * AUTH TLS: reply 234 and turn the control connection into the TLS server side. Every
+   * plaintext byte that arrived after the AUTH line (queued lines, a partial line, data
+   * received while the 234 is flushed) is discarded, never run after the upgrade: running
+   * it would let a man in the middle inject commands into the protected session (the
+   * STARTTLS injection class of CVE-2011-0411).
+   */
+  async startTls(policy: TlsPolicy, text: string): Promise<void> {
+    const context = createSessionContext(policy);
+    this.#upgrading = true;
+    const raw = this.#socket;
+    await new Promise<void>((resolve) => raw.write(formatReply(234, text), () => resolve()));
+    this.#queue.length = 0;
+    this.#pending = Buffer.alloc(0);
+    if (this.isClosed) return;
+    this.#detach(raw);
+    raw.resume(); // a paused socket would never deliver the client's hello to the TLS layer
+    const tls: TLSSocket = wrapServerSocket(raw, context);
+    this.#socket = tls;
+    this.#tlsContext = context;
+    this.#attach(tls);
+    this.#upgrading = false;
+    this.logger.info({ event: "session.tls" }, "control connection upgraded to TLS");
+  }
+
+  /**
+   * False (after replying) when the data protection policy forbids a transfer now: PROT C
+   * while TLS is required for data, for everyone or for this user (RFC 4217 section 9, 521).
+   */
+  checkDataProtection(): boolean {
+    const required = (this.options.tls?.requireData ?? false) || (this.principal?.requireTlsData ?? false);
+    if (!required || this.protection === "P") return true;
+    this.reply(521, "Data connections must be protected on this server: send PBSZ 0 and PROT P first");
+    return false;
   }
 
   /** The client's address (IPv4-mapped addresses as the socket reports them). */
@@ -195,6 +269,7 @@ export class Session {
 
   /** True when PASV/EPSV/PORT/EPRT prepared a data channel; otherwise replies 425 (checked before opening files). */
   requireDataChannel(): boolean {
+    if (!this.checkDataProtection()) return false;
     if (this.#data) return true;
     this.reply(425, "Use PASV, EPSV, PORT or EPRT first");
     return false;
@@ -217,6 +292,7 @@ export class Session {
     verb: string, path: string, preliminary: string,
     body: (data: Socket, signal: AbortSignal) => Promise<TransferResult>,
   ): Promise<boolean> {
+    if (!this.checkDataProtection()) return false;
     const channel = this.#data;
     this.#data = undefined;
     if (!channel) {
@@ -231,9 +307,18 @@ export class Session {
     this.#transfer = t;
     let status: "completed" | "aborted" = "aborted";
     let reason: string | undefined;
-    abort.signal.addEventListener("abort", () => channel.close(), { once: true });
+    let secured: TLSSocket | undefined;
+    abort.signal.addEventListener("abort", () => {
+      channel.close();
+      secured?.destroy();
+    }, { once: true });
     try {
-      const socket = await channel.open(this.options.limits.dataTimeoutMs);
+      let socket = await channel.open(this.options.limits.dataTimeoutMs);
+      if (this.protection === "P" && this.#tlsContext) {
+        // The 150/125 went out first: ftplib and others start the data handshake only after it.
+        secured = await acceptDataTls(socket, this.#tlsContext, this.options.tls?.requireSessionReuse ?? true, this.options.limits.dataTimeoutMs);
+        socket = secured;
+      }
       socket.setTimeout(this.options.limits.dataTimeoutMs, () => abort.abort(new Error("data connection stalled")));
       const result = await body(socket, abort.signal);
       bytes = result.bytes;
@@ -249,12 +334,13 @@ export class Session {
         channel.close();
         this.#transfer = undefined;
         this.logger.warn({ event: "transfer", verb, path, status: "no-connection", reason }, `${verb} ${path}: no data connection`);
-        this.reply(425, `Cannot open data connection: ${err.message}`);
+        this.reply(err.code, err.code === 425 ? `Cannot open data connection: ${err.message}` : err.message);
         settle();
         return false;
       }
     } finally {
       channel.close();
+      secured?.destroy();
       this.#transfer = undefined;
     }
     this.#finishTransfer(t, status, status === "completed" ? bytes : t.bytes(), reason);
@@ -315,7 +401,7 @@ export class Session {
   }
 
   #onData(chunk: Buffer): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#upgrading) return;
     let buf = this.#pending.length ? Buffer.concat([this.#pending, chunk]) : chunk;
     const max = this.options.limits.maxLineLength;
     for (let nl = buf.indexOf(0x0a); nl >= 0; nl = buf.indexOf(0x0a)) {
@@ -323,7 +409,7 @@ export class Session {
       buf = buf.subarray(nl + 1);
       if (line.length > max) return this.#dropLongLine(line.length);
       this.#onLine(decodeLine(line));
-      if (this.#closed) return;
+      if (this.#closed || this.#upgrading) return;
     }
     // Only up to one line is ever held: a client streaming a 1 MB "line" is cut off at the cap.
     if (buf.length > max) return this.#dropLongLine(buf.length);
@@ -382,6 +468,7 @@ export class Session {
 
   #onClose(): void {
     this.#closed = true;
+    this.#resolveClosed();
     clearTimeout(this.#idleTimer);
     this.#data?.close();
     this.#transfer?.abort.abort(new Error("control connection closed"));

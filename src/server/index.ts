@@ -8,3 +8,5 @@ export { FileSystem, PathError, badPathReason, type RealPath, type VirtualPath }
 export { DEFAULT_LIMITS, type ServerLimits } from "./limits.js";
 export { COMMANDS, type CommandSpec } from "./commands/table.js";
 export { crc32, crc32Table } from "./crc32.js";
+export { type ServerTlsOptions } from "./tls.js";
+export { generateSelfSignedCert, type GeneratedCert } from "./selfSigned.js";

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { Authenticator, FtpServer, type ServerLimits } from "../../src/server/index.js";
+import { Authenticator, FtpServer, type ServerLimits, type ServerTlsOptions } from "../../src/server/index.js";
 import { tempDir } from "./tmp.js";
 
 /** A user of a test server (plain password; hashed in memory by the Authenticator). */
@@ -9,6 +9,9 @@ export interface TestUser {
   readonly readOnly?: boolean;
   /** Own root directory; default the server's temp root. */
   readonly root?: string;
+  /** Per-user TLS rules (need `tls`). */
+  readonly requireTlsLogin?: boolean;
+  readonly requireTlsData?: boolean;
 }
 
 /** Options of startFerryServer; every field is optional. */
@@ -24,6 +27,8 @@ export interface FerryServerOptions {
   readonly limits?: Partial<ServerLimits>;
   readonly pasvPorts?: readonly [number, number];
   readonly pasvAddress?: string;
+  /** TLS (cert and key PEM contents plus policy); `implicitPort: 0` adds an implicit-TLS listener on a free port. Default: none. */
+  readonly tls?: ServerTlsOptions;
   /** Default: silent. */
   readonly logger?: Logger;
 }
@@ -32,12 +37,17 @@ export interface FerryServerOptions {
 export interface RunningFerryServer {
   readonly host: string;
   readonly port: number;
+  /** The implicit-TLS port, 0 when the server has none. */
+  readonly implicitPort: number;
   /** The server's root directory (the users' root unless they have their own). */
   readonly root: string;
   readonly users: readonly TestUser[];
   readonly server: FtpServer;
-  /** "ftp://user:pass@127.0.0.1:port" for `user` (default the first user). */
-  url(user?: TestUser): string;
+  /**
+   * "ftp://user:pass@127.0.0.1:port" for `user` (default the first user); `scheme` "ftpes"
+   * keeps the port, "ftps" uses the implicit port.
+   */
+  url(user?: TestUser, scheme?: "ftp" | "ftpes" | "ftps"): string;
   /** Stop the server (no grace period) and remove the temp root it created. */
   close(): Promise<void>;
 }
@@ -56,7 +66,10 @@ export async function startFerryServer(options: FerryServerOptions = {}): Promis
   const authenticator = await Authenticator.create({
     root,
     anonymous: options.anonymous ?? false,
-    users: users.map((u) => ({ name: u.name, password: u.password, readOnly: u.readOnly ?? false, ...(u.root ? { root: u.root } : {}) })),
+    users: users.map((u) => ({
+      name: u.name, password: u.password, readOnly: u.readOnly ?? false, ...(u.root ? { root: u.root } : {}),
+      ...(u.requireTlsLogin ? { requireTlsLogin: true } : {}), ...(u.requireTlsData ? { requireTlsData: true } : {}),
+    })),
   });
   const host = options.host ?? "127.0.0.1";
   const server = new FtpServer({
@@ -64,14 +77,16 @@ export async function startFerryServer(options: FerryServerOptions = {}): Promis
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.pasvPorts ? { pasvPorts: options.pasvPorts } : {}),
     ...(options.pasvAddress ? { pasvAddress: options.pasvAddress } : {}),
+    ...(options.tls ? { tls: options.tls } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
   });
   const port = await server.listen();
+  const implicitPort = server.implicitPort;
   const hostInUrl = host.includes(":") ? `[${host}]` : host;
   return {
-    host, port, root, users, server,
-    url: (user = users[0] ?? DEFAULT_TEST_USER) =>
-      `ftp://${encodeURIComponent(user.name)}:${encodeURIComponent(user.password)}@${hostInUrl}:${port}`,
+    host, port, implicitPort, root, users, server,
+    url: (user = users[0] ?? DEFAULT_TEST_USER, scheme = "ftp") =>
+      `${scheme}://${encodeURIComponent(user.name)}:${encodeURIComponent(user.password)}@${hostInUrl}:${scheme === "ftps" ? implicitPort : port}`,
     close: async () => {
       await server.close(0);
       await tmp?.remove();

@@ -39,6 +39,11 @@ describe("config loader", () => {
       ] },
     { title: "JSON by content", file: "cfg", text: '{"server": {"root": "/x", "pasv": {"ports": "10-20"}}}',
       expected: ["server.pasv.ports: expected LO-HI within 1024-65535, e.g. 50000-50100"] },
+    { title: "a user requiring TLS without server.tls", file: "a.yaml",
+      text: `server:\n  root: /x\n  users:\n    - { name: u, passwordHash: "${HASH}", requireTlsLogin: true }\n`,
+      expected: ['server.users[0]: user "u" requires TLS but server.tls is not set'] },
+    { title: "tls section checked", file: "a.yaml", text: "server:\n  root: /x\n  anonymous: ro\n  tls: { cert: c.pem, implicitPort: 99999, requireSessionReuse: maybe }\n",
+      expected: ["server.tls.key: ", "server.tls.implicitPort: ", "server.tls.requireSessionReuse: "] },
     { title: "bad YAML", file: "a.yml", text: "server: [\n", expected: ["not valid YAML"] },
     { title: "bad JSON", file: "a.json", text: "{", expected: ["not valid JSON"] },
   ];

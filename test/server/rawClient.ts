@@ -30,6 +30,11 @@ export class RawClient {
     });
   }
 
+  /** A RawClient over an already-connected socket (e.g. a TLS socket after AUTH TLS). */
+  static over(socket: Socket): RawClient {
+    return new RawClient(socket);
+  }
+
   /** Connect and read the greeting. */
   static async connect(port: number, options: { host?: string; localAddress?: string } = {}): Promise<{ client: RawClient; greeting: Reply | undefined }> {
     const socket = connect({ host: options.host ?? "127.0.0.1", port, ...(options.localAddress ? { localAddress: options.localAddress } : {}) });

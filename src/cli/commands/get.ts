@@ -4,20 +4,20 @@ import { basename, dirname, join, resolve } from "node:path";
 import { isRetriable } from "../../client/index.js";
 import { createLogger } from "../../log/index.js";
 import { downloadAttempt, formatBytes, localPartPath, VerifyError, withRetry, type TransferOutcome } from "../../sync/index.js";
-import { resolveRemote } from "../credentials.js";
+import { addTlsOptions, resolveRemote, type TlsFlags } from "../credentials.js";
 import { CliError, ExitCode } from "../exitCodes.js";
 import { createProgress } from "../progress.js";
 import { openRemote, toCliError } from "../remoteSession.js";
 
 /** Register `ferry get URL [LOCAL] [--continue]`. */
 export function registerGet(program: Command): void {
-  program.command("get")
+  addTlsOptions(program.command("get")
     .description("download one file (to a temporary name, verified, then renamed into place)")
     .argument("<url>", "ftp://user@host/path/to/file")
     .argument("[local]", "local file or folder; default: the file's name in the current folder")
-    .option("-c, --continue", "resume the .NAME.ferry-part left by an interrupted get")
-    .action(async (url: string, local: string | undefined, flags: { continue?: boolean }) => {
-      const target = resolveRemote(url);
+    .option("-c, --continue", "resume the .NAME.ferry-part left by an interrupted get"))
+    .action(async (url: string, local: string | undefined, flags: { continue?: boolean } & TlsFlags) => {
+      const target = resolveRemote(url, process.env, flags);
       const name = basename(target.url.path);
       if (name === "" || name === "." || name === "/") throw new CliError(`get ${target.display}: the URL names no file`, ExitCode.Usage);
       const localPath = await chooseLocal(local, name);

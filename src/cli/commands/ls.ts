@@ -1,18 +1,18 @@
 import type { Command } from "commander";
 import type { RemoteEntry } from "../../client/index.js";
 import { createLogger } from "../../log/index.js";
-import { resolveRemote } from "../credentials.js";
+import { addTlsOptions, resolveRemote, type TlsFlags } from "../credentials.js";
 import { openRemote, toCliError } from "../remoteSession.js";
 
 /** Register `ferry ls URL [--long] [--json]`. */
 export function registerLs(program: Command): void {
-  program.command("ls")
+  addTlsOptions(program.command("ls")
     .description("list a remote folder")
     .argument("<url>", "ftp://user@host/path")
     .option("-l, --long", "type, size and modification time too")
-    .option("--json", "print the entries as JSON on stdout")
-    .action(async (url: string, flags: { long?: boolean; json?: boolean }) => {
-      const target = resolveRemote(url);
+    .option("--json", "print the entries as JSON on stdout"))
+    .action(async (url: string, flags: { long?: boolean; json?: boolean } & TlsFlags) => {
+      const target = resolveRemote(url, process.env, flags);
       const logger = createLogger({ level: process.env.FERRY_LOG_LEVEL ?? "warn" });
       const session = await openRemote(target, { max: 1, logger });
       let entries: RemoteEntry[];

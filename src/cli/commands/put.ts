@@ -4,7 +4,7 @@ import { basename, resolve } from "node:path";
 import { isRetriable, FtpReplyError } from "../../client/index.js";
 import { createLogger } from "../../log/index.js";
 import { remotePartPath, uploadAttempt, VerifyError, withRetry, type TransferOutcome } from "../../sync/index.js";
-import { resolveRemote } from "../credentials.js";
+import { addTlsOptions, resolveRemote, type TlsFlags } from "../credentials.js";
 import { CliError, ExitCode } from "../exitCodes.js";
 import { createProgress } from "../progress.js";
 import { openRemote, toCliError } from "../remoteSession.js";
@@ -12,17 +12,17 @@ import { printOutcome } from "./get.js";
 
 /** Register `ferry put LOCAL URL [--continue]`. */
 export function registerPut(program: Command): void {
-  program.command("put")
+  addTlsOptions(program.command("put")
     .description("upload one file (to a temporary name, verified, then renamed into place)")
     .argument("<local>", "local file")
     .argument("<url>", "ftp://user@host/path/to/file, or a folder URL ending in /")
-    .option("-c, --continue", "resume the .NAME.ferry-part left on the server by an interrupted put")
-    .action(async (local: string, url: string, flags: { continue?: boolean }) => {
+    .option("-c, --continue", "resume the .NAME.ferry-part left on the server by an interrupted put"))
+    .action(async (local: string, url: string, flags: { continue?: boolean } & TlsFlags) => {
       const localPath = resolve(local);
       const st = await stat(localPath).catch(() => undefined);
       if (!st) throw new CliError(`put: ${local}: no such file`, ExitCode.Usage);
       if (!st.isFile()) throw new CliError(`put: ${local} is not a file${st.isDirectory() ? ": use ferry mirror for folders" : ""}`, ExitCode.Usage);
-      const target = resolveRemote(url);
+      const target = resolveRemote(url, process.env, flags);
       const logger = createLogger({ level: process.env.FERRY_LOG_LEVEL ?? "warn" });
       const session = await openRemote(target, { max: 1, logger });
       const progress = createProgress();

@@ -1,9 +1,11 @@
-import { dirname, resolve } from "node:path";
-import { stat } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { mkdir, readFile, stat } from "node:fs/promises";
 import { Option, type Command } from "commander";
 import { ConfigError, loadConfigFile, parseListen, parsePortRange, serveFileSchema, type ServerConfig } from "../../config/index.js";
 import { createLogger } from "../../log/index.js";
-import { Authenticator, FtpServer, PasswordHashError, type ServerLimits, type UserSpec } from "../../server/index.js";
+import {
+  Authenticator, FtpServer, generateSelfSignedCert, PasswordHashError, type ServerLimits, type ServerTlsOptions, type UserSpec,
+} from "../../server/index.js";
 import { UsageError } from "../exitCodes.js";
 
 /** Flags of `ferry serve`, as commander hands them over. */
@@ -17,7 +19,24 @@ interface ServeFlags {
   pasvPorts?: string;
   pasvAddress?: string;
   shutdownGrace?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsSelfSigned?: string;
+  implicitTlsPort?: string;
+  tlsRequireLogin?: true;
+  tlsRequireData?: true;
+  tlsSessionReuse?: string;
 }
+
+/** How to make a certificate by hand; shown by `ferry serve --help`. */
+const TLS_HELP = `
+TLS (FTPS):
+  --tls-cert/--tls-key enable AUTH TLS on --port; --implicit-tls-port adds implicit TLS (ftps://).
+  Make a certificate for a name clients will use, e.g. with openssl:
+    openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj /CN=files.example \\
+      -addext subjectAltName=DNS:files.example,IP:127.0.0.1 -keyout key.pem -out cert.pem
+  (a certificate from your CA or Let's Encrypt is better). --tls-self-signed DIR does the above
+  into DIR for loopback tests only: clients must then trust DIR/cert.pem (ferry --ca, curl --cacert).`;
 
 /** Parse one --user NAME:PASS[:ro] (a trailing ":ro" or ":rw" is the mode; the password may hold colons). */
 export function parseUserFlag(text: string): UserSpec {
@@ -35,8 +54,8 @@ export function parseUserFlag(text: string): UserSpec {
   return { name, password, readOnly };
 }
 
-function parsePortFlag(text: string): number {
-  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new UsageError(`--port ${text}: expected a port number 0-65535`);
+function parsePortFlag(text: string, flag = "--port"): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new UsageError(`${flag} ${text}: expected a port number 0-65535`);
   return Number(text);
 }
 
@@ -52,7 +71,10 @@ async function loadServerSection(file: string): Promise<ServerConfig> {
     const cfg = (await loadConfigFile(file, serveFileSchema)).server;
     // Relative paths in a config file are relative to the file, not to the shell's cwd.
     const base = dirname(resolve(file));
-    return { ...cfg, root: resolve(base, cfg.root), users: cfg.users.map((u) => (u.root ? { ...u, root: resolve(base, u.root) } : u)) };
+    return {
+      ...cfg, root: resolve(base, cfg.root), users: cfg.users.map((u) => (u.root ? { ...u, root: resolve(base, u.root) } : u)),
+      ...(cfg.tls ? { tls: { ...cfg.tls, cert: resolve(base, cfg.tls.cert), key: resolve(base, cfg.tls.key) } } : {}),
+    };
   } catch (err) {
     if (err instanceof ConfigError) throw new UsageError(err.message, { cause: err });
     throw err;
@@ -89,7 +111,77 @@ async function buildOptions(flags: ServeFlags) {
     if (!/^\d+(\.\d+)?$/.test(flags.shutdownGrace)) throw new UsageError(`--shutdown-grace ${flags.shutdownGrace}: expected seconds, e.g. 10`);
     limits.shutdownGraceMs = Math.round(Number(flags.shutdownGrace) * 1000);
   }
-  return { root, host, port, pasvPorts, pasvAddress, users, anonymous, limits };
+  const tls = await buildTls(flags, cfg);
+  return { root, host, port, pasvPorts, pasvAddress, users, anonymous, limits, tls };
+}
+
+async function readPem(file: string, what: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    throw new UsageError(`${what} ${file}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`, { cause: err });
+  }
+}
+
+/** The TLS options from flags and config (flags win); undefined when TLS is off. */
+async function buildTls(flags: ServeFlags, cfg: ServerConfig | undefined): Promise<ServerTlsOptions | undefined> {
+  const cfgTls = cfg?.tls;
+  if (flags.tlsSelfSigned !== undefined && (flags.tlsCert !== undefined || flags.tlsKey !== undefined)) {
+    throw new UsageError("--tls-self-signed makes its own certificate: drop --tls-cert/--tls-key, or drop --tls-self-signed");
+  }
+  let cert: Buffer | undefined;
+  let key: Buffer | undefined;
+  if (flags.tlsSelfSigned !== undefined) {
+    ({ cert, key } = await selfSigned(resolve(flags.tlsSelfSigned)));
+  } else {
+    const certFile = flags.tlsCert ?? cfgTls?.cert;
+    const keyFile = flags.tlsKey ?? cfgTls?.key;
+    if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError("TLS needs both --tls-cert FILE and --tls-key FILE (or server.tls.cert and key)");
+    if (certFile !== undefined && keyFile !== undefined) {
+      cert = await readPem(certFile, "--tls-cert");
+      key = await readPem(keyFile, "--tls-key");
+    }
+  }
+  const policyFlags = [flags.implicitTlsPort, flags.tlsRequireLogin, flags.tlsRequireData, flags.tlsSessionReuse].some((f) => f !== undefined);
+  if (!cert || !key) {
+    if (policyFlags) throw new UsageError("--implicit-tls-port, --tls-require-* and --tls-session-reuse need a certificate: add --tls-cert FILE --tls-key FILE");
+    return undefined;
+  }
+  const reuse = flags.tlsSessionReuse;
+  if (reuse !== undefined && reuse !== "required" && reuse !== "optional") {
+    throw new UsageError(`--tls-session-reuse ${reuse}: expected required or optional`);
+  }
+  const implicitPort = flags.implicitTlsPort !== undefined ? parsePortFlag(flags.implicitTlsPort, "--implicit-tls-port") : cfgTls?.implicitPort;
+  return {
+    cert, key,
+    requireLogin: flags.tlsRequireLogin ?? cfgTls?.requireLogin ?? false,
+    requireData: flags.tlsRequireData ?? cfgTls?.requireData ?? false,
+    requireSessionReuse: reuse !== undefined ? reuse === "required" : cfgTls?.requireSessionReuse ?? true,
+    ...(implicitPort !== undefined ? { implicitPort } : {}),
+  };
+}
+
+/** The certificate in DIR (cert.pem, key.pem), made with openssl when missing; always with a loud warning. */
+async function selfSigned(dir: string): Promise<{ cert: Buffer; key: Buffer }> {
+  const certPath = join(dir, "cert.pem");
+  const keyPath = join(dir, "key.pem");
+  const existing = await Promise.all([readFile(certPath), readFile(keyPath)]).catch(() => undefined);
+  let pair: { cert: Buffer; key: Buffer };
+  if (existing) {
+    pair = { cert: existing[0], key: existing[1] };
+  } else {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    try {
+      pair = await generateSelfSignedCert(dir);
+    } catch (err) {
+      throw new UsageError((err as Error).message, { cause: err });
+    }
+  }
+  process.stderr.write(
+    `WARNING: ferry serve is using a SELF-SIGNED certificate (${certPath}${existing ? ", reused" : ", just generated"}).\n` +
+    "WARNING: clients cannot verify it is really this server; use it only for tests and loopback demos.\n" +
+    `WARNING: clients must trust ${certPath} explicitly (ferry --ca ${certPath}, curl --cacert ${certPath}).\n`);
+  return pair;
 }
 
 /** Run the server until SIGINT/SIGTERM, then shut down gracefully. */
@@ -103,16 +195,27 @@ async function serve(flags: ServeFlags): Promise<void> {
     throw err;
   }
   const logger = createLogger();
-  const server = new FtpServer({
-    authenticator, host: o.host, port: o.port, logger, limits: o.limits,
-    ...(o.pasvPorts ? { pasvPorts: o.pasvPorts } : {}), ...(o.pasvAddress ? { pasvAddress: o.pasvAddress } : {}),
-  });
+  let server: FtpServer;
+  try {
+    server = new FtpServer({
+      authenticator, host: o.host, port: o.port, logger, limits: o.limits,
+      ...(o.pasvPorts ? { pasvPorts: o.pasvPorts } : {}), ...(o.pasvAddress ? { pasvAddress: o.pasvAddress } : {}),
+      ...(o.tls ? { tls: o.tls } : {}),
+    });
+  } catch (err) {
+    // A certificate/key that does not load, or users requiring TLS without one.
+    throw new UsageError((err as Error).message, { cause: err });
+  }
   try {
     await server.listen();
   } catch (err) {
     throw new UsageError(`cannot listen on ${o.host}:${o.port}: ${(err as Error).message}`, { cause: err });
   }
-  logger.info({ event: "serve.ready", root: o.root, users: o.users.map((u) => u.name), anonymous: o.anonymous }, "ready");
+  const tls = o.tls && {
+    implicitPort: server.implicitPort || undefined, requireLogin: o.tls.requireLogin, requireData: o.tls.requireData,
+    requireSessionReuse: o.tls.requireSessionReuse,
+  };
+  logger.info({ event: "serve.ready", root: o.root, users: o.users.map((u) => u.name), anonymous: o.anonymous, tls: tls ?? "off" }, "ready");
   await new Promise<void>((resolveDone) => {
     const onSignal = (signal: NodeJS.Signals): void => {
       process.removeListener("SIGINT", onSignal);
@@ -143,5 +246,13 @@ export function registerServe(program: Command): void {
     .option("--pasv-ports <lo-hi>", "passive port range, e.g. 50000-50100")
     .option("--pasv-address <ipv4>", "address advertised in PASV replies (behind NAT)")
     .option("--shutdown-grace <seconds>", "on SIGINT/SIGTERM, let transfers finish this long (default 10)")
+    .option("--tls-cert <file>", "PEM certificate: enables AUTH TLS (explicit FTPS) on --port")
+    .option("--tls-key <file>", "PEM private key of --tls-cert")
+    .option("--tls-self-signed <dir>", "use DIR/cert.pem and key.pem, generating a self-signed pair with openssl if missing (tests only; prints a warning)")
+    .option("--implicit-tls-port <n>", "also listen for implicit TLS (ftps://) on this port (990 by convention; 0 picks a free one)")
+    .option("--tls-require-login", "refuse logins without AUTH TLS (530)")
+    .option("--tls-require-data", "refuse transfers and listings without PROT P (521)")
+    .option("--tls-session-reuse <mode>", "required (default): data connections must resume the control TLS session; optional")
+    .addHelpText("after", TLS_HELP)
     .action(async (flags: ServeFlags) => serve(flags));
 }

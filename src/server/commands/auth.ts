@@ -6,6 +6,13 @@ import { command, type CommandSpec } from "./types.js";
 export const AUTH_COMMANDS: readonly CommandSpec[] = [
   command("USER", "USER <name>", async (s, name) => {
     s.logout();
+    if (!s.isSecure && s.options.tls && (s.options.tls.requireLogin || s.options.authenticator.requiresTlsLogin(name))) {
+      // Refuse before the password is sent in clear (RFC 4217 section 15: 530 to USER).
+      // A per-user rule answers here too, so it tells a prober that this name needs TLS;
+      // the global rule (requireLogin) reveals nothing.
+      s.logger.warn({ event: "login", user: name, ok: false, reason: "tls required" }, "plain login refused: TLS required");
+      return s.reply(530, "TLS required for login on this server: send AUTH TLS first (or use ftpes:// / ftps://)");
+    }
     s.pendingUser = name;
     // Always 331, whether or not the user exists, so USER cannot be used to probe for
     // account names (RFC 2577 section 5).

@@ -1,6 +1,7 @@
 import { MLSX_FACTS, parseMlstOpts } from "../../protocol/index.js";
 import type { Session } from "../Session.js";
 import { hashFeature, optsHash } from "./hash.js";
+import { securityFeatures } from "./security.js";
 import { COMMANDS } from "./table.js";
 import { command, type CommandSpec } from "./types.js";
 
@@ -15,6 +16,7 @@ function featLines(s: Session): string[] {
   lines.add(hashFeature(s));
   lines.add("UTF8");
   lines.add("TVFS");
+  for (const l of securityFeatures(s)) lines.add(l);
   return [...lines].sort().map((l) => " " + l);
 }
 
