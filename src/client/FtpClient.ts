@@ -4,7 +4,7 @@ import { open } from "node:fs/promises";
 import { isIPv6 } from "node:net";
 import { Writable, type Readable } from "node:stream";
 import type { Logger } from "../log/index.js";
-import { FtpReplyError, HASH_ALGORITHMS, ProtocolError, mlsxFormat, parseListing, type HashAlgorithm } from "../protocol/index.js";
+import { FtpReplyError, HASH_ALGORITHMS, ProtocolError, formatTimeVal, mlsxFormat, parseListing, type HashAlgorithm } from "../protocol/index.js";
 import { replyMessage, type ControlChannel } from "./ControlChannel.js";
 import { BulkReceiver, openActive, openPassive, type DataConnection, type PassiveCommand, type Receiver } from "./dataChannel.js";
 import { FileReceiver } from "./fileReceiver.js";
@@ -108,8 +108,16 @@ export class FtpClient {
       try {
         text = await this.#retrieveText(verb, arg, options.signal);
       } catch (err) {
-        if (!isReplyError(err) || this.#listCommand) throw err;
-        firstError ??= err;
+        if (this.#listCommand || !isReplyError(err)) throw err;
+        if (!isReplyError(err, 500, 501, 502, 504)) {
+          // The server understood the command and answered about the path (550: no such
+          // folder): that is the answer, and the command stays the strategy. Falling back
+          // would be wrong, not just slow: pure-ftpd answers LIST of a missing folder with an
+          // empty listing, and LIST -a of a path with spaces with nothing.
+          this.#listCommand = command;
+          throw err;
+        }
+        firstError ??= err; // not understood / not implemented: try the next command
         continue;
       }
       this.#listCommand = command;
@@ -208,6 +216,18 @@ export class FtpClient {
   }
 
   /**
+   * Upload bytes held in memory to `path` (STOR): the cheapest way to send a small file, with
+   * one write and no stream. Resolves with the bytes sent.
+   */
+  async uploadBuffer(data: Buffer, path: string, options: TransferOptions = {}): Promise<number> {
+    const transfer = await this.#openData(options.signal);
+    return new TransferResolver(this.#control, {
+      verb: "STOR", arg: path, direction: "upload", sourceBuffer: data, data: transfer,
+      dataTimeoutMs: this.#dataTimeoutMs, signal: options.signal, onProgress: options.onProgress, logger: this.#logger,
+    }).run();
+  }
+
+  /**
    * Download to a local file, from `offset` (REST) into the same position of the file (which
    * must then exist); resolves once the bytes are written. Reads in large chunks into reused
    * buffers, so memory stays flat.
@@ -265,6 +285,28 @@ export class FtpClient {
     } finally {
       await handle.close();
     }
+  }
+
+  /**
+   * Give `from` a modification time, then rename it to `to`: MFMT (else the two-argument
+   * MDTM; neither when the server has none), RNFR and RNTO pipelined in one write, so a
+   * publish costs one round trip instead of three. The time is set on `from` first, so a
+   * failed rename never touches `to`; renaming keeps the time. Resolves with whether the
+   * time was set; rejects with the rename's error.
+   */
+  async renameWithTime(from: string, to: string, date: Date | undefined): Promise<boolean> {
+    const time = date ? formatTimeVal(date).slice(0, 14) : undefined;
+    const setter: [string, string] | undefined = time === undefined ? undefined
+      : this.features.mfmt ? ["MFMT", `${time} ${from}`] : this.features.mdtm ? ["MDTM", `${time} ${from}`] : undefined;
+    const replies = await this.#control.requestSeries([...(setter ? [setter] : []), ["RNFR", from], ["RNTO", to]]);
+    const [rnfr, rnto] = replies.slice(setter ? 1 : 0);
+    if (rnfr instanceof FtpReplyError) throw rnfr;
+    if (rnto instanceof FtpReplyError) throw rnto;
+    const set = setter ? replies[0] : undefined;
+    if (!set || set instanceof FtpReplyError) return false;
+    // A server without the two-argument MDTM may answer as for a query about a file named
+    // "<time> <path>": that reply carries a time, a real "set" does not.
+    return setter?.[0] === "MFMT" || !/^\d{14}/.test(replyMessage(set));
   }
 
   /** Rename (RNFR + RNTO). */

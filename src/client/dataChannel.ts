@@ -42,6 +42,9 @@ export interface Receiver {
 // 128 KiB measured best on loopback against vsftpd (64 KiB: more reads; 256 KiB-1 MiB: more
 // memory held per chunk and no faster).
 const BULK_CHUNK = 128 * 1024;
+// A receiver starts with a small buffer and takes a BULK_CHUNK one once a read fills it: a
+// mirror of 5,000 small files would otherwise allocate (and collect) 640 MB of read buffers.
+const FIRST_CHUNK = 16 * 1024;
 
 /**
  * Reads a download socket in chunks of up to 128 KiB through net's `onread` hook and writes
@@ -51,7 +54,7 @@ const BULK_CHUNK = 128 * 1024;
  */
 export class BulkReceiver implements Receiver {
   // internal state
-  #next: Buffer = Buffer.allocUnsafe(BULK_CHUNK);
+  #next: Buffer = Buffer.allocUnsafe(FIRST_CHUNK);
   /** Buffers a file destination has finished with, for reuse (see attach). */
   readonly #spare: Buffer[] = [];
   #recycle = false;
@@ -104,6 +107,8 @@ export class BulkReceiver implements Receiver {
     } else {
       chunk = Buffer.allocUnsafe(n);
       buf.copy(chunk, 0, 0, n);
+      // The small first buffer came back full: more is coming, so read in large chunks now.
+      if (n === buf.length && buf.length < BULK_CHUNK) this.#next = this.#spare.pop() ?? Buffer.allocUnsafe(BULK_CHUNK);
     }
     const destination = this.#destination;
     if (!destination) {

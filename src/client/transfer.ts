@@ -26,6 +26,8 @@ export interface TransferSpec {
   readonly source?: Readable;
   /** Upload straight from an open file from `position`, through a small pool of reused buffers. */
   readonly sourceFile?: { readonly handle: FileHandle; readonly position: number };
+  /** Upload these bytes, held in memory: one write, no stream. */
+  readonly sourceBuffer?: Buffer;
   readonly data: DataConnection;
   readonly dataTimeoutMs: number;
   readonly signal?: AbortSignal;
@@ -195,6 +197,14 @@ export class TransferResolver {
   }
 
   #startUpload(socket: Socket): void {
+    const bytes = this.#spec.sourceBuffer;
+    if (bytes) {
+      // A small file needs neither a stream nor a pipeline (whose per-transfer setup cost more
+      // CPU than the bytes on a 4 KiB file): one write and the end of data.
+      this.#counted = bytes.length;
+      socket.end(bytes, () => this.#onDataDone());
+      return;
+    }
     const file = this.#spec.sourceFile;
     if (file) {
       this.#pumpFile(socket, file.handle, file.position).then(

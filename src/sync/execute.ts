@@ -9,6 +9,7 @@ import { DEFAULT_RETRY, withRetry, type RetryPolicy } from "./retry.js";
 import type { SyncState } from "./state.js";
 import { assertInside, downloadAttempt, localPathOf, uploadAttempt, type TransferOutcome } from "./transfer.js";
 import { VerifyError } from "./verify.js";
+import { batchUploads, NotListedError, uploadBatch } from "./batch.js";
 
 /** Hooks for a progress display; all optional. */
 export interface ProgressSink {
@@ -41,6 +42,8 @@ export interface ExecuteOptions {
   progress?: ProgressSink;
   logger?: Logger;
   signal?: AbortSignal;
+  /** Entries the destination folder had at scan time (uploads), to judge if listing it is cheap; default 0. */
+  listedEntries?: (dir: string) => number;
 }
 
 /** One verified, published file. */
@@ -78,7 +81,7 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   const by = <K extends PlanOp["kind"]>(...kinds: K[]) => plan.ops.filter((op): op is Extract<PlanOp, { kind: K }> => (kinds as string[]).includes(op.kind));
   const ctx = await makeContext(plan, options);
   await runEach(by("mkdir"), 1, result, (op) => ctx.mkdir(op.path).then(() => { result.created.push(op.path); }));
-  await runEach(by("upload", "download"), options.parallel ?? 4, result, (op) => transferOne(op, ctx, options, result));
+  await runTransfers(by("upload", "download"), ctx, options, result);
   await runEach(by("setMtime"), options.parallel ?? 4, result, (op) =>
     ctx.setMtime(op.path, op.mtime).then(() => { result.touched.push(op.path); }));
   const deletes = by("delete");
@@ -99,6 +102,84 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   options.state?.retain(plan.sourceFiles);
   result.elapsedMs = Math.round(performance.now() - started);
   return result;
+}
+
+/**
+ * The transfers, `parallel` at a time: small uploads in batches of one folder (verified by
+ * one listing, see batch.ts), everything else one by one. A file the batch could not settle
+ * (not in the listing, a failed check, a retriable error) goes through the plain path with
+ * its retries; an error no retry can fix fails the file at once.
+ */
+async function runTransfers(ops: TransferOp[], ctx: Context, options: ExecuteOptions, result: ExecuteResult): Promise<void> {
+  const parallel = options.parallel ?? 4;
+  const { batches, singles } = options.bucket ? { batches: [], singles: ops } : batchUploads(ops, parallel, options.listedEntries);
+  const items: (TransferOp | TransferOp[])[] = [...batches, ...singles];
+  let next = 0;
+  let batching = true;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      let rest: { op: TransferOp; prior?: PriorAttempt }[];
+      if (Array.isArray(item) && batching) {
+        const left = await runBatch(item, options, result);
+        // A listing that shows none of the temporary files (a server hiding dotfiles) will not
+        // show them in the next batch either: send the rest one by one.
+        if (left.unlisted === item.length) batching = false;
+        rest = left.retry;
+      } else {
+        rest = (Array.isArray(item) ? item : [item]).map((op) => ({ op }));
+      }
+      for (const { op, prior } of rest) {
+        try {
+          await transferOne(op, ctx, options, result, prior);
+        } catch (err) {
+          result.failed.push({ path: op.path, op: op.kind, error: describeError(err) });
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, parallel), items.length) }, worker));
+}
+
+/** Run one batch; returns the files left for the plain path, and how many the listing lacked. */
+async function runBatch(batch: TransferOp[], options: ExecuteOptions, result: ExecuteResult):
+  Promise<{ retry: { op: TransferOp; prior?: PriorAttempt }[]; unlisted: number }> {
+  for (const op of batch) options.progress?.fileStarted?.(op.path, op.size);
+  let outcomes: (TransferOutcome | Error)[];
+  try {
+    outcomes = await options.pool.use((c) => uploadBatch(c, batch, {
+      localRoot: options.localRoot, remoteRoot: options.remoteRoot,
+      onBytes: (n) => { result.bytes += n; options.progress?.bytes?.(n); },
+      ...(options.signal ? { signal: options.signal } : {}),
+    }));
+  } catch (err) {
+    outcomes = batch.map(() => (err instanceof Error ? err : new Error(String(err))));
+  }
+  const retry: { op: TransferOp; prior?: PriorAttempt }[] = [];
+  let unlisted = 0;
+  for (const [i, op] of batch.entries()) {
+    const out = outcomes[i];
+    if (out === undefined || out instanceof Error) {
+      if (out instanceof NotListedError) unlisted++;
+      if (out === undefined || out instanceof NotListedError || out instanceof VerifyError || options.isRetriable(out)) {
+        // Unverifiable (not listed): send it again as if new. Otherwise the next attempt resumes
+        // from what arrived, or starts over when a check failed (the temporary file is wrong).
+        retry.push(out instanceof NotListedError ? { op } : { op, prior: { attempts: 1, restart: out instanceof VerifyError } });
+        continue;
+      }
+      options.state?.delete(op.path);
+      result.failed.push({ path: op.path, op: op.kind, error: `${op.kind} ${op.path}: ${describeError(out)}` });
+      options.progress?.fileDone?.(op.path, false);
+      continue;
+    }
+    result.transferred.push({ ...out, path: op.path, size: op.size, reason: op.reason, attempts: 1 });
+    if (op.srcStamp !== undefined) {
+      options.state?.set(op.path, { size: op.size, srcStamp: op.srcStamp, ...(out.hash ? { hash: out.hash } : {}) });
+      options.state?.saveSoon();
+    }
+    options.progress?.fileDone?.(op.path, true);
+  }
+  return { retry, unlisted };
 }
 
 /** Run `fn` over items with at most `limit` at once; a failure is recorded and the rest go on. */
@@ -123,7 +204,13 @@ export function describeError(err: unknown): string {
   return String(err);
 }
 
-async function transferOne(op: TransferOp, ctx: Context, options: ExecuteOptions, result: ExecuteResult): Promise<void> {
+/** What an earlier (batched) attempt left: how many attempts it used, and whether to start over. */
+interface PriorAttempt {
+  attempts: number;
+  restart: boolean;
+}
+
+async function transferOne(op: TransferOp, ctx: Context, options: ExecuteOptions, result: ExecuteResult, prior?: PriorAttempt): Promise<void> {
   const localPath = localPathOf(options.localRoot, op.path);
   const t = {
     localPath, remotePath: remotePathOf(options.remoteRoot, op.path), size: op.size,
@@ -131,11 +218,13 @@ async function transferOne(op: TransferOp, ctx: Context, options: ExecuteOptions
   };
   if (op.kind === "download") await ctx.checkLocalDir(dirname(localPath));
   options.progress?.fileStarted?.(op.path, op.size);
-  let restart = false;
+  let restart = prior?.restart ?? false;
   let attempts = 0;
   let ok = false;
   try {
-    const outcome = await withRetry(async (attempt) => {
+    const outcome = await withRetry(async (retryAttempt) => {
+      // After a batched attempt the next one resumes from the partial, as any later attempt does.
+      const attempt = retryAttempt + (prior?.attempts ?? 0);
       attempts = attempt;
       const o = {
         attempt, restart, ...(options.bucket ? { bucket: options.bucket } : {}),

@@ -10,5 +10,6 @@ export * from "./retry.js";
 export * from "./remote.js";
 export * from "./verify.js";
 export * from "./transfer.js";
+export * from "./batch.js";
 export * from "./execute.js";
 export * from "./mirror.js";

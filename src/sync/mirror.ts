@@ -80,6 +80,7 @@ export async function runMirror(o: MirrorOptions): Promise<MirrorOutcome> {
     ...(o.bucket ? { bucket: o.bucket } : {}), ...(o.retry ? { retry: o.retry } : {}),
     ...(o.state ? { state: o.state } : {}), ...(o.progress ? { progress: o.progress } : {}),
     ...(o.logger ? { logger: o.logger } : {}), ...(o.signal ? { signal: o.signal } : {}),
+    listedEntries: (dir) => dst.dirs.get(dir)?.length ?? 0,
   });
   await o.state?.save();
   return { ...base, result };

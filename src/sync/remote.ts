@@ -30,6 +30,8 @@ export interface SyncClient {
   /** Upload bytes held in memory (STOR); when absent, `upload` gets a stream of them. */
   uploadBuffer?(data: Buffer, path: string, options?: { signal?: AbortSignal }): Promise<number>;
   rename(from: string, to: string): Promise<void>;
+  /** Set `from`'s mtime (when given) and rename it, in one round trip; optional. Resolves with whether the time was set. */
+  renameWithTime?(from: string, to: string, date: Date | undefined): Promise<boolean>;
   remove(path: string): Promise<void>;
   ensureDir(path: string): Promise<void>;
   /** Create one folder whose parent exists (MKD); optional, ensureDir does without it. */

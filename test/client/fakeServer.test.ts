@@ -143,6 +143,65 @@ test("LIST fallback: MLSD absent, LIST -a refused, LIST with a DOS listing is pa
   assert.ok(!server.commands.some((c) => c.startsWith("LIST -a")));
 });
 
+test("MLSD answering 550 (no such folder) is the answer: no LIST fallback, MLSD stays the strategy", async (t) => {
+  const server = await withServer(t, {
+    features: ["MLST type*;size*;modify*;", "EPSV"],
+    handlers: {
+      MLSD: (arg, s) => (arg === "missing" ? s.reply(550, "No such directory.") : sendData(s, "type=file;size=3; a b.txt\r\n")),
+      LIST: (_a, s) => sendData(s, ""), // pure-ftpd: an empty listing for a missing folder
+    },
+  });
+  const client = await connectTo(t, server);
+  await assert.rejects(client.list("missing"), (e: unknown) => e instanceof FtpReplyError && e.code === 550);
+  assert.deepEqual((await client.list("with space")).map((e) => e.name), ["a b.txt"]);
+  assert.ok(!server.commands.some((c) => c.startsWith("LIST")), server.commands.join("\n"));
+});
+
+test("uploadBuffer: one STOR of the bytes, empty ones included", async (t) => {
+  const server = await withServer(t, {});
+  const client = await connectTo(t, server);
+  assert.equal(await client.uploadBuffer(Buffer.from("hello"), "h.txt"), 5);
+  assert.equal(await client.uploadBuffer(Buffer.alloc(0), "empty"), 0);
+  assert.deepEqual(server.uploads.get("h.txt"), Buffer.from("hello"));
+  assert.deepEqual(server.uploads.get("empty") ?? Buffer.alloc(0), Buffer.alloc(0));
+});
+
+test("renameWithTime: MFMT on the source, RNFR, RNTO pipelined; a refused rename rejects, the connection stays usable", async (t) => {
+  const server = await withServer(t, {
+    features: ["MFMT", "EPSV"],
+    handlers: {
+      MFMT: (_a, s) => s.reply(213, "Modify=20240211101530; .p"),
+      RNFR: (arg, s) => (arg === "missing" ? s.reply(550, "No such file.") : s.reply(350, "Ready for RNTO.")),
+      RNTO: (_a, s) => s.reply(250, "Rename successful."),
+    },
+  });
+  const client = await connectTo(t, server);
+  const when = new Date(Date.UTC(2024, 1, 11, 10, 15, 30));
+  assert.equal(await client.renameWithTime(".p", "t", when), true);
+  assert.deepEqual(server.commands.slice(-3), ["MFMT 20240211101530 .p", "RNFR .p", "RNTO t"]);
+  assert.equal(await client.renameWithTime(".q", "u", undefined), false);
+  assert.deepEqual(server.commands.slice(-2), ["RNFR .q", "RNTO u"]);
+  await assert.rejects(client.renameWithTime("missing", "v", when), (e: unknown) => e instanceof FtpReplyError && e.code === 550);
+  await client.noop();
+  assert.equal(client.closed, false);
+});
+
+test("renameWithTime on a vsftpd-like server: two-argument MDTM; a time-bearing reply means not set", async (t) => {
+  const server = await withServer(t, {
+    features: ["MDTM", "EPSV"],
+    handlers: {
+      MDTM: (arg, s) => (arg.includes("old") ? s.reply(213, "20240211101530") : s.reply(213, "File modification time set.")),
+      RNFR: (_a, s) => s.reply(350, "Ready for RNTO."),
+      RNTO: (_a, s) => s.reply(250, "Rename successful."),
+    },
+  });
+  const client = await connectTo(t, server);
+  const when = new Date(Date.UTC(2024, 1, 11, 10, 15, 30));
+  assert.equal(await client.renameWithTime(".p", "t", when), true);
+  assert.equal(await client.renameWithTime("old", "t", when), false);
+  assert.ok(server.commands.includes("MDTM 20240211101530 .p"));
+});
+
 test("a hostile listing: ../ and slash names are dropped and logged, never returned", async (t) => {
   const listing = [
     "type=file;size=3; ../../etc/passwd",
