@@ -140,8 +140,8 @@ export const daemonConfigSchema = z.strictObject({
   remotes: z.record(z.string(), remoteSchema).default({})
     .describe("FTP servers by name; jobs refer to them as NAME:/path"),
   jobs: z.array(jobSchema).min(1, "no jobs: add at least one mirror or upload job").describe("what the daemon does"),
-  server: serverSchema.optional().refine((s) => s?.tls === undefined, "server.tls is not supported by the daemon's embedded server yet: run `ferry serve --config` for FTPS")
-    .describe("an embedded FTP server started with the daemon (same fields as `ferry serve --config`, without tls)"),
+  server: serverSchema.optional()
+    .describe("an embedded FTP server started with the daemon (same fields as `ferry serve --config`, tls included)"),
 }).superRefine((cfg, ctx) => crossCheck(cfg as unknown as Loose, ctx), { when: () => true });
 
 /** A validated daemon config (defaults applied, durations in ms, paths still as written). */

@@ -92,7 +92,10 @@ export function resolveDaemonConfig(file: string, cfg: DaemonConfig): ResolvedCo
     leaseMs: cfg.leaseTimeout, retentionMs: cfg.retention, graceMs: cfg.shutdownGrace,
     remotes, uploads, mirrors,
     ...(cfg.server ? {
-      server: { ...cfg.server, root: abs(cfg.server.root), users: cfg.server.users.map((u) => (u.root ? { ...u, root: abs(u.root) } : u)) },
+      server: {
+        ...cfg.server, root: abs(cfg.server.root), users: cfg.server.users.map((u) => (u.root ? { ...u, root: abs(u.root) } : u)),
+        ...(cfg.server.tls ? { tls: { ...cfg.server.tls, cert: abs(cfg.server.tls.cert), key: abs(cfg.server.tls.key) } } : {}),
+      },
     } : {}),
   };
 }

@@ -113,7 +113,7 @@ async function publishVerified(client: SyncClient, op: TransferOp, data: Buffer,
     }
   }
   const mtimeSet = await publishRemote(client, part, target, op.mtime);
-  return { bytes: data.length, offset: 0, verified, ...(hash ? { hash } : {}), mtimeSet };
+  return { bytes: data.length, offset: 0, verified, ...(hash ? { hash } : {}), mtimeSet, sizeFrom: "listing" };
 }
 
 function asError(err: unknown): Error {

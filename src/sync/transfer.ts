@@ -59,6 +59,12 @@ export interface TransferOutcome {
   hash?: { algorithm: HashAlgorithm; value: string };
   /** False when the destination's mtime could not be set (the server lacks MFMT). */
   mtimeSet: boolean;
+  /**
+   * Where the server's size of the uploaded file came from when not from SIZE: "listing" for a
+   * batched upload, checked against one listing of its folder (the same fact, one command
+   * for many files). Absent for SIZE and for downloads (bytes counted locally).
+   */
+  sizeFrom?: "listing";
 }
 
 /** The remote temporary name beside a remote path. */

@@ -167,7 +167,12 @@ export async function scanLocal(root: string, options: LocalScanOptions = {}): P
 function plainEntry(d: Dirent, dir: string, abs: string, options: LocalScanOptions): Entry | { path: string; reason: string } | undefined {
   const path = joinRel(dir, d.name);
   if (!d.isFile() && !d.isDirectory()) return { path, reason: "not a regular file or folder" };
-  const st = lstatSync(join(abs, d.name), { throwIfNoEntry: false });
+  let st: Stats | undefined;
+  try {
+    st = lstatSync(join(abs, d.name), { throwIfNoEntry: false });
+  } catch {
+    st = undefined;
+  }
   if (!st) return undefined; // vanished while scanning
   const entry = localEntry(path, d.name, st);
   if (options.filter && !options.filter.accepts(path, entry.type)) return undefined;

@@ -2,7 +2,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { runFerry, spawnFerry } from "../helpers/cli.js";
 import { findPeer, requirePeer } from "../helpers/peers.js";
@@ -76,6 +76,31 @@ describe("cli: ferry serve over TLS, ferry ls/get/put with ftpes:// and ftps://"
       assert.deepEqual(await readFile(join(dir.path, "put.bin")), data);
     } finally {
       await out.remove();
+    }
+  });
+
+  it("mirror up and down over ftpes:// with --ca; refused without it (exit 3)", async (t) => {
+    if (!requirePeer(t, "openssl", "apt-get install -y openssl")) return;
+    const src = await tempDir();
+    const back = await tempDir();
+    try {
+      await mkdir(join(src.path, "sub"), { recursive: true });
+      await writeFile(join(src.path, "sub", "a.bin"), data);
+      await writeFile(join(src.path, "b.txt"), "over TLS\n");
+      const env = { FERRY_STATE_DIR: join(src.path, "..", `state-${port}`) };
+      const remote = `ftpes://u:p@127.0.0.1:${port}/mirrored`;
+      const refused = await runFerry(["mirror", src.path, remote], { env });
+      assert.equal(refused.code, 3, refused.stderr);
+      const up = await runFerry(["mirror", "--ca", ca(), src.path, remote], { env });
+      assert.equal(up.code, 0, up.stderr);
+      assert.deepEqual(await readFile(join(dir.path, "mirrored", "sub", "a.bin")), data);
+      const down = await runFerry(["mirror", "--ca", ca(), remote, back.path], { env });
+      assert.equal(down.code, 0, down.stderr);
+      assert.deepEqual(await readFile(join(back.path, "sub", "a.bin")), data);
+      assert.equal(await readFile(join(back.path, "b.txt"), "utf8"), "over TLS\n");
+    } finally {
+      await src.remove();
+      await back.remove();
     }
   });
 

@@ -62,7 +62,7 @@ test("batched uploads: verified by one listing per batch, no SIZE per file, ever
   const out = await run();
   assert.deepEqual(out.result!.failed, []);
   assert.equal(out.result!.transferred.length, 24);
-  assert.ok(out.result!.transferred.every((r) => r.verified === "size only" && r.attempts === 1));
+  assert.ok(out.result!.transferred.every((r) => r.verified === "size only" && r.sizeFrom === "listing" && r.attempts === 1));
   assert.deepEqual(await readTree(remoteDir, { withParts: true }), await readTree(local));
   assert.equal(remote.commands.filter((c) => c.startsWith("SIZE")).length, 0, remote.commands.join("\n"));
   // 2 folders of 12 files, 2 connections: batches of 6, one listing each (plus the scan's).
@@ -83,6 +83,7 @@ test("a listing that hides the temporary files: the plain path (SIZE) verifies t
   assert.deepEqual(out.result!.failed, []);
   assert.deepEqual(await readTree(remoteDir, { withParts: true }), await readTree(local));
   assert.equal(remote.commands.filter((c) => c.startsWith("SIZE")).length, 24);
+  assert.ok(out.result!.transferred.every((r) => r.sizeFrom === undefined), "sizes came from SIZE");
 });
 
 test("a cut inside a batch: that file is resumed on the plain path, the others are published by the batch", async (t) => {

@@ -5,14 +5,14 @@ import {
   createFilter, defaultStateDir, describePlan, formatBytes, parseRate, runMirror, stateFileFor, SyncState, TokenBucket,
   type MirrorOutcome, type PathFilter,
 } from "../../sync/index.js";
-import { isRemoteArg, resolveRemote } from "../credentials.js";
+import { addTlsOptions, isRemoteArg, resolveRemote, type TlsFlags } from "../credentials.js";
 import { CliError, ExitCode, UsageError } from "../exitCodes.js";
 import { createProgress } from "../progress.js";
 import { openRemote, toCliError } from "../remoteSession.js";
 import { resolve } from "node:path";
 
 /** The options `ferry mirror` accepts (DESIGN "CLI"). */
-interface MirrorFlags {
+interface MirrorFlags extends TlsFlags {
   delete?: boolean;
   dryRun?: boolean;
   checksum?: boolean;
@@ -35,7 +35,7 @@ export function parseParallel(text: string): number {
 
 /** Register `ferry mirror SRC DST`. */
 export function registerMirror(program: Command): void {
-  program.command("mirror")
+  addTlsOptions(program.command("mirror")
     .description("make DST equal to SRC: one side a local folder, the other an ftp:// URL")
     .argument("<src>", "source: local folder or ftp://user@host/path")
     .argument("<dst>", "destination: local folder or ftp://user@host/path")
@@ -47,7 +47,7 @@ export function registerMirror(program: Command): void {
     .option("--exclude <glob>", "leave out files and folders matching (repeatable)", collect, [])
     .option("--bwlimit <rate>", "bandwidth limit shared by all transfers, e.g. 2M (bytes/s)")
     .option("--follow-symlinks", "follow local symlinks that stay inside the source tree (default: skip them)")
-    .option("--json", "print the result as JSON on stdout")
+    .option("--json", "print the result as JSON on stdout"))
     .action(async (src: string, dst: string, flags: MirrorFlags) => {
       process.exitCode = await mirrorCommand(src, dst, flags);
     });
@@ -60,7 +60,7 @@ async function mirrorCommand(src: string, dst: string, flags: MirrorFlags): Prom
       : "both sides are local: one of SRC and DST must be an ftp:// URL");
   }
   const direction = srcRemote ? "download" : "upload";
-  const target = resolveRemote(srcRemote ? src : dst);
+  const target = resolveRemote(srcRemote ? src : dst, process.env, flags);
   const localRoot = resolve(srcRemote ? dst : src);
   const parallel = parseParallel(flags.parallel);
   let filter: PathFilter | undefined;
@@ -109,7 +109,10 @@ function report(o: MirrorOutcome, c: ReportContext): void {
       ok: (r?.failed.length ?? o.plan.conflicts.length) === 0, direction: c.direction, source: c.srcName, destination: c.dstName,
       dryRun: c.dryRun,
       ...(c.dryRun ? { plan: o.plan.ops } : {}),
-      transferred: r?.transferred.map((t) => ({ path: t.path, size: t.size, bytes: t.bytes, resumedFrom: t.offset, verified: t.verified, reason: t.reason, attempts: t.attempts, mtimeSet: t.mtimeSet })) ?? [],
+      transferred: r?.transferred.map((t) => ({
+        path: t.path, size: t.size, bytes: t.bytes, resumedFrom: t.offset, verified: t.verified, ...(t.sizeFrom ? { sizeFrom: t.sizeFrom } : {}),
+        reason: t.reason, attempts: t.attempts, mtimeSet: t.mtimeSet,
+      })) ?? [],
       unchanged: o.plan.unchanged.length, skipped: o.skipped, created: r?.created ?? [], deleted: r?.deleted ?? [],
       failed: r?.failed ?? o.plan.conflicts.map((x) => ({ path: x.path, op: "conflict", error: x.reason })),
       ...(r?.deletesSkipped ? { deletesSkipped: r.deletesSkipped } : {}),
@@ -128,7 +131,9 @@ function report(o: MirrorOutcome, c: ReportContext): void {
   for (const s of o.skipped) out.write(`skipped ${s.path}: ${s.reason}\n`);
   if (r.deletesSkipped) out.write(`${r.deletesSkipped}\n`);
   if (o.checksumAvailable === false) out.write("--checksum: the server offers no checksum command; files were compared by size and mtime\n");
-  const verified = Object.entries(verification).map(([k, n]) => `${n} by ${k === "size only" ? "size only (the server offers no checksum)" : k}`).join(", ");
+  const fromListing = r.transferred.filter((t) => t.sizeFrom === "listing").length;
+  const verified = Object.entries(verification).map(([k, n]) => `${n} by ${k === "size only" ? "size only (the server offers no checksum)" : k}`).join(", ") +
+    (fromListing > 0 ? ` (${fromListing} of the sizes read from one listing per batch of files instead of SIZE per file)` : "");
   const noMtime = r.transferred.filter((t) => !t.mtimeSet).length;
   if (noMtime > 0 && c.direction === "upload") out.write(`${noMtime} files keep the upload time on the server (it cannot set modification times); the sync state remembers them\n`);
   const secs = r.elapsedMs / 1000;
