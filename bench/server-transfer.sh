@@ -20,7 +20,7 @@ command -v curl >/dev/null || die "curl missing: apt-get install curl"
 
 WORK=$(mktemp -d /tmp/ferry-bench.XXXXXX)
 FERRY_PID=""
-cleanup() { stop_pid "$FERRY_PID"; vsftpd_stop; rm -rf "$WORK"; }
+cleanup() { set +e; stop_pid "$FERRY_PID"; vsftpd_stop; rm -rf "$WORK"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 

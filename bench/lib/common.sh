@@ -13,13 +13,15 @@ wait_port() { # wait_port PORT PID: bounded wait until something accepts on 127.
   done
   return 1
 }
+# Every step may fail harmlessly (the process may be gone): "|| true" keeps `set -e` callers,
+# such as an EXIT trap, from stopping half-way and leaving servers behind.
 stop_pid() {
   local pid=$1 i
   [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-  kill "$pid" 2>/dev/null
+  kill "$pid" 2>/dev/null || true
   for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
   return 0
 }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) {print "nan"; exit}; if (NR%2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}'; }

@@ -49,6 +49,8 @@ CONF
 vsftpd_stop() {
   stop_pid "${VSFTPD_PID:-}"
   VSFTPD_PID=""
-  id "$VSFTPD_USER" >/dev/null 2>&1 && [[ $(getent passwd "$VSFTPD_USER" | cut -d: -f5) == ferry-bench ]] && userdel "$VSFTPD_USER" 2>/dev/null
+  if id "$VSFTPD_USER" >/dev/null 2>&1 && [[ $(getent passwd "$VSFTPD_USER" | cut -d: -f5) == ferry-bench ]]; then
+    userdel "$VSFTPD_USER" 2>/dev/null || true
+  fi
   return 0
 }
