@@ -1,7 +1,7 @@
 import { dirname, join, resolve } from "node:path";
 import { mkdir, readFile, stat } from "node:fs/promises";
 import { Option, type Command } from "commander";
-import { ConfigError, loadConfigFile, parseListen, parsePortRange, serveFileSchema, type ServerConfig } from "../../config/index.js";
+import type { ServerConfig } from "../../config/index.js";
 import { createLogger } from "../../log/index.js";
 import {
   Authenticator, FtpServer, generateSelfSignedCert, PasswordHashError, type ServerLimits, type ServerTlsOptions, type UserSpec,
@@ -66,7 +66,12 @@ function parseAnonymous(v: true | string | undefined, fromConfig: false | "ro" |
   throw new UsageError(`--anonymous=${v}: expected --anonymous, --anonymous=ro or --anonymous=rw`);
 }
 
+// The config module pulls in zod, yaml and node-cron (~10 MiB resident): a plain
+// `serve --root --user` never needs it, so it loads only for the flags that do.
+const configModule = () => import("../../config/index.js");
+
 async function loadServerSection(file: string): Promise<ServerConfig> {
+  const { ConfigError, loadConfigFile, serveFileSchema } = await configModule();
   try {
     const cfg = (await loadConfigFile(file, serveFileSchema)).server;
     // Relative paths in a config file are relative to the file, not to the shell's cwd.
@@ -88,13 +93,13 @@ async function buildOptions(flags: ServeFlags) {
   if (!root) throw new UsageError("no root directory: pass --root DIR or set server.root in the --config file");
   const st = await stat(root).catch(() => undefined);
   if (!st?.isDirectory()) throw new UsageError(`root ${root} is not an existing directory: create it or pass another --root`);
-  const listen = cfg ? parseListen(cfg.listen) : undefined;
+  const listen = cfg ? (await configModule()).parseListen(cfg.listen) : undefined;
   const host = flags.host ?? listen?.host ?? "127.0.0.1";
   const port = flags.port !== undefined ? parsePortFlag(flags.port) : listen?.port ?? 2121;
   let pasvPorts: [number, number] | undefined;
   const pasvText = flags.pasvPorts ?? cfg?.pasv.ports;
   if (pasvText !== undefined) {
-    pasvPorts = parsePortRange(pasvText);
+    pasvPorts = (await configModule()).parsePortRange(pasvText);
     if (!pasvPorts) throw new UsageError(`--pasv-ports ${pasvText}: expected LO-HI within 1024-65535, e.g. 50000-50100`);
   }
   const pasvAddress = flags.pasvAddress ?? cfg?.pasv.address;
