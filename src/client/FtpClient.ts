@@ -182,13 +182,19 @@ export class FtpClient {
     return this.#retrieve(path, data, destination, offset, options);
   }
 
-  async #retrieve(path: string, data: DataConnection, destination: Writable | undefined, offset: number, options: TransferOptions): Promise<number> {
+  /** REST to `offset` before a transfer (nothing at 0); a refusal closes the opened data connection. */
+  async #restartAt(offset: number, data: DataConnection): Promise<void> {
+    if (offset === 0) return;
     try {
-      if (offset > 0) await this.#control.request("REST", String(offset));
+      await this.#control.request("REST", String(offset));
     } catch (err) {
       data.close();
       throw err;
     }
+  }
+
+  async #retrieve(path: string, data: DataConnection, destination: Writable | undefined, offset: number, options: TransferOptions): Promise<number> {
+    await this.#restartAt(offset, data);
     return new TransferResolver(this.#control, {
       verb: "RETR", arg: path, direction: "download", destination, data, dataTimeoutMs: this.#dataTimeoutMs,
       signal: options.signal, onProgress: options.onProgress, logger: this.#logger,
@@ -203,12 +209,7 @@ export class FtpClient {
     const offset = checkOffset(options.offset);
     if (offset > 0 && options.mode === "append") throw new FtpUsageError("upload: offset and mode \"append\" exclude each other");
     const data = await this.#openData(options.signal);
-    try {
-      if (offset > 0) await this.#control.request("REST", String(offset));
-    } catch (err) {
-      data.close();
-      throw err;
-    }
+    await this.#restartAt(offset, data);
     return new TransferResolver(this.#control, {
       verb: options.mode === "append" ? "APPE" : "STOR", arg: path, direction: "upload", source, data,
       dataTimeoutMs: this.#dataTimeoutMs, signal: options.signal, onProgress: options.onProgress, logger: this.#logger,
@@ -272,12 +273,7 @@ export class FtpClient {
     const handle = await open(localPath, "r");
     try {
       const data = await this.#openData(options.signal);
-      try {
-        if (offset > 0) await this.#control.request("REST", String(offset));
-      } catch (err) {
-        data.close();
-        throw err;
-      }
+      await this.#restartAt(offset, data);
       return await new TransferResolver(this.#control, {
         verb: options.mode === "append" ? "APPE" : "STOR", arg: path, direction: "upload", sourceFile: { handle, position: offset },
         data, dataTimeoutMs: this.#dataTimeoutMs, signal: options.signal, onProgress: options.onProgress, logger: this.#logger,

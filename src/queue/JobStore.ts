@@ -3,6 +3,7 @@ import type { Database, Statement } from "better-sqlite3";
 import { assertPolicy, backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff.js";
 import { LeaseLostError, PayloadError } from "./errors.js";
 import { describeError, rowToJob, type JobRow } from "./rows.js";
+import { StatementCache } from "./StatementCache.js";
 import { TransferLog } from "./TransferLog.js";
 import {
   JOB_KINDS,
@@ -121,10 +122,11 @@ export class JobStore {
   /** The transfer history table. */
   readonly transfers: TransferLog;
   // internal state
-  readonly #statements = new Map<string, Statement>();
+  readonly #statements: StatementCache;
 
   constructor(db: Database, options: JobStoreOptions = {}) {
     this.#db = db;
+    this.#statements = new StatementCache(db);
     this.#clock = options.clock ?? systemClock;
     this.#rng = options.rng ?? Math.random;
     this.#leaseMs = positiveInt("leaseMs", options.leaseMs ?? 60_000);
@@ -414,12 +416,7 @@ export class JobStore {
   }
 
   #stmt(sql: string): Statement {
-    let stmt = this.#statements.get(sql);
-    if (!stmt) {
-      stmt = this.#db.prepare(sql);
-      this.#statements.set(sql, stmt);
-    }
-    return stmt;
+    return this.#statements.get(sql);
   }
 
   /** Runs fn in an IMMEDIATE transaction: taking the write lock up front means a read-then-write never fails with SQLITE_BUSY halfway. */

@@ -1,4 +1,5 @@
 import type { Database, Statement } from "better-sqlite3";
+import { StatementCache } from "./StatementCache.js";
 import { rowToTransfer, type TransferRow } from "./rows.js";
 import { transferInputSchema, type Clock, type Transfer, type TransferInput } from "./types.js";
 
@@ -14,13 +15,12 @@ export interface TransferRecord extends TransferInput {
 /** The `transfers` history table: one row per verified file copy, read by `ferry status`. */
 export class TransferLog {
   // parameters
-  readonly #db: Database;
   readonly #clock: Pick<Clock, "now">;
   // internal state
-  readonly #statements = new Map<string, Statement>();
+  readonly #statements: StatementCache;
 
   constructor(db: Database, clock: Pick<Clock, "now">) {
-    this.#db = db;
+    this.#statements = new StatementCache(db);
     this.#clock = clock;
   }
 
@@ -60,11 +60,6 @@ export class TransferLog {
   }
 
   #stmt(sql: string): Statement {
-    let stmt = this.#statements.get(sql);
-    if (!stmt) {
-      stmt = this.#db.prepare(sql);
-      this.#statements.set(sql, stmt);
-    }
-    return stmt;
+    return this.#statements.get(sql);
   }
 }

@@ -125,14 +125,8 @@ export class FileSystem {
 
   /** A read stream of the file `v` from byte `start`, in large chunks. */
   async openRead(v: VirtualPath, start = 0): Promise<{ stream: ReadStream; size: number }> {
-    const real = await this.existing(v);
-    const handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
-    const st = await handle.stat();
-    if (!st.isFile()) {
-      await handle.close();
-      throw new PathError(`${v}: not a plain file`);
-    }
-    return { stream: createReadStream("", { fd: handle, start, highWaterMark: STREAM_CHUNK_BYTES }), size: st.size };
+    const { handle, size } = await this.openFile(v);
+    return { stream: createReadStream("", { fd: handle, start, highWaterMark: STREAM_CHUNK_BYTES }), size };
   }
 
   /**
