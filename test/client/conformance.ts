@@ -7,6 +7,7 @@ import { finished } from "node:stream/promises";
 import { test, type TestContext } from "node:test";
 import { pino } from "pino";
 import { FtpClient, FtpReplyError, type ConnectOptions } from "../../src/client/index.js";
+import { killSessionProcesses, sessionProcesses } from "../helpers/sessionProcesses.js";
 import { pseudoRandomBytes, tempDir } from "../helpers/tmp.js";
 import { startCuttingProxy } from "./cuttingProxy.js";
 
@@ -28,8 +29,13 @@ export interface ConformanceTarget {
     /** LIST shows dotfiles (with -a). */
     readonly dotfiles: boolean;
   };
-  /** Extra connect options (TLS). A TLS control connection cannot be proxied, so resume-after-cut is skipped then. */
+  /**
+   * Extra connect options (TLS). A TLS control connection cannot be proxied (the cutting proxy
+   * rewrites EPSV replies), so under TLS the cut is made by killing the server's session process.
+   */
   readonly connect?: Partial<ConnectOptions>;
+  /** PID of a server that forks a process per session (vsftpd, pure-ftpd): lets TLS runs cut a session. */
+  readonly pid?: number;
   /** Known server bugs: the subtest still runs, reported as TODO with this reason instead of failing. */
   readonly knownIssues?: { readonly abort?: string };
   stop(): Promise<void>;
@@ -248,9 +254,37 @@ export function runClientConformance(name: string, start: (t: TestContext) => Pr
     });
 
     const tlsOn = (target.connect?.secure ?? "none") !== "none";
-    await t.test("resume after a cut connection: download and upload", { skip: tlsOn && "the cutting proxy rewrites EPSV replies, impossible under TLS" }, async () => {
-      const big = pseudoRandomBytes(16 * 1024 * 1024, 5);
+    const big = pseudoRandomBytes(16 * 1024 * 1024, 5);
+    const src = join(local.path, "up.src");
+    /** Resume a cut download from the local partial file, and check the bytes. */
+    const resumeDownload = async (path: string): Promise<void> => {
+      const have = (await stat(path)).size;
+      assert.ok(have > 0 && have < big.length, `partial download: ${have}`);
+      const rest = createWriteStream(path, { flags: "a" });
+      assert.equal(await client!.download("one/resume.dat", rest, { offset: have }), big.length - have);
+      rest.end();
+      await finished(rest);
+      assert.ok((await readFile(path)).equals(big), "resumed download is byte-identical");
+    };
+    /** SIZE the partial file of a cut upload (the server finishes it asynchronously), REST+STOR the rest, check the bytes. */
+    const resumeUpload = async (): Promise<void> => {
+      let partial = 0;
+      for (let i = 0; i < 50; i++) {
+        partial = await client!.size("one/resume-up.dat").catch(() => 0);
+        if (partial > 0) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(partial > 0 && partial < big.length, `partial upload: ${partial}`);
+      const sent = await client!.upload(createReadStream(src, { start: partial }), "one/resume-up.dat", { offset: partial });
+      assert.equal(sent, big.length - partial);
+      const back = sink();
+      await client!.download("one/resume-up.dat", back.stream);
+      assert.ok(back.bytes().equals(big), "resumed upload is byte-identical");
+    };
+
+    await t.test("resume after a cut connection: download and upload", { skip: tlsOn && "TLS runs cut by killing the session instead (next subtest)" }, async () => {
       await client.upload(Readable.from([big]), "one/resume.dat");
+      await writeFile(src, big);
       const proxy = await startCuttingProxy(target.port, 3 * 1024 * 1024 + 5);
       try {
         // download, cut after ~3 MiB
@@ -261,36 +295,73 @@ export function runClientConformance(name: string, start: (t: TestContext) => Pr
         file.end();
         await finished(file);
         viaProxy.close();
-        const have = (await stat(path)).size;
-        assert.ok(have > 0 && have < big.length, `partial download: ${have}`);
-        const rest = createWriteStream(path, { flags: "a" });
-        assert.equal(await client.download("one/resume.dat", rest, { offset: have }), big.length - have);
-        rest.end();
-        await finished(rest);
-        assert.ok((await readFile(path)).equals(big), "resumed download is byte-identical");
+        await resumeDownload(path);
 
         // upload, cut after ~3 MiB, then REST+STOR from the server's size
-        const src = join(local.path, "up.src");
-        await writeFile(src, big);
         const viaProxy2 = await FtpClient.connect(options({ port: proxy.port }));
         await assert.rejects(viaProxy2.upload(createReadStream(src), "one/resume-up.dat"));
         viaProxy2.close();
-        let partial = 0;
-        for (let i = 0; i < 50; i++) { // the server finishes writing the short file asynchronously
-          partial = await client.size("one/resume-up.dat").catch(() => 0);
-          if (partial > 0) break;
-          await new Promise((r) => setTimeout(r, 50));
-        }
-        assert.ok(partial > 0 && partial < big.length, `partial upload: ${partial}`);
-        const sent = await client.upload(createReadStream(src, { start: partial }), "one/resume-up.dat", { offset: partial });
-        assert.equal(sent, big.length - partial);
-        const back = sink();
-        await client.download("one/resume-up.dat", back.stream);
-        assert.ok(back.bytes().equals(big), "resumed upload is byte-identical");
+        await resumeUpload();
         assert.ok(proxy.cuts() >= 2);
       } finally {
         await proxy.close();
       }
+    });
+
+    const killable = tlsOn && target.pid !== undefined;
+    await t.test("resume after a killed session under TLS: download and upload", {
+      skip: !tlsOn ? "plain runs cut through the proxy (previous subtest)" : !killable && "the server has no per-session process to kill (no pid)",
+    }, async () => {
+      const pid = target.pid!;
+      await client.upload(Readable.from([big]), "one/resume.dat");
+      await writeFile(src, big);
+
+      // download: once 2 MiB have arrived, hold the stream (backpressure, so the rest cannot
+      // arrive) and SIGKILL the session: both connections die without a 226.
+      const spare = sessionProcesses(pid); // the main connection's session survives
+      const cut = await FtpClient.connect(options());
+      const chunks: Buffer[] = [];
+      let seen = 0;
+      let killing: Promise<number[]> | undefined;
+      const holder = new Writable({
+        write(c: Buffer, _e, done) {
+          chunks.push(c);
+          seen += c.length;
+          if (seen < 2 * 1024 * 1024 || killing) return done();
+          killing = killSessionProcesses(pid, spare);
+          killing.then(() => done(), done);
+        },
+      });
+      // The client may give up (control connection closed) before the kill is confirmed.
+      await assert.rejects(cut.download("one/resume.dat", holder));
+      cut.close();
+      assert.ok(((await killing) ?? []).length > 0, "the download's session was killed");
+      const path = join(local.path, "resume-tls.part");
+      await writeFile(path, Buffer.concat(chunks));
+      await resumeDownload(path);
+
+      // upload: once the server has 1 MiB of it (SIZE on the main connection; at most 4 MiB
+      // sent), SIGKILL the session and keep sending until the client notices.
+      const spare2 = sessionProcesses(pid);
+      const cut2 = await FtpClient.connect(options());
+      const step = 256 * 1024;
+      let killing2: Promise<number[]> | undefined;
+      async function* source(): AsyncGenerator<Buffer> {
+        for (let off = 0; off < big.length; off += step) {
+          if (off === 4 * 1024 * 1024) {
+            for (let i = 0; i < 100 && (await client!.size("one/resume-up.dat").catch(() => 0)) < 1024 * 1024; i++) {
+              await new Promise((r) => setTimeout(r, 50));
+            }
+            killing2 = killSessionProcesses(pid, spare2);
+            await killing2;
+          }
+          yield big.subarray(off, off + step);
+        }
+      }
+      await assert.rejects(cut2.upload(Readable.from(source()), "one/resume-up.dat"));
+      cut2.close();
+      assert.ok(((await killing2) ?? []).length > 0, "the upload's session was killed");
+      await resumeUpload();
     });
   });
 }

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { createLocalUser, freePort, stopProcess, waitForPort, type PeerFtpServer } from "./vsftpd.js";
+import { createLocalUser, freePort, makeTestCert, stopProcess, waitForPort, type PeerFtpServer, type TestCert } from "./vsftpd.js";
 
 /**
  * Where pure-ftpd is looked for: $PUREFTPD_BIN, the unpacked .deb of scripts/install-peers.sh
@@ -14,9 +14,12 @@ export const PUREFTPD_CANDIDATES = [
 /**
  * Start pure-ftpd in the foreground on 127.0.0.1 with Unix authentication of a throwaway
  * local user, chrooted to its home (-A), dotfiles shown (-D), passive IP forced to 127.0.0.1.
+ * With tls "explicit", AUTH TLS is required for login and PROT P for every data connection
+ * (-Y 3: "-Y 2" would still allow cleartext data channels); `cert` is its self-signed certificate.
  */
-export async function startPureFtpd(bin: string): Promise<PeerFtpServer> {
+export async function startPureFtpd(bin: string, tls: "none" | "explicit" = "none"): Promise<PeerFtpServer & { cert?: TestCert }> {
   const user = await createLocalUser("fp");
+  const cert = tls === "none" ? undefined : await makeTestCert(user.base);
   const port = await freePort();
   let out = "";
   const child = spawn(bin, [
@@ -29,6 +32,7 @@ export async function startPureFtpd(bin: string): Promise<PeerFtpServer> {
     "-u", "1", // lowest uid allowed
     "-P", "127.0.0.1", // address in PASV replies
     "-I", "15", // idle timeout, minutes
+    ...(cert ? ["-Y", "3", "-2", `${cert.certFile},${cert.keyFile}`] : []),
   ], { stdio: ["ignore", "pipe", "pipe"] });
   child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
@@ -41,7 +45,7 @@ export async function startPureFtpd(bin: string): Promise<PeerFtpServer> {
   }
   return {
     name: "pure-ftpd", host: "127.0.0.1", port, user: user.name, password: user.password, home: user.home,
-    loginDir: "/", pid: child.pid ?? 0,
+    loginDir: "/", pid: child.pid ?? 0, ...(cert ? { cert } : {}),
     stop: async () => {
       await stopProcess(child);
       await user.remove();
