@@ -1,4 +1,4 @@
-import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from "node:crypto";
+import { createHmac, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from "node:crypto";
 
 /** What a user may do. Read-only principals hold only "read" and "list". */
 export type Perm = "read" | "list" | "create" | "append" | "delete" | "rename" | "mkdir" | "rmdir" | "chmod" | "mtime";
@@ -99,9 +99,32 @@ export async function verifyPassword(password: string, hash: string): Promise<bo
   return timingSafeEqual(key, h.key);
 }
 
+/**
+ * How a user's password is checked: an scrypt hash (config `passwordHash`), or a keyed digest
+ * of a plain password (`--user NAME:PASS`, config `password`). A plain password already sits in
+ * this process in clear (its arguments, its config), so a memory-hard hash of it protects
+ * nothing, and each scrypt costs 16 MiB and ~50 ms of CPU per login; after the first, glibc
+ * raises its mmap threshold and keeps later buffers in the heap, which cost ferry serve 15 MiB
+ * idle and ~30 MiB during transfers (measured). The digest is keyed with a random per-process
+ * key, so it is worthless outside this process.
+ */
+type Secret = { readonly kind: "scrypt"; readonly hash: string } | { readonly kind: "plain"; readonly digest: Buffer };
+
+const PLAIN_KEY = randomBytes(32);
+
+function plainDigest(password: string): Buffer {
+  return createHmac("sha256", PLAIN_KEY).update(password, "utf8").digest();
+}
+
+/** True when `password` matches `secret`, in time independent of where they differ. */
+async function matches(secret: Secret, password: string): Promise<boolean> {
+  if (secret.kind === "scrypt") return verifyPassword(password, secret.hash);
+  return timingSafeEqual(plainDigest(password), secret.digest);
+}
+
 interface StoredUser {
   readonly principal: Principal;
-  readonly hash: string;
+  readonly secret: Secret;
   readonly requireTlsLogin: boolean;
 }
 
@@ -112,34 +135,37 @@ export class Authenticator {
   readonly #root: string;
   // internal state
   readonly #users = new Map<string, StoredUser>();
-  #dummyHash = "";
+  #dummySecret: Secret = { kind: "plain", digest: plainDigest("") };
 
   private constructor(options: AuthenticatorOptions) {
     this.#anonymous = options.anonymous ?? false;
     this.#root = options.root;
   }
 
-  /** Build an Authenticator; plain passwords (from --user) are hashed here so only hashes live on. */
+  /** Build an Authenticator; plain passwords (from --user) are kept only as keyed digests. */
   static async create(options: AuthenticatorOptions): Promise<Authenticator> {
     const auth = new Authenticator(options);
     for (const u of options.users) {
       if (auth.#users.has(u.name)) throw new PasswordHashError(`user "${u.name}" is defined twice`);
-      let hash: string;
+      let secret: Secret;
       if (u.passwordHash !== undefined) {
         parsePasswordHash(u.passwordHash);
-        hash = u.passwordHash;
+        secret = { kind: "scrypt", hash: u.passwordHash };
       } else if (u.password !== undefined) {
-        hash = await hashPassword(u.password);
+        secret = { kind: "plain", digest: plainDigest(u.password) };
       } else {
         throw new PasswordHashError(`user "${u.name}" has neither passwordHash nor password`);
       }
       const principal = {
         name: u.name, root: u.root ?? options.root, readOnly: u.readOnly ?? false, anonymous: false, requireTlsData: u.requireTlsData ?? false,
       };
-      auth.#users.set(u.name, { principal, hash, requireTlsLogin: u.requireTlsLogin ?? false });
+      auth.#users.set(u.name, { principal, secret, requireTlsLogin: u.requireTlsLogin ?? false });
     }
-    // Unknown users are checked against this hash so a failure takes as long as a wrong password.
-    auth.#dummyHash = await hashPassword(randomBytes(8).toString("hex"));
+    // Unknown users are checked against a dummy secret so a failure takes as long as a wrong
+    // password: an scrypt one when any user has a hash (the slow case to imitate).
+    if ([...auth.#users.values()].some((u) => u.secret.kind === "scrypt")) {
+      auth.#dummySecret = { kind: "scrypt", hash: await hashPassword(randomBytes(8).toString("hex")) };
+    }
     return auth;
   }
 
@@ -164,7 +190,7 @@ export class Authenticator {
     if (!user && ANONYMOUS_NAMES.has(name.toLowerCase()) && this.#anonymous !== false) {
       return { name: "anonymous", root: this.#root, readOnly: this.#anonymous !== "rw", anonymous: true };
     }
-    const ok = await verifyPassword(password, user?.hash ?? this.#dummyHash);
+    const ok = await matches(user?.secret ?? this.#dummySecret, password);
     if (!user || !ok) throw new AuthenticationFailed(`login incorrect for user ${JSON.stringify(name.slice(0, 64))}`);
     return user.principal;
   }

@@ -136,7 +136,19 @@ describe("password hashes", () => {
     const a = await auth.verify("anonymous", "x@y");
     assert.deepEqual([a.anonymous, a.readOnly], [true, true]);
     await assert.rejects(auth.verify("u", "wrong"), AuthenticationFailed);
+    await assert.rejects(auth.verify("u", "p "), AuthenticationFailed);
+    await assert.rejects(auth.verify("u", ""), AuthenticationFailed);
     await assert.rejects(auth.verify("ghost", "p"), AuthenticationFailed);
+  });
+  it("Authenticator: hashed and plain users side by side; unknown users fail either way", async () => {
+    const hash = await hashPassword("h4sh", { N: 1024, r: 8, p: 1 });
+    const auth = await Authenticator.create({ root: "/srv", users: [{ name: "h", passwordHash: hash }, { name: "p", password: "pl4in" }] });
+    assert.equal((await auth.verify("h", "h4sh")).name, "h");
+    assert.equal((await auth.verify("p", "pl4in")).name, "p");
+    await assert.rejects(auth.verify("h", "pl4in"), AuthenticationFailed);
+    await assert.rejects(auth.verify("p", "h4sh"), AuthenticationFailed);
+    await assert.rejects(auth.verify("ghost", "h4sh"), AuthenticationFailed);
+    await assert.rejects(auth.verify("anonymous", "x"), AuthenticationFailed, "anonymous is off unless asked for");
   });
 });
 
