@@ -309,7 +309,7 @@ test("single-flight: a second command while one runs is a loud FtpUsageError nam
   const err = await second.then(() => assert.fail("must be refused"), (e: unknown) => e);
   assert.ok(err instanceof FtpUsageError);
   assert.match(err.message, /PWD was sent while NOOP is still running/);
-  assert.match(err.message, /running call:[\s\S]*second call:/);
+  assert.match(err.message, /running call:[\s\S]*FERRY_TRACE_CALLS=1[\s\S]*second call:\n[\s\S]*fakeServer\.test\.ts/);
   assert.equal(isRetriable(err), false);
   await first; // the first command is unharmed
   await client.noop();
