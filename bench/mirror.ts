@@ -7,6 +7,7 @@
 //   FILES=1000 RUNS=1 TW_SETTLE_MAX_S=0 node --import tsx bench/mirror.ts   # a quick look
 //   TMPDIR=/dev/shm node --import tsx bench/mirror.ts        # take the disk out of it
 //   TOOLS=ferry,lftp node --import tsx bench/mirror.ts
+//   FERRY_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" TOOLS=ferry node --import tsx bench/mirror.ts
 //
 // ferry runs as plain JS built with esbuild (code splitting, so each subcommand loads only
 // its own modules, as the tsc build in dist/ does; one bundle would load every dependency
@@ -15,7 +16,8 @@
 // phase, in an order that rotates every run, so the shared machine's noise spreads evenly;
 // before each full mirror the run waits (bounded) until loopback TIME_WAIT sockets drain
 // (each small file leaves one; tens of thousands slow every tool). Each result tree is
-// compared with the source (diff -r) outside the timing. Peer settings follow
+// compared with the source (diff -r) outside the timing. CPU seconds of the tool and of the
+// server are reported too: on 2 cores they add up to most of the wall time. Peer settings follow
 // /work/shared/bench/peers.sh: dotfiles listed, remote times set where the tool can.
 import { execFile, execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -35,19 +37,34 @@ const FILES = Number(process.env.FILES ?? 5000);
 const DIRS = Number(process.env.DIRS ?? 50);
 const RUNS = Number(process.env.RUNS ?? 3);
 const TOOLS = process.env.TOOLS?.split(",");
+/** Extra node flags for ferry, e.g. FERRY_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it. */
+const FERRY_NODE_FLAGS = process.env.FERRY_NODE_FLAGS?.split(" ").filter(Boolean) ?? [];
 const TW_SETTLE_BELOW = Number(process.env.TW_SETTLE_BELOW ?? 1000);
 const TW_SETTLE_MAX_S = Number(process.env.TW_SETTLE_MAX_S ?? 75);
 
-interface Timing { seconds: number; maxRssKB: number }
+/** Wall seconds, peak RSS, the tool's CPU seconds (user+sys) and the server's (vsftpd and its sessions). */
+interface Timing { seconds: number; maxRssKB: number; cpu: number; serverCpu: number }
 interface Tool { up: (dst: string) => [string, string[]]; down: (remote: string, dst: string) => [string, string[]] }
 type Phase = "upload" | "upload no-change" | "download" | "download no-change";
 const PHASES: Phase[] = ["upload", "upload no-change", "download", "download no-change"];
 
-async function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Timing> {
-  const { stderr } = await run("/usr/bin/time", ["-f", "TIME %e %M", cmd, ...args], { env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
-  const m = /TIME ([\d.]+) (\d+)\s*$/.exec(stderr);
+/**
+ * CPU seconds of a process and its reaped children (/proc/PID/stat utime+stime+cutime+cstime):
+ * vsftpd forks a process per session and reaps it, so this is the server's whole CPU.
+ */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return fields.slice(11, 15).reduce((sum, f) => sum + Number(f), 0) / 100; // USER_HZ is 100 on Linux
+}
+
+async function timed(serverPid: number, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Timing> {
+  const server0 = cpuSeconds(serverPid);
+  const { stderr } = await run("/usr/bin/time", ["-f", "TIME %e %M %U %S", cmd, ...args], { env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
+  // Sessions end just after the client exits; give the server a moment to reap them.
+  await new Promise((r) => setTimeout(r, 200));
+  const m = /TIME ([\d.]+) (\d+) ([\d.]+) ([\d.]+)\s*$/.exec(stderr);
   if (!m) throw new Error(`no timing from ${cmd}: ${stderr.slice(-500)}`);
-  return { seconds: Number(m[1]), maxRssKB: Number(m[2]) };
+  return { seconds: Number(m[1]), maxRssKB: Number(m[2]), cpu: Number(m[3]) + Number(m[4]), serverCpu: cpuSeconds(serverPid) - server0 };
 }
 
 function timeWaitCount(): number {
@@ -74,8 +91,8 @@ function tools(src: string, server: { user: string; password: string; port: numb
     ["lftp", ["-c", `${lftpSet} open -u ${server.user},${server.password} -p ${server.port} 127.0.0.1; ${cmd}`]];
   const all: Record<string, Tool> = {
     ferry: {
-      up: (d) => [process.execPath, [CLI, "mirror", src, `${url}/${d}`, "--parallel", "8"]],
-      down: (r, d) => [process.execPath, [CLI, "mirror", `${url}/${r}`, d, "--parallel", "8"]],
+      up: (d) => [process.execPath, [...FERRY_NODE_FLAGS, CLI, "mirror", src, `${url}/${d}`, "--parallel", "8"]],
+      down: (r, d) => [process.execPath, [...FERRY_NODE_FLAGS, CLI, "mirror", `${url}/${r}`, d, "--parallel", "8"]],
     },
     lftp: {
       up: (d) => lftp(`mirror -R --only-newer --parallel=8 ${src} ${d}`),
@@ -118,20 +135,20 @@ async function main(): Promise<void> {
       const local = (name: string) => join(tmp.path, `back-${name}-${r}`);
       for (const name of order) {
         const tw = await settleTimeWait();
-        const t = await timed(...all[name]!.up(remoteDir(name)), env(name));
+        const t = await timed(server.pid, ...all[name]!.up(remoteDir(name)), env(name));
         add(name, "upload", t);
         console.error(`run ${r + 1} ${name} upload ${t.seconds} s (TIME_WAIT before: ${tw})`);
         await run("diff", ["-r", src, join(server.home, remoteDir(name))]);
       }
-      for (const name of order) add(name, "upload no-change", await timed(...all[name]!.up(remoteDir(name)), env(name)));
+      for (const name of order) add(name, "upload no-change", await timed(server.pid, ...all[name]!.up(remoteDir(name)), env(name)));
       for (const name of order) {
         const tw = await settleTimeWait();
-        const t = await timed(...all[name]!.down(remoteDir(name), local(name)), env(name));
+        const t = await timed(server.pid, ...all[name]!.down(remoteDir(name), local(name)), env(name));
         add(name, "download", t);
         console.error(`run ${r + 1} ${name} download ${t.seconds} s (TIME_WAIT before: ${tw})`);
         await run("diff", ["-r", src, local(name)]);
       }
-      for (const name of order) add(name, "download no-change", await timed(...all[name]!.down(remoteDir(name), local(name)), env(name)));
+      for (const name of order) add(name, "download no-change", await timed(server.pid, ...all[name]!.down(remoteDir(name), local(name)), env(name)));
       for (const name of order) {
         await rm(join(server.home, remoteDir(name)), { recursive: true, force: true });
         await rm(local(name), { recursive: true, force: true });
@@ -153,6 +170,10 @@ function report(results: Record<string, Record<string, Timing[]>>): void {
       const s = rec[p]!.map((t) => t.seconds);
       return `${median(s).toFixed(2)} (${Math.min(...s).toFixed(2)}-${Math.max(...s).toFixed(2)}) [${Math.round(Math.max(...rec[p]!.map((t) => t.maxRssKB)) / 1024)}]`.padEnd(24);
     })].join(""));
+  }
+  console.log("CPU seconds, medians: the tool's own (user+sys) / the server's (vsftpd with its sessions)");
+  for (const [name, rec] of Object.entries(results)) {
+    console.log([name.padEnd(8), ...PHASES.map((p) => `${median(rec[p]!.map((t) => t.cpu)).toFixed(2)} / ${median(rec[p]!.map((t) => t.serverCpu)).toFixed(2)}`.padEnd(24))].join(""));
   }
   const ferry = results.ferry;
   const peers = Object.entries(results).filter(([n]) => n !== "ferry");

@@ -3,8 +3,11 @@
 # curl from each, in the same run, interleaved. Loopback only. Needs root (vsftpd local user).
 #   bash bench/server-transfer.sh            # 1 GiB, 5 runs
 #   SIZE_MB=256 RUNS=3 bash bench/server-transfer.sh
+#   TMPDIR=/dev/shm bash bench/server-transfer.sh   # files on tmpfs: no disk writeback noise
 # Prints a Markdown table: MB/s medians (min-max) per server and direction, the ferry/vsftpd
 # ratio, and the ferry server's peak RSS (VmHWM) over the whole run.
+# With two or more CPUs (and PIN not 0) both servers run on CPU 0 and curl on CPU 1
+# (taskset), so the scheduler cannot stack client and server on one core in some runs only.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -18,7 +21,11 @@ RUNS=${RUNS:-5}
 command -v curl >/dev/null || die "curl missing: apt-get install curl"
 [[ -f $ROOT/dist/src/cli/main.js ]] || (cd "$ROOT" && npm run build >/dev/null)
 
-WORK=$(mktemp -d /tmp/ferry-bench.XXXXXX)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry-bench.XXXXXX")
+PIN=${PIN:-1}
+(( $(nproc) >= 2 )) && command -v taskset >/dev/null || PIN=0
+pin_server() { if [[ $PIN == 1 ]]; then taskset -a -p -c 0 "$1" >/dev/null; fi; }
+client() { if [[ $PIN == 1 ]]; then taskset -c 1 "$@"; else "$@"; fi; }
 FERRY_PID=""
 cleanup() { set +e; stop_pid "$FERRY_PID"; vsftpd_stop; rm -rf "$WORK"; }
 trap cleanup EXIT
@@ -43,7 +50,9 @@ env FERRY_LOG_LEVEL=warn ${FERRY_ENV:-} node "$ROOT/dist/src/cli/main.js" serve 
   --user "bench:$FPASS" >"$WORK/ferry.log" 2>&1 &
 FERRY_PID=$!
 wait_port "$FPORT" "$FERRY_PID" || die "ferry serve did not start: $(head -c 500 "$WORK/ferry.log")"
-log "vsftpd :$VSFTPD_PORT (pid $VSFTPD_PID), ferry :$FPORT (pid $FERRY_PID)"
+pin_server "$VSFTPD_PID"
+pin_server "$FERRY_PID"
+log "vsftpd :$VSFTPD_PORT (pid $VSFTPD_PID), ferry :$FPORT (pid $FERRY_PID), pinned: $PIN"
 
 url() { # url SERVER PATH
   if [[ $1 == vsftpd ]]; then echo "ftp://$VSFTPD_USER:$VSFTPD_PASS@$HOST:$VSFTPD_PORT/$2"
@@ -52,7 +61,7 @@ url() { # url SERVER PATH
 home() { if [[ $1 == vsftpd ]]; then echo "$VSFTPD_HOME"; else echo "$FROOT"; fi; }
 
 # Sample the server's resident set every 100 ms while the transfers run (VmHWM alone also
-# counts start-up, when hashing the --user password with scrypt briefly takes 16 MiB).
+# counts start-up).
 RSS_SAMPLES=$WORK/rss.txt
 ( while kill -0 "$FERRY_PID" 2>/dev/null; do awk '/^VmRSS:/ {print $2}' "/proc/$FERRY_PID/status" 2>/dev/null; sleep 0.1; done ) >"$RSS_SAMPLES" &
 SAMPLER_PID=$!
@@ -62,10 +71,10 @@ for ((run = 0; run <= RUNS; run++)); do
   for server in vsftpd ferry; do
     out=$WORK/down.bin
     rm -f "$out"
-    s=$(time_cmd curl -sS --fail -o "$out" "$(url "$server" big.bin)") || die "$server download failed"
+    s=$(time_cmd client curl -sS --fail -o "$out" "$(url "$server" big.bin)") || die "$server download failed"
     cmp -s "$SRC" "$out" || die "$server download: bytes differ"
     rm -f "$(home "$server")/up.bin"
-    u=$(time_cmd curl -sS --fail -T "$SRC" "$(url "$server" up.bin)") || die "$server upload failed"
+    u=$(time_cmd client curl -sS --fail -T "$SRC" "$(url "$server" up.bin)") || die "$server upload failed"
     cmp -s "$SRC" "$(home "$server")/up.bin" || die "$server upload: bytes differ"
     rm -f "$(home "$server")/up.bin" "$out"
     if ((run == 0)); then log "warm-up $server: down ${s}s up ${u}s"; continue; fi
