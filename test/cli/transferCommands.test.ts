@@ -7,7 +7,7 @@ import { parseNetrc, findNetrc, resolveRemote } from "../../src/cli/credentials.
 import { startFerryServer, type RunningFerryServer } from "../helpers/ferryServer.js";
 import { runFerry } from "../helpers/cli.js";
 import { pseudoRandomBytes, tempDir } from "../helpers/tmp.js";
-import { startCutProxy } from "../sync/cutProxy.js";
+import { startCutProxy } from "../helpers/cutProxy.js";
 import { readTree, sampleTree, writeTree } from "../sync/treeUtil.js";
 
 /** FERRY_TEST_SERVER_LOG=FILE writes the server's debug log there (for diagnosing a failure). */

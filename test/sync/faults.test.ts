@@ -6,7 +6,7 @@ import { isRetriable } from "../../src/client/index.js";
 import { runMirror } from "../../src/sync/mirror.js";
 import { startFerryServer } from "../helpers/ferryServer.js";
 import { pseudoRandomBytes, tempDir } from "../helpers/tmp.js";
-import { startCutProxy, type CutProxyOptions } from "./cutProxy.js";
+import { startCutProxy, type CutProxyOptions } from "../helpers/cutProxy.js";
 import { poolFor } from "./remoteHelpers.js";
 import { readTree, writeTree } from "./treeUtil.js";
 

@@ -4,8 +4,10 @@ import { createServer, connect, type Server, type Socket } from "node:net";
 export interface CutProxyOptions {
   /** The FTP server's control port on 127.0.0.1. */
   targetPort: number;
-  /** Cut the session once, when a data connection for a command matching `cutOn` has carried this many bytes. */
+  /** Cut the session when a data connection for a command matching `cutOn` has carried this many bytes. */
   cutAfterBytes?: number;
+  /** How many sessions to cut that way; default 1. */
+  maxCuts?: number;
   /** Which transfer command to cut, e.g. /^STOR .*big/. */
   cutOn?: RegExp;
   /** Commands answered "550 Permission denied (injected)" by the proxy instead of the server. */
@@ -25,7 +27,8 @@ export interface CutProxy {
 /**
  * A loopback FTP proxy for fault tests: it relays the control connection, rewrites PASV and
  * EPSV replies so data connections pass through it too, and can cut a whole session (data
- * and control) after N bytes of one transfer, or answer 550 for chosen commands.
+ * and control, the bytes before the cut delivered) after N bytes of a transfer, or answer
+ * 550 for chosen commands. Plain FTP only: under TLS the replies cannot be rewritten.
  */
 export async function startCutProxy(options: CutProxyOptions): Promise<CutProxy> {
   const sockets = new Set<Socket>();
@@ -89,7 +92,7 @@ export async function startCutProxy(options: CutProxyOptions): Promise<CutProxy>
         session.sockets.push(a, b);
         let carried = 0;
         const pump = (from: Socket, to: Socket) => from.on("data", (chunk: Buffer) => {
-          const armed = options.cutAfterBytes !== undefined && state.cuts === 0 && (options.cutOn?.test(session.lastCommand) ?? true);
+          const armed = options.cutAfterBytes !== undefined && state.cuts < (options.maxCuts ?? 1) && (options.cutOn?.test(session.lastCommand) ?? true);
           if (armed && carried + chunk.length >= options.cutAfterBytes!) {
             to.write(chunk.subarray(0, options.cutAfterBytes! - carried), () => { state.cuts++; cut(); });
             carried = options.cutAfterBytes!;
