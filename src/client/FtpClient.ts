@@ -236,12 +236,12 @@ export class FtpClient {
   async downloadFile(path: string, localPath: string, options: TransferOptions & { offset?: number } = {}): Promise<number> {
     const offset = checkOffset(options.offset);
     const handle = await open(localPath, offset > 0 ? "r+" : "w");
-    let receiver: FileReceiver | undefined;
+    const receiver = new FileReceiver(handle, offset);
     let data: DataConnection;
     try {
-      data = await this.#openData(options.signal, () => (receiver = new FileReceiver(handle, offset)));
-      if (receiver) {
-        // Plain passive connection: the socket reads straight into the file's buffers.
+      data = await this.#openData(options.signal, () => receiver, receiver);
+      if (data.receiver) {
+        // Passive (plain or TLS): the socket's bytes go straight into the file's buffers.
         try {
           return await this.#retrieve(path, data, undefined, offset, options);
         } finally {
@@ -249,9 +249,10 @@ export class FtpClient {
         }
       }
     } finally {
+      receiver.close();
       await handle.close();
     }
-    // TLS or active mode: no onread hook, so a WriteStream (the file exists now).
+    // Active mode: the socket is accepted, not connected, so no receiver; a WriteStream.
     const file = createWriteStream(localPath, { flags: "r+", start: offset, highWaterMark: 1024 * 1024 });
     await once(file, "open");
     try {
@@ -405,10 +406,15 @@ export class FtpClient {
     return Buffer.concat(chunks).toString("utf8");
   }
 
-  /** Open a data connection; a passive plain one reads through `receiver()` when given (TLS sockets have no onread). */
-  async #openData(signal?: AbortSignal, receiver?: () => Receiver): Promise<DataConnection> {
+  /**
+   * Open a data connection; a passive plain one reads through `receiver()` when given, a
+   * passive TLS one through `fileReceiver` when given (TLS sockets have no onread).
+   */
+  async #openData(signal?: AbortSignal, receiver?: () => Receiver, fileReceiver?: FileReceiver): Promise<DataConnection> {
     const data = await this.#openPlainData(signal, this.#tls ? undefined : receiver);
-    return this.#tls ? wrapDataTls(data, this.#tls) : data;
+    if (!this.#tls) return data;
+    // Active mode has no receiver on the plain path either: keep it uniform.
+    return wrapDataTls(data, this.#tls, this.#passiveMode ? fileReceiver : undefined);
   }
 
   async #openPlainData(signal: AbortSignal | undefined, receiver: (() => Receiver) | undefined): Promise<DataConnection> {

@@ -31,6 +31,8 @@ export interface Receiver {
   readonly onread: { buffer: () => Uint8Array; callback: (n: number, buf: Uint8Array) => boolean };
   /** The socket reading through this receiver. */
   bind(socket: Socket): void;
+  /** Payload bytes received so far (a TLS socket's own counters include the TLS framing). */
+  readonly received: number;
   /** Start delivering (the transfer began); `onError` aborts the transfer on a local failure. */
   attach(destination: Writable | undefined, onError: (err: Error) => void): void;
   /** Stop delivering (the transfer ended or was aborted). */
@@ -62,6 +64,7 @@ export class BulkReceiver implements Receiver {
   #destination: Writable | undefined;
   #pending: Buffer[] = [];
   #waitingForDrain = false;
+  #received = 0;
 
   /** The `onread` option for net.connect. */
   readonly onread = {
@@ -72,6 +75,11 @@ export class BulkReceiver implements Receiver {
   /** The socket reading through this receiver. */
   bind(socket: Socket): void {
     this.#socket = socket;
+  }
+
+  /** Payload bytes received so far. */
+  get received(): number {
+    return this.#received;
   }
 
   /** Start delivering to `destination`; bytes that arrived before go first. */
@@ -98,6 +106,7 @@ export class BulkReceiver implements Receiver {
   }
 
   #onChunk(n: number, buf: Buffer): boolean {
+    this.#received += n;
     let chunk: Buffer;
     let full: Buffer | undefined;
     if (n >= BULK_CHUNK / 4) {

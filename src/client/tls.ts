@@ -1,6 +1,7 @@
 import { isIP, type Socket } from "node:net";
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from "node:tls";
 import type { DataConnection } from "./dataChannel.js";
+import type { FileReceiver } from "./fileReceiver.js";
 import { FtpConnectionError } from "./errors.js";
 
 /** TLS settings of one client session, and the session to resume on data connections. */
@@ -33,21 +34,23 @@ export function startTls(state: TlsState, socket: Socket | undefined, host: stri
  * not, so a third party cannot inject a data connection. The socket resolves once the
  * handshake is done (a TLS socket ended mid-handshake breaks it, e.g. for an empty upload);
  * the transfer only awaits it after sending its command, since many servers begin the
- * handshake only then.
+ * handshake only then. A FileReceiver given as `receiver` reads the TLS socket (downloadFile).
  */
-export function wrapDataTls(data: DataConnection, state: TlsState): DataConnection {
+export function wrapDataTls(data: DataConnection, state: TlsState, receiver?: FileReceiver): DataConnection {
   const socket = data.socket.then((raw) => new Promise<Socket>((resolve, reject) => {
     const tls = tlsConnect({ ...state.options, socket: raw, ...(state.session ? { session: state.session } : {}) });
     const onError = (err: Error): void => reject(new FtpConnectionError(`TLS on the data connection: ${err.message}`, { cause: err }));
     tls.once("error", onError);
     tls.once("secureConnect", () => {
       tls.off("error", onError);
+      receiver?.feedFrom(tls);
       resolve(tls);
     });
   }));
   socket.catch(() => undefined);
   return {
     socket,
+    ...(receiver ? { receiver } : {}),
     close: () => {
       data.close();
       socket.then((s) => s.destroy(), () => undefined);

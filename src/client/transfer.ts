@@ -325,9 +325,7 @@ export class TransferResolver {
   }
 
   #bytes(): number {
-    // A BulkReceiver reads a plain socket, whose own counter is exact and costs nothing per chunk.
-    if (this.#spec.data.receiver && this.#socket) return this.#socket.bytesRead;
-    return this.#counted;
+    return this.#spec.data.receiver?.received ?? this.#counted;
   }
 
   #cleanup(): void {
