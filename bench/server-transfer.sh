@@ -66,21 +66,33 @@ RSS_SAMPLES=$WORK/rss.txt
 ( while kill -0 "$FERRY_PID" 2>/dev/null; do awk '/^VmRSS:/ {print $2}' "/proc/$FERRY_PID/status" 2>/dev/null; sleep 0.1; done ) >"$RSS_SAMPLES" &
 SAMPLER_PID=$!
 
-declare -A T
+# CPU seconds of a server: its own and its reaped children's (vsftpd forks a process per
+# session and reaps it when the session ends; ferry's threads are counted in its own).
+cpu_ticks() { awk '{ split($0, a, ") "); split(a[2], f, " "); print f[12] + f[13] + f[14] + f[15] }' "/proc/$1/stat"; }
+server_pid() { if [[ $1 == vsftpd ]]; then echo "$VSFTPD_PID"; else echo "$FERRY_PID"; fi; }
+
+declare -A T C
 for ((run = 0; run <= RUNS; run++)); do
   for server in vsftpd ferry; do
     out=$WORK/down.bin
     rm -f "$out"
+    c0=$(cpu_ticks "$(server_pid "$server")")
     s=$(time_cmd client curl -sS --fail -o "$out" "$(url "$server" big.bin)") || die "$server download failed"
+    sleep 0.2 # let vsftpd reap the session
+    c1=$(cpu_ticks "$(server_pid "$server")")
     cmp -s "$SRC" "$out" || die "$server download: bytes differ"
     rm -f "$(home "$server")/up.bin"
     u=$(time_cmd client curl -sS --fail -T "$SRC" "$(url "$server" up.bin)") || die "$server upload failed"
+    sleep 0.2
+    c2=$(cpu_ticks "$(server_pid "$server")")
     cmp -s "$SRC" "$(home "$server")/up.bin" || die "$server upload: bytes differ"
     rm -f "$(home "$server")/up.bin" "$out"
     if ((run == 0)); then log "warm-up $server: down ${s}s up ${u}s"; continue; fi
     T[$server,down]+="$(awk -v b="$BYTES" -v s="$s" 'BEGIN{printf "%.1f", b/s/1e6}') "
     T[$server,up]+="$(awk -v b="$BYTES" -v s="$u" 'BEGIN{printf "%.1f", b/s/1e6}') "
-    log "run $run $server: down ${s}s up ${u}s"
+    C[$server,down]=$(( ${C[$server,down]:-0} + c1 - c0 ))
+    C[$server,up]=$(( ${C[$server,up]:-0} + c2 - c1 ))
+    log "run $run $server: down ${s}s up ${u}s (server CPU $(( c1 - c0 )) / $(( c2 - c1 )) ticks)"
   done
 done
 RSS_KB=$(peak_rss_kb "$FERRY_PID")
@@ -100,4 +112,6 @@ echo "| ferry serve | $(cell ferry,down) | $(cell ferry,up) |"
 echo "| ratio ferry/vsftpd (medians) | $(awk -v a="$(med ferry,down)" -v b="$(med vsftpd,down)" 'BEGIN{printf "%.2f", a/b}') | $(awk -v a="$(med ferry,up)" -v b="$(med vsftpd,up)" 'BEGIN{printf "%.2f", a/b}') |"
 echo
 echo "File ${SIZE_MB} MiB, $RUNS timed runs after one warm-up, curl $(curl -V | head -1 | cut -d' ' -f2) as the client; MB = 10^6 bytes."
+cpu() { awk -v t="${C[$1]}" -v r="$RUNS" -v mb="$SIZE_MB" 'BEGIN{printf "%.2f", t / 100 / r / (mb / 1024)}'; }
+echo "server CPU seconds per GiB (user+sys, mean of the timed runs): vsftpd down $(cpu vsftpd,down) up $(cpu vsftpd,up); ferry serve down $(cpu ferry,down) up $(cpu ferry,up)"
 echo "ferry serve resident memory${FERRY_ENV:+ (with $FERRY_ENV)}: highest sample during transfers $((RSS_MAX_KB / 1024)) MiB; VmHWM over the whole run $((RSS_KB / 1024)) MiB"
