@@ -8,7 +8,7 @@ import { remotePathOf, scanRemote, type SyncPool } from "./remote.js";
 import type { RetryPolicy } from "./retry.js";
 import type { SyncState } from "./state.js";
 import { localPathOf } from "./transfer.js";
-import { scanLocal, type Entry, type LocalScanOptions, type Tree } from "./tree.js";
+import { scanLocal, type Entry, type Tree } from "./tree.js";
 import { canHash, hashLocalFile } from "./verify.js";
 
 /** Options of runMirror: one side local, the other remote, and the CLI's switches. */
@@ -31,11 +31,6 @@ export interface MirrorOptions {
   filter?: PathFilter;
   bucket?: TokenBucket;
   followSymlinks?: boolean;
-  /**
-   * A scan of localRoot already under way, with this run's filter and symlink rule (the CLI
-   * starts it while the first login is in progress); when absent the run scans itself.
-   */
-  localScan?: Promise<Tree>;
   state?: SyncState;
   modifyWindowMs?: number;
   retry?: RetryPolicy;
@@ -94,7 +89,10 @@ export async function runMirror(o: MirrorOptions): Promise<MirrorOutcome> {
 async function scanSides(o: MirrorOptions): Promise<{ src: Tree; dst: Tree }> {
   const parallel = o.parallel ?? 4;
   let transfersExpected = false;
-  const local = (o.localScan ?? scanLocal(o.localRoot, localScanOptions(o))).then((tree) => {
+  const local = scanLocal(o.localRoot, {
+    followSymlinks: o.followSymlinks ?? false,
+    ...(o.filter ? { filter: o.filter } : {}), ...(o.logger ? { logger: o.logger } : {}),
+  }).then((tree) => {
     const expected = expectedTransfers(tree, o.direction, o.state);
     transfersExpected = expected >= TRANSFERS_PER_WARM_CONNECTION;
     if (transfersExpected && !o.dryRun) o.warm?.(Math.min(parallel, Math.ceil(expected / TRANSFERS_PER_WARM_CONNECTION)));
@@ -109,14 +107,6 @@ async function scanSides(o: MirrorOptions): Promise<{ src: Tree; dst: Tree }> {
   });
   const [l, r] = await Promise.all([local, remote]);
   return o.direction === "upload" ? { src: l, dst: r } : { src: r, dst: l };
-}
-
-/** The options of scanLocal for a mirror run: its symlink rule and filter. */
-export function localScanOptions(o: Pick<MirrorOptions, "followSymlinks" | "filter" | "logger">): LocalScanOptions {
-  return {
-    followSymlinks: o.followSymlinks ?? false,
-    ...(o.filter ? { filter: o.filter } : {}), ...(o.logger ? { logger: o.logger } : {}),
-  };
 }
 
 /** Expected transfers that justify logging in one more connection ahead of need. */

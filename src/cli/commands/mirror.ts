@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { isRetriable } from "../../client/index.js";
 import { createLogger } from "../../log/index.js";
 import {
-  createFilter, defaultStateDir, describePlan, formatBytes, localScanOptions, parseRate, runMirror, scanLocal, stateFileFor, SyncState, TokenBucket,
+  createFilter, defaultStateDir, describePlan, formatBytes, parseRate, runMirror, stateFileFor, SyncState, TokenBucket,
   type MirrorOutcome, type PathFilter,
 } from "../../sync/index.js";
 import { addTlsOptions, isRemoteArg, resolveRemote, type TlsFlags } from "../credentials.js";
@@ -76,10 +76,6 @@ async function mirrorCommand(src: string, dst: string, flags: MirrorFlags): Prom
   const dstName = srcRemote ? localRoot : target.display;
   // A dry run reads the state (so its plan is the real one) but never saves it.
   const state = await SyncState.load(stateFileFor(defaultStateDir(), srcName, dstName), srcName, dstName);
-  // The local side needs no server: scan it while the first login (tens of ms) is under way.
-  const followSymlinks = flags.followSymlinks ?? false;
-  const localScan = scanLocal(localRoot, localScanOptions({ followSymlinks, logger, ...(filter ? { filter } : {}) }));
-  localScan.catch(() => undefined); // runMirror awaits it; a failed login ends the command first
   const session = await openRemote(target, { max: parallel, logger });
   const progress = createProgress({ silent: flags.dryRun === true });
   let outcome: MirrorOutcome;
@@ -87,7 +83,7 @@ async function mirrorCommand(src: string, dst: string, flags: MirrorFlags): Prom
     outcome = await runMirror({
       direction, localRoot, remoteRoot: target.url.path, pool: session.pool, isRetriable, parallel, state, logger,
       delete: flags.delete ?? false, dryRun: flags.dryRun ?? false, checksum: flags.checksum ?? false,
-      followSymlinks, localScan, progress, warm: (n) => session.warm(n),
+      followSymlinks: flags.followSymlinks ?? false, progress, warm: (n) => session.warm(n),
       ...(filter ? { filter } : {}), ...(rate ? { bucket: new TokenBucket(rate) } : {}),
     });
   } catch (err) {
