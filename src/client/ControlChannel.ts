@@ -39,9 +39,9 @@ const MAX_PENDING_TEXT = 64 * 1024;
 // frames (async ones included) makes the capture cheaper; six are enough to find the caller.
 const CALL_SITE_FRAMES = 9;
 
-// Capturing a stack for every command cost ~11 us each, 7 % of the CPU of a 5,000-file
-// mirror; so the running call's site is kept only on request, and a collision always shows
-// the second call's site (captured then, when it is rare).
+// A stack capture per command (a few us, thousands per mirror) is work that only a rare
+// programming error needs: the running call's site is kept only on request, and a collision
+// always shows the second call's site (captured then).
 const TRACE_CALLS = process.env.FERRY_TRACE_CALLS === "1";
 
 function captureCallSite(): Error {
