@@ -70,6 +70,8 @@ SAMPLER_PID=$!
 # session and reaps it when the session ends; ferry's threads are counted in its own).
 cpu_ticks() { awk '{ split($0, a, ") "); split(a[2], f, " "); print f[12] + f[13] + f[14] + f[15] }' "/proc/$1/stat"; }
 server_pid() { if [[ $1 == vsftpd ]]; then echo "$VSFTPD_PID"; else echo "$FERRY_PID"; fi; }
+# Wait (at most 3 s) until a server has no session process left, so its CPU is counted.
+reaped() { local i; for ((i = 0; i < 60; i++)); do pgrep -P "$1" >/dev/null || return 0; sleep 0.05; done; }
 
 declare -A T C
 for ((run = 0; run <= RUNS; run++)); do
@@ -78,12 +80,12 @@ for ((run = 0; run <= RUNS; run++)); do
     rm -f "$out"
     c0=$(cpu_ticks "$(server_pid "$server")")
     s=$(time_cmd client curl -sS --fail -o "$out" "$(url "$server" big.bin)") || die "$server download failed"
-    sleep 0.2 # let vsftpd reap the session
+    reaped "$(server_pid "$server")"
     c1=$(cpu_ticks "$(server_pid "$server")")
     cmp -s "$SRC" "$out" || die "$server download: bytes differ"
     rm -f "$(home "$server")/up.bin"
     u=$(time_cmd client curl -sS --fail -T "$SRC" "$(url "$server" up.bin)") || die "$server upload failed"
-    sleep 0.2
+    reaped "$(server_pid "$server")"
     c2=$(cpu_ticks "$(server_pid "$server")")
     cmp -s "$SRC" "$(home "$server")/up.bin" || die "$server upload: bytes differ"
     rm -f "$(home "$server")/up.bin" "$out"
