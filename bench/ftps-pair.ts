@@ -1,6 +1,6 @@
 // Diagnostic beside bench/ftps.ts: FTPS downloads only, from one vsftpd (explicit TLS,
 // session reuse required), ferry's client and curl taking turns RUNS times, each reported
-// with its MB/s and its own CPU (user, sys) and peak RSS from /usr/bin/time. Root only.
+// with its MB/s, its own CPU (user, sys), peak RSS and page faults from /usr/bin/time. Root only.
 //
 //   sudo TMPDIR=/dev/shm node --import tsx bench/ftps-pair.ts        # 1 GiB, 4 rounds, pinned
 //   SIZE_MB=512 RUNS=6 PIN=0 OUT=/dev/null sudo -E node --import tsx bench/ftps-pair.ts
@@ -27,7 +27,7 @@ const PIN = process.env.PIN !== "0" && availableParallelism() >= 2;
 
 /** Run `command args` on CPU 1 (when pinning) under /usr/bin/time; returns stdout and "user sys maxrss". */
 async function timedOnCpu1(command: string, args: string[]): Promise<{ stdout: string; usage: string; seconds: number }> {
-  const timed = ["/usr/bin/time", "-f", "%U %S %M", command, ...args];
+  const timed = ["/usr/bin/time", "-f", "%U %S %M %F %R", command, ...args];
   const [cmd, ...rest] = PIN ? ["taskset", "-c", "1", ...timed] : timed;
   const t0 = performance.now();
   const { stdout, stderr } = await run(cmd!, rest, { cwd: REPO, maxBuffer: 1 << 20 });
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
     const bytes = SIZE_MB * 1024 * 1024;
     const out = process.env.OUT ?? join(tmp.path, "out.bin");
     const ca = server.cert!.certFile;
-    console.log(`FTPS get of ${SIZE_MB} MiB from vsftpd, ${PIN ? "vsftpd on CPU 0, clients on CPU 1" : "unpinned"}; MB/s, client CPU user/sys s, peak RSS KiB`);
+    console.log(`FTPS get of ${SIZE_MB} MiB from vsftpd, ${PIN ? "vsftpd on CPU 0, clients on CPU 1" : "unpinned"}; MB/s [client CPU user, sys s; peak RSS KiB; major, minor page faults]`);
     for (let r = 0; r < RUNS; r++) {
       if (out !== "/dev/null") await rm(out, { force: true });
       const ferry = await timedOnCpu1(process.execPath, ["--import", "tsx", join(REPO, "bench", "ftps.ts"), "--child", "get",
