@@ -12,25 +12,22 @@
 // speed (bench/README.md, FTPS): keeping both lets the difference be found.
 import { execFile } from "node:child_process";
 import { chown, rm, stat } from "node:fs/promises";
-import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { startVsftpd, VSFTPD_CANDIDATES } from "../test/helpers/vsftpd.js";
 import { tempDir } from "../test/helpers/tmp.js";
+import { onCpu, PIN } from "./lib/pin.js";
 
 const run = promisify(execFile);
 const REPO = join(dirname(fileURLToPath(import.meta.url)), "..");
 const SIZE_MB = Number(process.env.SIZE_MB ?? 1024);
 const RUNS = Number(process.env.RUNS ?? 4);
-const PIN = process.env.PIN !== "0" && availableParallelism() >= 2;
 
-/** Run `command args` on CPU 1 (when pinning) under /usr/bin/time; returns stdout and "user sys maxrss". */
+/** Run `command args` on CPU 1 (when pinning) under /usr/bin/time; returns stdout and "user sys maxrss faults". */
 async function timedOnCpu1(command: string, args: string[]): Promise<{ stdout: string; usage: string; seconds: number }> {
-  const timed = ["/usr/bin/time", "-f", "%U %S %M %F %R", command, ...args];
-  const [cmd, ...rest] = PIN ? ["taskset", "-c", "1", ...timed] : timed;
   const t0 = performance.now();
-  const { stdout, stderr } = await run(cmd!, rest, { cwd: REPO, maxBuffer: 1 << 20 });
+  const { stdout, stderr } = await run(...onCpu(1, "/usr/bin/time", ["-f", "%U %S %M %F %R", command, ...args]), { cwd: REPO, maxBuffer: 1 << 20 });
   return { stdout, usage: stderr.trim().split("\n").pop() ?? "", seconds: (performance.now() - t0) / 1000 };
 }
 

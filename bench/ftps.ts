@@ -19,7 +19,6 @@ import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomFillSync } from "node:crypto";
 import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
 import { chown, copyFile, rm, stat, writeFile } from "node:fs/promises";
-import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -27,17 +26,12 @@ import { FtpClient } from "../src/client/index.js";
 import { generateSelfSignedCert } from "../src/server/index.js";
 import { startVsftpd, VSFTPD_CANDIDATES } from "../test/helpers/vsftpd.js";
 import { tempDir } from "../test/helpers/tmp.js";
+import { onCpu, PIN } from "./lib/pin.js";
 
 const run = promisify(execFile);
 const SELF = fileURLToPath(import.meta.url);
 const REPO = join(dirname(SELF), "..");
 const MIB = 1024 * 1024;
-const PIN = process.env.PIN !== "0" && availableParallelism() >= 2;
-
-/** `command args` on one CPU when pinning (taskset), else as is. */
-function onCpu(cpu: number, command: string, args: string[]): [string, string[]] {
-  return PIN ? ["taskset", ["-c", String(cpu), command, ...args]] : [command, args];
-}
 
 /** A server under test; `dir` is its login folder on disk, `remoteDir` "" (names relative to the login folder). */
 interface Target { name: string; port: number; user: string; password: string; ca: string; dir: string; remoteDir: string; uid?: number; gid?: number }

@@ -27,6 +27,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { startVsftpd, VSFTPD_CANDIDATES } from "../test/helpers/vsftpd.js";
 import { findPeer } from "../test/helpers/peers.js";
+import { sessionProcesses } from "../test/helpers/sessionProcesses.js";
 import { tempDir, pseudoRandomBytes } from "../test/helpers/tmp.js";
 
 const run = promisify(execFile);
@@ -60,8 +61,9 @@ function cpuSeconds(pid: number): number {
 async function timed(serverPid: number, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Timing> {
   const server0 = cpuSeconds(serverPid);
   const { stderr } = await run("/usr/bin/time", ["-f", "TIME %e %M %U %S", cmd, ...args], { env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
-  // Sessions end just after the client exits; give the server a moment to reap them.
-  await new Promise((r) => setTimeout(r, 200));
+  // Sessions end just after the client exits: wait (at most 3 s) until the server has reaped
+  // them, or their CPU is not counted yet.
+  for (let i = 0; i < 60 && sessionProcesses(serverPid).size > 0; i++) await new Promise((r) => setTimeout(r, 50));
   const m = /TIME ([\d.]+) (\d+) ([\d.]+) ([\d.]+)\s*$/.exec(stderr);
   if (!m) throw new Error(`no timing from ${cmd}: ${stderr.slice(-500)}`);
   return { seconds: Number(m[1]), maxRssKB: Number(m[2]), cpu: Number(m[3]) + Number(m[4]), serverCpu: cpuSeconds(serverPid) - server0 };

@@ -7,7 +7,7 @@ import type { Plan, PlanOp, TransferOp } from "./plan.js";
 import { remotePathOf, type SyncPool } from "./remote.js";
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from "./retry.js";
 import type { SyncState } from "./state.js";
-import { assertInside, downloadAttempt, localPathOf, uploadAttempt, type TransferOutcome } from "./transfer.js";
+import { assertInside, downloadAttempt, localPathOf, transferWithRetry, uploadAttempt, type TransferOutcome } from "./transfer.js";
 import { VerifyError } from "./verify.js";
 import { batchUploads, NotListedError, uploadBatch } from "./batch.js";
 
@@ -218,31 +218,23 @@ async function transferOne(op: TransferOp, ctx: Context, options: ExecuteOptions
   };
   if (op.kind === "download") await ctx.checkLocalDir(dirname(localPath));
   options.progress?.fileStarted?.(op.path, op.size);
-  let restart = prior?.restart ?? false;
   let attempts = 0;
   let ok = false;
   try {
-    const outcome = await withRetry(async (retryAttempt) => {
-      // After a batched attempt the next one resumes from the partial, as any later attempt does.
-      const attempt = retryAttempt + (prior?.attempts ?? 0);
+    const outcome = await transferWithRetry(({ attempt, restart }) => {
       attempts = attempt;
       const o = {
         attempt, restart, ...(options.bucket ? { bucket: options.bucket } : {}),
         onBytes: (n: number) => { result.bytes += n; options.progress?.bytes?.(n); },
         ...(options.signal ? { signal: options.signal } : {}),
       };
-      try {
-        return await options.pool.use((c) => (op.kind === "upload" ? uploadAttempt(c, t, o) : downloadAttempt(c, t, o)));
-      } catch (err) {
-        if (err instanceof VerifyError) restart = true; // the partial holds wrong bytes: start over
-        throw err;
-      }
+      return options.pool.use((c) => (op.kind === "upload" ? uploadAttempt(c, t, o) : downloadAttempt(c, t, o)));
     }, {
-      isRetriable: (err) => err instanceof VerifyError || options.isRetriable(err),
+      isRetriable: options.isRetriable,
       policy: options.retry ?? DEFAULT_RETRY,
       ...(options.signal ? { signal: options.signal } : {}),
       onRetry: (err, retry, delayMs) => options.logger?.warn({ path: op.path, retry, delayMs, err: describeError(err) }, "transfer failed, retrying"),
-    });
+    }, prior ?? {});
     result.transferred.push({ ...outcome, path: op.path, size: op.size, reason: op.reason, attempts });
     if (op.srcStamp !== undefined) {
       options.state?.set(op.path, { size: op.size, srcStamp: op.srcStamp, ...(outcome.hash ? { hash: outcome.hash } : {}) });

@@ -9,6 +9,7 @@ import { pipeline } from "node:stream/promises";
 import { FtpReplyError, unsafeNameReason, type HashAlgorithm } from "../protocol/index.js";
 import { throttle, type TokenBucket } from "./bwlimit.js";
 import { isNotFound, type SyncClient } from "./remote.js";
+import { withRetry, type RetryOptions } from "./retry.js";
 import { partName } from "./tree.js";
 import { canHash, hashBuffer, hashLocalFile, sameDigest, VerifyError } from "./verify.js";
 
@@ -102,6 +103,28 @@ export async function assertInside(rootReal: string, dir: string): Promise<void>
 
 function counting(onBytes?: (n: number) => void): Transform {
   return new Transform({ transform(chunk: Buffer, _e, done) { onBytes?.(chunk.length); done(null, chunk); } });
+}
+
+/**
+ * The attempts of one file transfer under `retry`: each resumes from the partial the one
+ * before left, except after a failed verification (VerifyError, always worth another try),
+ * when the partial holds wrong bytes and the next attempt starts over. `prior` carries what
+ * an earlier try (a batched upload) used up.
+ */
+export function transferWithRetry(
+  attempt: (o: { attempt: number; restart: boolean }) => Promise<TransferOutcome>,
+  retry: RetryOptions,
+  prior: { attempts?: number; restart?: boolean } = {},
+): Promise<TransferOutcome> {
+  let restart = prior.restart ?? false;
+  return withRetry(async (n) => {
+    try {
+      return await attempt({ attempt: n + (prior.attempts ?? 0), restart });
+    } catch (err) {
+      if (err instanceof VerifyError) restart = true;
+      throw err;
+    }
+  }, { ...retry, isRetriable: (err) => err instanceof VerifyError || retry.isRetriable(err) });
 }
 
 /**

@@ -1,5 +1,4 @@
-import { spawn } from "node:child_process";
-import { createLocalUser, freePort, makeTestCert, stopProcess, waitForPort, type PeerFtpServer, type TestCert } from "./vsftpd.js";
+import { createLocalUser, freePort, makeTestCert, spawnPeer, type PeerFtpServer, type TestCert } from "./vsftpd.js";
 
 /**
  * Where pure-ftpd is looked for: $PUREFTPD_BIN, the unpacked .deb of scripts/install-peers.sh
@@ -21,8 +20,7 @@ export async function startPureFtpd(bin: string, tls: "none" | "explicit" = "non
   const user = await createLocalUser("fp");
   const cert = tls === "none" ? undefined : await makeTestCert(user.base);
   const port = await freePort();
-  let out = "";
-  const child = spawn(bin, [
+  const { pid, stop } = await spawnPeer(bin, [
     "-S", `127.0.0.1,${port}`, // bind address,port
     "-l", "unix", // /etc/passwd + shadow
     "-E", // no anonymous logins
@@ -33,22 +31,9 @@ export async function startPureFtpd(bin: string, tls: "none" | "explicit" = "non
     "-P", "127.0.0.1", // address in PASV replies
     "-I", "15", // idle timeout, minutes
     ...(cert ? ["-Y", "3", "-2", `${cert.certFile},${cert.keyFile}`] : []),
-  ], { stdio: ["ignore", "pipe", "pipe"] });
-  child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
-  try {
-    await waitForPort(port, child, () => out.slice(0, 300));
-  } catch (err) {
-    await stopProcess(child);
-    await user.remove();
-    throw err;
-  }
+  ], port, user);
   return {
     name: "pure-ftpd", host: "127.0.0.1", port, user: user.name, password: user.password, home: user.home,
-    loginDir: "/", pid: child.pid ?? 0, ...(cert ? { cert } : {}),
-    stop: async () => {
-      await stopProcess(child);
-      await user.remove();
-    },
+    loginDir: "/", pid, ...(cert ? { cert } : {}), stop,
   };
 }

@@ -193,25 +193,34 @@ export async function startVsftpd(bin: string, tls: PeerTls = "none"): Promise<P
     "pam_service_name=vsftpd", "seccomp_sandbox=NO", "max_clients=0", "max_per_ip=0", "xferlog_enable=NO",
     "idle_session_timeout=120", "data_connection_timeout=120", ...tlsLines, "",
   ].join("\n"));
+  const { pid, stop } = await spawnPeer(bin, [conf], port, user);
+  return {
+    name: "vsftpd", host: "127.0.0.1", port, user: user.name, password: user.password, home: user.home,
+    loginDir: user.home, pid, ...(cert ? { cert } : {}), stop,
+  };
+}
+
+/**
+ * Spawn a peer FTP server in the foreground and wait until it listens on `port`; its stop()
+ * ends the process and removes `user`. A server that does not come up is stopped and its
+ * output (first 300 characters) is in the error.
+ */
+export async function spawnPeer(bin: string, args: string[], port: number, user: LocalUser): Promise<{ pid: number; stop: () => Promise<void> }> {
   let out = "";
-  const child = spawn(bin, [conf], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
   child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
+  const stop = async (): Promise<void> => {
+    await stopProcess(child);
+    await user.remove();
+  };
   try {
     await waitForPort(port, child, () => out.slice(0, 300));
   } catch (err) {
-    await stopProcess(child);
-    await user.remove();
+    await stop();
     throw err;
   }
-  return {
-    name: "vsftpd", host: "127.0.0.1", port, user: user.name, password: user.password, home: user.home,
-    loginDir: user.home, pid: child.pid ?? 0, ...(cert ? { cert } : {}),
-    stop: async () => {
-      await stopProcess(child);
-      await user.remove();
-    },
-  };
+  return { pid: child.pid ?? 0, stop };
 }
 
 /** Where scripts/install-peers.sh and apt put vsftpd. */

@@ -3,7 +3,7 @@ import { mkdir, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { isRetriable } from "../../client/index.js";
 import { createLogger } from "../../log/index.js";
-import { downloadAttempt, formatBytes, localPartPath, VerifyError, withRetry, type TransferOutcome } from "../../sync/index.js";
+import { downloadAttempt, formatBytes, localPartPath, transferWithRetry, type TransferOutcome } from "../../sync/index.js";
 import { addTlsOptions, resolveRemote, type TlsFlags } from "../credentials.js";
 import { CliError, ExitCode } from "../exitCodes.js";
 import { createProgress } from "../progress.js";
@@ -34,12 +34,11 @@ export function registerGet(program: Command): void {
         const size = remote.size ?? (await session.pool.use((c) => c.size(target.url.path)));
         const resumeFrom = flags.continue ? await stat(localPartPath(localPath)).then((s) => s.size, () => 0) : 0;
         progress.start(1, size - resumeFrom);
-        let restart = false;
         const t = { localPath, remotePath: target.url.path, size, ...(remote.modifiedAt ? { mtime: remote.modifiedAt } : {}), ...(resumeFrom ? { resumeFrom } : {}) };
-        outcome = await withRetry((attempt) => session.pool.use((c) => downloadAttempt(c, t, {
+        outcome = await transferWithRetry(({ attempt, restart }) => session.pool.use((c) => downloadAttempt(c, t, {
           attempt, restart, onBytes: (n) => progress.bytes?.(n),
-        })).catch((err: unknown) => { if (err instanceof VerifyError) restart = true; throw err; }), {
-          isRetriable: (e) => e instanceof VerifyError || isRetriable(e),
+        })), {
+          isRetriable,
           onRetry: (err, retry, delayMs) => logger.warn({ retry, delayMs, err: (err as Error).message }, "download failed, retrying"),
         });
       } catch (err) {

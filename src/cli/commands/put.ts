@@ -3,7 +3,7 @@ import { stat } from "node:fs/promises";
 import { basename, resolve } from "node:path";
 import { isRetriable, FtpReplyError } from "../../client/index.js";
 import { createLogger } from "../../log/index.js";
-import { remotePartPath, uploadAttempt, VerifyError, withRetry, type TransferOutcome } from "../../sync/index.js";
+import { remotePartPath, transferWithRetry, uploadAttempt, type TransferOutcome } from "../../sync/index.js";
 import { addTlsOptions, resolveRemote, type TlsFlags } from "../credentials.js";
 import { CliError, ExitCode } from "../exitCodes.js";
 import { createProgress } from "../progress.js";
@@ -35,12 +35,11 @@ export function registerPut(program: Command): void {
         const resumeFrom = flags.continue ? await session.pool.use((c) => c.size(remotePartPath(remotePath)))
           .catch((err: unknown) => { if (err instanceof FtpReplyError && err.code >= 450) return 0; throw err; }) : 0;
         progress.start(1, st.size - resumeFrom);
-        let restart = false;
         const t = { localPath, remotePath, size: st.size, mtime: st.mtime, ...(resumeFrom ? { resumeFrom } : {}) };
-        outcome = await withRetry((attempt) => session.pool.use((c) => uploadAttempt(c, t, {
+        outcome = await transferWithRetry(({ attempt, restart }) => session.pool.use((c) => uploadAttempt(c, t, {
           attempt, restart, onBytes: (n) => progress.bytes?.(n),
-        })).catch((err: unknown) => { if (err instanceof VerifyError) restart = true; throw err; }), {
-          isRetriable: (e) => e instanceof VerifyError || isRetriable(e),
+        })), {
+          isRetriable,
           onRetry: (err, retry, delayMs) => logger.warn({ retry, delayMs, err: (err as Error).message }, "upload failed, retrying"),
         });
       } catch (err) {
