@@ -25,6 +25,7 @@ import { promisify } from "node:util";
 import { FtpClient } from "../src/client/index.js";
 import { startVsftpd, VSFTPD_CANDIDATES } from "../test/helpers/vsftpd.js";
 import { tempDir } from "../test/helpers/tmp.js";
+import { holdPageReporting } from "./lib/pageReporting.js";
 
 const run = promisify(execFile);
 const SELF = fileURLToPath(import.meta.url);
@@ -140,6 +141,7 @@ async function same(a: string, b: string): Promise<boolean> {
 }
 
 async function parent(): Promise<void> {
+  const memoryNote = holdPageReporting();
   const sizeMB = Number(process.env.SIZE_MB ?? 1024);
   const runs = Number(process.env.RUNS ?? 3);
   const clients = (process.env.CLIENTS ?? "ferry curl lftp basic-ftp").split(/\s+/).filter(Boolean);
@@ -181,6 +183,7 @@ async function parent(): Promise<void> {
       }
     }
     report(results, clients, sizeMB, runs);
+    if (memoryNote) process.stdout.write(`\n${memoryNote}\n`);
     if (process.env.OUT) await writeFile(process.env.OUT, JSON.stringify({ sizeMB, runs, results }, null, 1));
   } finally {
     await server.stop();

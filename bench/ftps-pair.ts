@@ -17,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { startVsftpd, VSFTPD_CANDIDATES } from "../test/helpers/vsftpd.js";
 import { tempDir } from "../test/helpers/tmp.js";
+import { holdPageReporting } from "./lib/pageReporting.js";
 import { onCpu, PIN } from "./lib/pin.js";
 
 const run = promisify(execFile);
@@ -32,6 +33,8 @@ async function timedOnCpu1(command: string, args: string[]): Promise<{ stdout: s
 }
 
 async function main(): Promise<void> {
+  const memoryNote = holdPageReporting();
+  if (memoryNote) console.log(memoryNote);
   const tmp = await tempDir("ferry-bench-ftps-pair-");
   const server = await startVsftpd(VSFTPD_CANDIDATES[0]!, "explicit");
   try {

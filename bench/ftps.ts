@@ -26,6 +26,7 @@ import { FtpClient } from "../src/client/index.js";
 import { generateSelfSignedCert } from "../src/server/index.js";
 import { startVsftpd, VSFTPD_CANDIDATES } from "../test/helpers/vsftpd.js";
 import { tempDir } from "../test/helpers/tmp.js";
+import { holdPageReporting } from "./lib/pageReporting.js";
 import { onCpu, PIN } from "./lib/pin.js";
 
 const run = promisify(execFile);
@@ -98,6 +99,7 @@ async function timeFerry(t: Target, direction: "get" | "put", src: string, out: 
 
 // ---------------------------------------------------------------- main
 async function main(): Promise<void> {
+  const memoryNote = holdPageReporting();
   const sizeMb = Number(process.env.SIZE_MB ?? 1024);
   const runs = Number(process.env.RUNS ?? 1);
   const servers = (process.env.SERVERS ?? "vsftpd ferry").split(/\s+/).filter(Boolean);
@@ -156,6 +158,7 @@ async function main(): Promise<void> {
     await tmp.remove();
   }
   printTable(rows, sizeMb, runs);
+  if (memoryNote) console.log(`\n${memoryNote}`);
   if (process.env.OUT) await writeFile(process.env.OUT, JSON.stringify({ sizeMb, runs, rows }, null, 2));
   if (rows.some((r) => !r.ok)) process.exitCode = 1;
 }

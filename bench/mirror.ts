@@ -29,6 +29,7 @@ import { startVsftpd, VSFTPD_CANDIDATES } from "../test/helpers/vsftpd.js";
 import { findPeer } from "../test/helpers/peers.js";
 import { sessionProcesses } from "../test/helpers/sessionProcesses.js";
 import { tempDir, pseudoRandomBytes } from "../test/helpers/tmp.js";
+import { holdPageReporting } from "./lib/pageReporting.js";
 
 const run = promisify(execFile);
 const REPO = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -114,6 +115,7 @@ function tools(src: string, server: { user: string; password: string; port: numb
 }
 
 async function main(): Promise<void> {
+  const memoryNote = holdPageReporting();
   await rm(OUT, { recursive: true, force: true });
   execFileSync(join(REPO, "node_modules", ".bin", "esbuild"), [join(REPO, "src/cli/main.ts"), "--bundle", "--splitting", "--platform=node",
     "--format=esm", "--packages=external", "--log-level=warning", `--outdir=${OUT}`], { stdio: "inherit" });
@@ -157,6 +159,7 @@ async function main(): Promise<void> {
       }
     }
     report(results);
+    if (memoryNote) console.log(memoryNote);
   } finally {
     await server.stop();
     await tmp.remove();

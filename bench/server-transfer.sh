@@ -27,9 +27,11 @@ PIN=${PIN:-1}
 pin_server() { if [[ $PIN == 1 ]]; then taskset -a -p -c 0 "$1" >/dev/null; fi; }
 client() { if [[ $PIN == 1 ]]; then taskset -c 1 "$@"; else "$@"; fi; }
 FERRY_PID=""
-cleanup() { set +e; stop_pid "$FERRY_PID"; vsftpd_stop; rm -rf "$WORK"; }
+cleanup() { set +e; stop_pid "$FERRY_PID"; vsftpd_stop; rm -rf "$WORK"; restore_page_reporting; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+hold_page_reporting
 
 log "making a $SIZE_MB MiB file"
 SRC=$WORK/big.bin
@@ -116,4 +118,5 @@ echo
 echo "File ${SIZE_MB} MiB, $RUNS timed runs after one warm-up, curl $(curl -V | head -1 | cut -d' ' -f2) as the client; MB = 10^6 bytes."
 cpu() { awk -v t="${C[$1]}" -v r="$RUNS" -v mb="$SIZE_MB" 'BEGIN{printf "%.2f", t / 100 / r / (mb / 1024)}'; }
 echo "server CPU seconds per GiB (user+sys, mean of the timed runs): vsftpd down $(cpu vsftpd,down) up $(cpu vsftpd,up); ferry serve down $(cpu ferry,down) up $(cpu ferry,up)"
+[[ -z $PAGE_REPORTING_NOTE ]] || echo "$PAGE_REPORTING_NOTE"
 echo "ferry serve resident memory${FERRY_ENV:+ (with $FERRY_ENV)}: highest sample during transfers $((RSS_MAX_KB / 1024)) MiB; VmHWM over the whole run $((RSS_KB / 1024)) MiB"

@@ -35,3 +35,29 @@ time_cmd() {
 }
 # peak_rss_kb PID: VmHWM of a running process (kB)
 peak_rss_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# Free page reporting (virtio-balloon) hands memory the guest frees back to the host, and
+# touching it again costs a host fault per page: on the CI-sized VM a GiB written to tmpfs
+# took 0.4-2.7 s instead of a steady 0.4-0.5 s, depending on whether the pages had been
+# handed back yet, which swung the ratios by 30 % and more (bench/lib/pageReporting.ts has
+# the details). hold_page_reporting holds it back for the run (root, and a kernel with the
+# knobs; HOLD_PAGE_REPORTING=0 leaves it alone) and says what it did in PAGE_REPORTING_NOTE;
+# the caller's cleanup calls restore_page_reporting.
+PAGE_REPORTING=/sys/module/page_reporting/parameters
+PAGE_REPORTING_SAVED=()
+PAGE_REPORTING_NOTE=""
+hold_page_reporting() {
+  [[ ${HOLD_PAGE_REPORTING:-1} != 0 ]] || { PAGE_REPORTING_NOTE="free page reporting left as the VM has it (HOLD_PAGE_REPORTING=0)"; return 0; }
+  local name value
+  for name in min_free_ms:300000 max_waiting_mib:1048576; do
+    value=${name#*:} name=${name%%:*}
+    [[ -w $PAGE_REPORTING/$name ]] || { restore_page_reporting; return 0; }
+    PAGE_REPORTING_SAVED+=("$name:$(cat "$PAGE_REPORTING/$name")")
+    echo "$value" >"$PAGE_REPORTING/$name" 2>/dev/null || { restore_page_reporting; return 0; }
+  done
+  PAGE_REPORTING_NOTE="free page reporting held back during the run (min_free_ms 300000, max_waiting_mib 1048576; HOLD_PAGE_REPORTING=0 to measure without)"
+}
+restore_page_reporting() {
+  local entry
+  for entry in "${PAGE_REPORTING_SAVED[@]}"; do echo "${entry#*:}" >"$PAGE_REPORTING/${entry%%:*}" 2>/dev/null || true; done
+  PAGE_REPORTING_SAVED=()
+}
