@@ -46,6 +46,7 @@ PAGE_REPORTING=/sys/module/page_reporting/parameters
 PAGE_REPORTING_SAVED=()
 PAGE_REPORTING_NOTE=""
 hold_page_reporting() {
+  PAGE_REPORTING_NOTE=""
   [[ ${HOLD_PAGE_REPORTING:-1} != 0 ]] || { PAGE_REPORTING_NOTE="free page reporting left as the VM has it (HOLD_PAGE_REPORTING=0)"; return 0; }
   local name value
   for name in min_free_ms:300000 max_waiting_mib:1048576; do
