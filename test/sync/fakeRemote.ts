@@ -53,7 +53,10 @@ export class FakeRemote implements SyncClient {
     const names = await readdir(dir).catch(() => this.#notFound("MLSD", path));
     const out: SyncRemoteEntry[] = [];
     for (const name of names) {
-      const st = await stat(join(dir, name));
+      // An entry renamed or removed by another connection since readdir is left out, as a
+      // real server's listing does; throwing here made batch tests fail under load.
+      const st = await stat(join(dir, name)).catch(() => undefined);
+      if (!st) continue;
       out.push({
         name, type: st.isDirectory() ? "dir" : "file", size: st.size,
         ...(this.#opts.mlsd ? { modifiedAt: new Date(Math.floor(st.mtimeMs / 1000) * 1000) } : { rawModifiedAt: "Jan  1 00:00" }),
