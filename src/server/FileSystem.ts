@@ -1,4 +1,4 @@
-import { constants, createReadStream, createWriteStream, type ReadStream, type WriteStream } from "node:fs";
+import { constants, createReadStream, type ReadStream } from "node:fs";
 import { chmod, lstat, mkdir, open, opendir, realpath, rename, rmdir, stat, unlink, utimes } from "node:fs/promises";
 import type { Dir, Stats } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
@@ -130,11 +130,12 @@ export class FileSystem {
   }
 
   /**
-   * A write stream to `v`: "truncate" (STOR), "append" (APPE), "resume" at `start` (REST +
-   * STOR) or "exclusive" (STOU). O_NOFOLLOW refuses a dangling symlink planted in place of
-   * the name, which would otherwise create its target outside the root.
+   * Open `v` for writing: "truncate" (STOR), "append" (APPE), "resume" at `start` (REST +
+   * STOR) or "exclusive" (STOU). Returns the handle and the offset of the first write (null:
+   * the file's end, appended by O_APPEND). O_NOFOLLOW refuses a dangling symlink planted in
+   * place of the name, which would otherwise create its target outside the root.
    */
-  async openWrite(v: VirtualPath, mode: "truncate" | "append" | "resume" | "exclusive", start = 0): Promise<WriteStream> {
+  async openWrite(v: VirtualPath, mode: "truncate" | "append" | "resume" | "exclusive", start = 0): Promise<{ handle: FileHandle; start: number | null }> {
     let real: string;
     try {
       real = await this.existing(v); // an existing file, or a symlink to one inside the root
@@ -163,9 +164,7 @@ export class FileSystem {
       }
       await handle.truncate(start);
     }
-    return createWriteStream("", {
-      fd: handle, highWaterMark: STREAM_CHUNK_BYTES, ...(mode === "resume" ? { start } : {}),
-    });
+    return { handle, start: mode === "append" ? null : mode === "resume" ? start : 0 };
   }
 
   /** Open the directory `v` for streaming iteration. */

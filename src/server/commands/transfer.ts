@@ -4,7 +4,7 @@ import { pipeline } from "node:stream/promises";
 import { fromNetworkAscii, toNetworkAscii } from "../ascii.js";
 import { STREAM_CHUNK_BYTES } from "../limits.js";
 import { sendFile } from "../sendFile.js";
-import { collectYoungGarbage, SCAVENGE_EVERY_BYTES } from "../memory.js";
+import { receiveFile } from "../receiveFile.js";
 import { PathError, type VirtualPath } from "../FileSystem.js";
 import type { Session, TransferResult } from "../Session.js";
 import { command, type CommandSpec } from "./types.js";
@@ -37,29 +37,31 @@ type WriteMode = "truncate" | "append" | "resume" | "exclusive";
 
 async function receive(s: Session, verb: string, path: VirtualPath, mode: WriteMode, offset: number, preliminary: string): Promise<void> {
   if (!s.requireDataChannel()) return;
-  const file = await s.fs.openWrite(path, mode, offset);
+  const { handle, start } = await s.fs.openWrite(path, mode, offset);
   try {
     await s.runTransfer(verb, path, preliminary, async (data: Socket, signal): Promise<TransferResult> => {
+      if (s.type === "I") {
+        let received = 0;
+        s.setTransferProgress(() => received);
+        const options = { start, signal, stallTimeoutMs: s.options.limits.dataTimeoutMs, onProgress: (n: number) => (received = n) };
+        return { bytes: await receiveFile(data, handle, options) };
+      }
+      const file = handle.createWriteStream({ autoClose: false, highWaterMark: STREAM_CHUNK_BYTES, ...(start === null ? {} : { start }) });
       s.setTransferProgress(() => file.bytesWritten);
       let clean = false;
       data.once("end", () => (clean = true));
-      let sinceScavenge = 0;
-      data.on("data", (chunk: Buffer) => {
-        sinceScavenge += chunk.length;
-        if (sinceScavenge >= SCAVENGE_EVERY_BYTES) {
-          sinceScavenge = 0;
-          collectYoungGarbage();
-        }
-      });
-      if (s.type === "A") await pipeline(data, fromNetworkAscii(), file, { signal });
-      else await pipeline(data, file, { signal });
+      try {
+        await pipeline(data, fromNetworkAscii(), file, { signal });
+      } finally {
+        file.destroy(); // with autoClose off the stream never ends on its own, and handle.close() would wait for it
+      }
       // Only an orderly end of the data stream (FIN) marks the upload complete; a reset or
       // an abort leaves a partial file that must not be reported as done.
       if (!clean) throw new Error("data connection did not end cleanly");
       return { bytes: file.bytesWritten };
     });
   } finally {
-    file.destroy(); // also when the data connection never came
+    await handle.close(); // also when the data connection never came
   }
 }
 
