@@ -8,7 +8,7 @@ import { STREAM_CHUNK_BYTES } from "./limits.js";
 import { collectYoungGarbage, SCAVENGE_EVERY_BYTES } from "./memory.js";
 
 /** Size of the one buffer an upload is read into; vsftpd reads the same 64 KiB at a time. */
-export const RECEIVE_BUFFER_BYTES = 64 * 1024;
+export const RECEIVE_BUFFER_BYTES = 1024 * 1024;
 /** A synchronous write slower than this means the disk no longer absorbs writes in its cache. */
 export const SLOW_WRITE_MS = 10;
 
