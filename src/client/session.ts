@@ -66,7 +66,7 @@ export async function openSession(options: ConnectOptions): Promise<Session> {
   const { signal } = options;
   if (signal?.aborted) throw abortError(signal, `connect to ${peer}`);
   const tls = secure === "none" ? undefined : tlsStateFor(options.host, options.tls);
-  const socket = tls && secure === "implicit" ? startTls(tls, undefined, options.host, port) : netConnect({ host: options.host, port });
+  const socket = tls && secure === "implicit" ? startTls(tls, undefined, port) : netConnect({ host: options.host, port });
   let control = new ControlChannel(socket, channelOptions);
   const onAbort = (): void => control.closeWithError(abortError(signal, `connect to ${peer}`));
   signal?.addEventListener("abort", onAbort, { once: true });
@@ -81,7 +81,7 @@ export async function openSession(options: ConnectOptions): Promise<Session> {
     if (tls && secure === "explicit") {
       // RFC 4217 section 4: AUTH TLS, then the TLS handshake on the same connection.
       await control.request("AUTH", "TLS");
-      control = new ControlChannel(startTls(tls, control.detach(), options.host, port), channelOptions);
+      control = new ControlChannel(startTls(tls, control.detach(), port), channelOptions);
     }
     if (tls) {
       // RFC 4217 sections 8-9: protect the data connections too, before any password is sent.

@@ -6,6 +6,8 @@ import { FtpConnectionError } from "./errors.js";
 
 /** TLS settings of one client session, and the session to resume on data connections. */
 export interface TlsState {
+  /** The server's host as the user gave it: every TLS connection of the session names it. */
+  readonly host: string;
   readonly options: ConnectionOptions;
   session?: Buffer;
 }
@@ -15,12 +17,19 @@ export interface TlsState {
  * 3), then the caller's own (ca, rejectUnauthorized, minVersion ...).
  */
 export function tlsStateFor(host: string, user: ConnectionOptions | undefined): TlsState {
-  return { options: { ...(isIP(host) ? {} : { servername: host }), ...user } };
+  return { host, options: { ...(isIP(host) ? {} : { servername: host }), ...user } };
 }
 
-/** Start TLS on a connected (or connecting) socket as the client, remembering the session for data connections. */
-export function startTls(state: TlsState, socket: Socket | undefined, host: string, port: number): TLSSocket {
-  const tls = tlsConnect({ ...state.options, ...(socket ? { socket } : { host, port }) });
+/**
+ * Start TLS on a connected (or connecting) socket as the client, remembering the session for
+ * data connections. `host` goes along with a socket too: without it Node 22 and later take
+ * "localhost" as the host of a TLS connection over a given socket and send it as SNI, and a
+ * session is only resumed under the SNI it was issued for (RFC 8446 section 4.6.1). A control
+ * connection opened by host (implicit FTPS, an IP address: no SNI) then had every data
+ * connection refused by servers that require session reuse.
+ */
+export function startTls(state: TlsState, socket: Socket | undefined, port: number): TLSSocket {
+  const tls = tlsConnect({ ...state.options, host: state.host, ...(socket ? { socket } : { port }) });
   // TLS 1.3 delivers session tickets after the handshake: keep the latest for data connections.
   tls.on("session", (session: Buffer) => {
     state.session = session;
@@ -38,7 +47,7 @@ export function startTls(state: TlsState, socket: Socket | undefined, host: stri
  */
 export function wrapDataTls(data: DataConnection, state: TlsState, receiver?: FileReceiver): DataConnection {
   const socket = data.socket.then((raw) => new Promise<Socket>((resolve, reject) => {
-    const tls = tlsConnect({ ...state.options, socket: raw, ...(state.session ? { session: state.session } : {}) });
+    const tls = tlsConnect({ ...state.options, host: state.host, socket: raw, ...(state.session ? { session: state.session } : {}) });
     const onError = (err: Error): void => reject(new FtpConnectionError(`TLS on the data connection: ${err.message}`, { cause: err }));
     tls.once("error", onError);
     tls.once("secureConnect", () => {
