@@ -2,6 +2,7 @@ import { writeSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
+import type { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { TLSSocket } from "node:tls";
 import { STREAM_CHUNK_BYTES } from "./limits.js";
@@ -113,7 +114,7 @@ export function receiveFile(socket: Socket, handle: FileHandle, options: Receive
 
     reader = adoptReader(socket, Buffer.allocUnsafe(RECEIVE_BUFFER_BYTES), onRead);
     if (!reader) {
-      streamToFile(socket, handle, options.start, options.signal, (n) => options.onProgress((written = n)))
+      streamToFile(socket, handle, { ...options, onProgress: (n) => options.onProgress((written = n)) })
         .then(() => finish(undefined), (err: Error) => finish(err));
       return;
     }
@@ -124,8 +125,13 @@ export function receiveFile(socket: Socket, handle: FileHandle, options: Receive
   });
 }
 
-/** The stream path: `socket` piped into a WriteStream at `start`; rejects unless the socket ended with FIN. */
-async function streamToFile(socket: Socket, handle: FileHandle, start: number | null, signal: AbortSignal, onProgress: (bytes: number) => void): Promise<void> {
+/**
+ * The stream path: `socket` piped (through `transform`, e.g. ASCII line-end conversion) into a
+ * WriteStream at `start` (null: appending); resolves with the bytes written, rejects unless
+ * the socket ended with FIN.
+ */
+export async function streamToFile(socket: Socket, handle: FileHandle, options: Omit<ReceiveOptions, "stallTimeoutMs" | "slowWriteMs"> & { transform?: Transform }): Promise<number> {
+  const { start, signal, onProgress, transform } = options;
   const file = handle.createWriteStream({ autoClose: false, highWaterMark: STREAM_CHUNK_BYTES, ...(start === null ? {} : { start }) });
   let clean = false;
   socket.once("end", () => (clean = true));
@@ -141,12 +147,14 @@ async function streamToFile(socket: Socket, handle: FileHandle, start: number | 
   });
   file.on("drain", () => onProgress(file.bytesWritten));
   try {
-    await pipeline(socket, file, { signal });
+    if (transform) await pipeline(socket, transform, file, { signal });
+    else await pipeline(socket, file, { signal });
   } finally {
     file.destroy(); // with autoClose off the stream never ends on its own, and handle.close() would wait for it
   }
   onProgress(file.bytesWritten);
   if (!clean) throw new Error("data connection did not end cleanly");
+  return file.bytesWritten;
 }
 
 /** Write the first `length` bytes of `buffer` at `position` (null: at the file position); a short write continues. */

@@ -4,7 +4,7 @@ import { pipeline } from "node:stream/promises";
 import { fromNetworkAscii, toNetworkAscii } from "../ascii.js";
 import { STREAM_CHUNK_BYTES } from "../limits.js";
 import { sendFile } from "../sendFile.js";
-import { receiveFile } from "../receiveFile.js";
+import { receiveFile, streamToFile } from "../receiveFile.js";
 import { PathError, type VirtualPath } from "../FileSystem.js";
 import type { Session, TransferResult } from "../Session.js";
 import { command, type CommandSpec } from "./types.js";
@@ -40,25 +40,12 @@ async function receive(s: Session, verb: string, path: VirtualPath, mode: WriteM
   const { handle, start } = await s.fs.openWrite(path, mode, offset);
   try {
     await s.runTransfer(verb, path, preliminary, async (data: Socket, signal): Promise<TransferResult> => {
-      if (s.type === "I") {
-        let received = 0;
-        s.setTransferProgress(() => received);
-        const options = { start, signal, stallTimeoutMs: s.options.limits.dataTimeoutMs, onProgress: (n: number) => (received = n) };
-        return { bytes: await receiveFile(data, handle, options) };
-      }
-      const file = handle.createWriteStream({ autoClose: false, highWaterMark: STREAM_CHUNK_BYTES, ...(start === null ? {} : { start }) });
-      s.setTransferProgress(() => file.bytesWritten);
-      let clean = false;
-      data.once("end", () => (clean = true));
-      try {
-        await pipeline(data, fromNetworkAscii(), file, { signal });
-      } finally {
-        file.destroy(); // with autoClose off the stream never ends on its own, and handle.close() would wait for it
-      }
-      // Only an orderly end of the data stream (FIN) marks the upload complete; a reset or
-      // an abort leaves a partial file that must not be reported as done.
-      if (!clean) throw new Error("data connection did not end cleanly");
-      return { bytes: file.bytesWritten };
+      let received = 0;
+      s.setTransferProgress(() => received);
+      const options = { start, signal, onProgress: (n: number) => (received = n) };
+      // Only an orderly end of the data stream (FIN) marks an upload complete: both reject otherwise.
+      if (s.type === "A") return { bytes: await streamToFile(data, handle, { ...options, transform: fromNetworkAscii() }) };
+      return { bytes: await receiveFile(data, handle, { ...options, stallTimeoutMs: s.options.limits.dataTimeoutMs }) };
     });
   } finally {
     await handle.close(); // also when the data connection never came
