@@ -8,7 +8,7 @@ import { TLSSocket } from "node:tls";
 import { STREAM_CHUNK_BYTES } from "./limits.js";
 import { collectYoungGarbage, SCAVENGE_EVERY_BYTES } from "./memory.js";
 
-/** Size of the one buffer an upload is read into; vsftpd reads the same 64 KiB at a time. */
+/** Size of the one buffer an upload is read into: fewer reads and writes per byte than vsftpd's 64 KiB (bench/README.md). */
 export const RECEIVE_BUFFER_BYTES = 1024 * 1024;
 /** A synchronous write slower than this means the disk no longer absorbs writes in its cache. */
 export const SLOW_WRITE_MS = 10;
@@ -36,9 +36,10 @@ type OnRead = (nread: number, buffer: Buffer) => boolean | undefined;
  * Node offers `onread` only to sockets it creates for net.connect; an accepted socket
  * always reads into a fresh 64 KiB buffer per chunk. Receiving a 1 GiB upload that way costs
  * about twice the CPU of a reused buffer (cold memory for every chunk, then garbage), and
- * ferry's server received at ~0.8 of vsftpd's rate. The move relies on two stable but
- * undocumented parts of net.Socket: the `_handle` property and the `handle` constructor
- * option (used by Node's own cluster module); both are checked before use.
+ * ferry's server received at ~0.8 of vsftpd's rate. The move relies on undocumented but
+ * long-stable parts of net.Socket: the `_handle` property, its `reading` flag and the
+ * `handle` constructor option (which Node's own net.Server uses for accepted sockets); they
+ * are checked before use, and test/server/receiveFile.test.ts fails if the move stops working.
  */
 export function adoptReader(socket: Socket, buffer: Buffer, onRead: OnRead): Socket | undefined {
   if (socket instanceof TLSSocket || socket.destroyed || socket.readableLength > 0 || socket.readableEnded) return undefined;
@@ -48,9 +49,16 @@ export function adoptReader(socket: Socket, buffer: Buffer, onRead: OnRead): Soc
   if (!handle || typeof handle.readStop !== "function" || typeof handle.useUserBuffer !== "function" || typeof handle.reading !== "boolean") return undefined;
   if (handle.readStop() !== 0) return undefined;
   handle.reading = false; // as Socket.pause does: the new Socket starts reading only if this is false
-  socket.setTimeout(0);
   owner._handle = null; // the old Socket no longer reads or closes it; destroying it only updates its server's count
-  return new Socket({ handle, onread: { buffer, callback: onRead } } as ConstructorParameters<typeof Socket>[0]);
+  let reader: Socket;
+  try {
+    reader = new Socket({ handle, onread: { buffer, callback: onRead } } as ConstructorParameters<typeof Socket>[0]);
+  } catch {
+    owner._handle = handle; // give it back: the stream path resumes reading it
+    return undefined;
+  }
+  socket.setTimeout(0); // the stall timer moves to the reader
+  return reader;
 }
 
 /**
