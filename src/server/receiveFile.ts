@@ -98,8 +98,7 @@ export function receiveFile(socket: Socket, handle: FileHandle, options: Receive
     const onRead: OnRead = (n, buffer) => {
       if (settled) return false;
       if (slow) {
-        handle.write(buffer, 0, n, position).then(({ bytesWritten }) => {
-          if (bytesWritten !== n) throw new Error(`short write: ${bytesWritten} of ${n} bytes`);
+        writeAllAsync(handle, buffer, n, position).then(() => {
           advance(n);
           if (!settled) reader?.resume();
         }).catch((err: Error) => finish(err));
@@ -170,5 +169,13 @@ function writeAll(fd: number, buffer: Buffer, length: number, position: number |
   let offset = 0;
   while (offset < length) {
     offset += writeSync(fd, buffer, offset, length - offset, position === null ? null : position + offset);
+  }
+}
+
+/** writeAll on the thread pool. */
+async function writeAllAsync(handle: FileHandle, buffer: Buffer, length: number, position: number | null): Promise<void> {
+  let offset = 0;
+  while (offset < length) {
+    offset += (await handle.write(buffer, offset, length - offset, position === null ? null : position + offset)).bytesWritten;
   }
 }

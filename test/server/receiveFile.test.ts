@@ -63,19 +63,24 @@ describe("receiveFile: an upload from a data socket into a file", () => {
   });
 
   for (const variant of [
-    { name: "synchronous writes", slowWriteMs: 10_000 },
-    { name: "every write on the thread pool (slowWriteMs 0)", slowWriteMs: 0 },
+    { name: "synchronous writes", slowWriteMs: 10_000, onPool: false },
+    { name: "every write after the first on the thread pool (slowWriteMs 0)", slowWriteMs: 0, onPool: true },
   ]) {
     it(`${variant.name}: 3 MB arrive byte for byte and are counted`, async () => {
       const path = join(dir.path, `sync-${variant.slowWriteMs}.bin`);
       const data = pseudoRandomBytes(3_000_000, 7);
       const handle = await open(path, "w");
+      let poolWrites = 0;
+      const poolWrite = handle.write.bind(handle) as (...args: unknown[]) => Promise<unknown>;
+      // Counts the thread-pool writes; more than 1 MiB (the read buffer) means at least three reads.
+      (handle as unknown as { write: (...args: unknown[]) => Promise<unknown> }).write = (...args) => (poolWrites++, poolWrite(...args));
       const { accepted, client } = await socketPair(server);
       let progress = 0;
       const done = receiveFile(accepted, handle, options({ slowWriteMs: variant.slowWriteMs, onProgress: (n) => (progress = n) }));
       await sendAll(client, data);
       assert.equal(await done, data.length);
       assert.equal(progress, data.length);
+      assert.equal(poolWrites > 0, variant.onPool, `thread-pool writes: ${poolWrites}`);
       await handle.close();
       assert.ok((await readFile(path)).equals(data));
     });
