@@ -13,3 +13,4 @@ export * from "./transfer.js";
 export * from "./batch.js";
 export * from "./execute.js";
 export * from "./mirror.js";
+export * from "./localErrors.js";
