@@ -49,7 +49,7 @@ export class Upload {
    */
   async commit(): Promise<void> {
     if (this.temp) {
-      await this.handle.sync();
+      await this.syncTemp(this.temp.name);
       await rename(this.dir.at(this.temp.name), this.dir.at(this.temp.target));
       this.#committed = true;
       await syncDirectory(this.dir.self);
@@ -57,10 +57,24 @@ export class Upload {
     this.#committed = true;
   }
 
+  /**
+   * fsync the temporary file. The stream path (ASCII, TLS) closes the handle when its
+   * WriteStream is destroyed, so then a fresh descriptor of the same file is synced.
+   */
+  private async syncTemp(name: string): Promise<void> {
+    if (this.handle.fd !== -1) return this.handle.sync();
+    const again = await open(this.dir.at(name), constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      await again.sync();
+    } finally {
+      await again.close();
+    }
+  }
+
   /** Close the file; an uncommitted temporary file is removed (the target was never touched). */
   async close(): Promise<void> {
     try {
-      await this.handle.close();
+      if (this.handle.fd !== -1) await this.handle.close();
     } finally {
       try {
         if (this.temp && !this.#committed) {

@@ -213,6 +213,20 @@ describe("A17: uploads never destroy or half-publish a file", () => {
     }
   });
 
+  it("an ASCII-mode STOR (the stream path) is published through the temp file too", async () => {
+    await writeFile(join(tmp.path, "lines.txt"), "old contents\n");
+    const c = await RawClient.login(srv.port);
+    try {
+      assert.equal((await c.send("TYPE A"))?.code, 200);
+      const r = await transfer(c, "STOR lines.txt", Buffer.from("one\r\ntwo\r\n"));
+      assert.equal(r.final?.code, 226, r.final?.lines.join(" "));
+      assert.equal(await readFile(join(tmp.path, "lines.txt"), "utf8"), "one\ntwo\n");
+      assert.deepEqual(await tempFilesIn(tmp.path), []);
+    } finally {
+      c.close();
+    }
+  });
+
   it("STOU publishes the unique name only when complete", async () => {
     const c = await RawClient.login(srv.port);
     try {
