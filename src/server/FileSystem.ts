@@ -227,7 +227,7 @@ export class FileSystem {
       const temp = uploadTempName();
       const handle = await open(dir.at(temp), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
       if (existing) await keepOwnership(handle, existing);
-      return Upload.viaTemp(dir, handle, temp, name);
+      return Upload.viaTemp(dir, handle, temp, name, existing !== undefined);
     } catch (err) {
       await dir.close();
       throw err;

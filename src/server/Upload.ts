@@ -1,4 +1,4 @@
-import { open, rename, unlink } from "node:fs/promises";
+import { link, lstat, open, rename, unlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { constants } from "node:fs";
 import type { DirHandle } from "./confined.js";
@@ -7,20 +7,33 @@ import type { DirHandle } from "./confined.js";
  * How an upload treats its target (FAULTS.md A17, I12):
  * - "replace" (STOR; APPE to a missing file): the bytes go to a hidden temporary file
  *   (`.ferry-upload.<random>`, created O_CREAT|O_EXCL|O_NOFOLLOW) beside the target, which is
- *   renamed over the target only once the client ended the data stream cleanly; a cut,
- *   refused or failed upload removes it and leaves the old file as it was. Readers see the
- *   old or the new file whole. The new file keeps the old one's permission bits (and owner,
- *   when the server runs as root); other hard links to the old file keep the old content.
+ *   renamed over the target only once the client ended the data stream cleanly. While it
+ *   runs, nothing under the target's name changes: readers see the old file or the new one
+ *   whole, and a cut, refused (425) or failed (452 disk full) upload leaves an existing file
+ *   exactly as it was and removes the temporary file. The new file keeps the old one's
+ *   permission bits (and owner, when the server runs as root); other hard links to the old
+ *   file keep the old content.
  * - "new" (STOU): as "replace", for a name that does not exist yet.
  * - "append" (APPE to an existing file): appends in place, as resuming clients expect; a cut
  *   APPE leaves the bytes that arrived appended.
  * - "resume" (REST n + STOR, n > 0): rewrites in place from byte n (truncating there), as a
  *   resumed upload needs: the first n bytes are the earlier attempt's. A cut resume leaves
  *   the bytes that arrived, for the next resume.
+ *
+ * Resuming a new file: when the data connection of an upload to a name that did not exist
+ * is cut (or aborted) after some bytes arrived, those bytes are published under the name
+ * so that the client can resume with REST n + STOR or APPE, as vsftpd, ProFTPD and
+ * Pure-FTPd do by default and as clients (curl -C -, lftp put -c, ferry's own
+ * `.NAME.ferry-part` uploads) rely on. No existing content is ever lost that way; a client
+ * that must never see a partial file uploads to a temporary name and renames (ferry does).
+ * A disk failure (452/552) and an upload that never received a byte publish nothing.
  */
 export type UploadMode = "replace" | "new" | "append" | "resume";
 
-/** An open upload: write through `handle` from `start`, then commit() or close() (which discards an uncommitted temp file). */
+/** What close() does with a temporary file that was not committed. */
+export type Unfinished = "discard" | "keep-if-new";
+
+/** An open upload: write through `handle` from `start`, then commit(); close() always. */
 export class Upload {
   #committed = false;
 
@@ -29,7 +42,7 @@ export class Upload {
     readonly handle: FileHandle,
     /** Byte offset of the first write; null appends at the file's end (O_APPEND). */
     readonly start: number | null,
-    private readonly temp: { name: string; target: string } | undefined,
+    private readonly temp: { name: string; target: string; targetExisted: boolean } | undefined,
   ) {}
 
   /** An upload written straight into an existing file (append, resume). */
@@ -38,8 +51,8 @@ export class Upload {
   }
 
   /** An upload into the temporary `temp`, published as `target` by commit(). */
-  static viaTemp(dir: DirHandle, handle: FileHandle, temp: string, target: string): Upload {
-    return new Upload(dir, handle, 0, { name: temp, target });
+  static viaTemp(dir: DirHandle, handle: FileHandle, temp: string, target: string, targetExisted: boolean): Upload {
+    return new Upload(dir, handle, 0, { name: temp, target, targetExisted });
   }
 
   /**
@@ -71,21 +84,40 @@ export class Upload {
     }
   }
 
-  /** Close the file; an uncommitted temporary file is removed (the target was never touched). */
-  async close(): Promise<void> {
+  /**
+   * Close the file. An uncommitted temporary file is removed, or with "keep-if-new" and a
+   * target that did not exist, published under the target's name when it holds any bytes
+   * (see "Resuming a new file" above). An existing target is never touched.
+   */
+  async close(unfinished: Unfinished): Promise<void> {
     try {
       if (this.handle.fd !== -1) await this.handle.close();
     } finally {
       try {
-        if (this.temp && !this.#committed) {
-          await unlink(this.dir.at(this.temp.name)).catch((err: NodeJS.ErrnoException) => {
-            if (err.code !== "ENOENT") throw err;
-          });
-        }
+        if (this.temp && !this.#committed) await this.#settleTemp(this.temp, unfinished);
       } finally {
         await this.dir.close();
       }
     }
+  }
+
+  async #settleTemp(temp: { name: string; target: string; targetExisted: boolean }, unfinished: Unfinished): Promise<void> {
+    const from = this.dir.at(temp.name);
+    if (unfinished === "keep-if-new" && !temp.targetExisted) {
+      const size = await lstat(from).then((st) => st.size, () => 0);
+      if (size > 0) {
+        // link() fails with EEXIST instead of replacing a file someone created meanwhile.
+        const linked = await link(from, this.dir.at(temp.target)).then(() => true, () => false);
+        if (!linked) {
+          // Filesystems without hard links: rename, unless the name appeared meanwhile.
+          const taken = await lstat(this.dir.at(temp.target)).then(() => true, () => false);
+          if (!taken) return rename(from, this.dir.at(temp.target));
+        }
+      }
+    }
+    await unlink(from).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== "ENOENT") throw err;
+    });
   }
 }
 

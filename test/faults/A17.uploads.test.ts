@@ -190,24 +190,37 @@ describe("A17: uploads never destroy or half-publish a file", () => {
     }
   });
 
-  it("APPE to a missing file creates it whole; a cut APPE to a missing file publishes nothing", async () => {
+  it("APPE to a missing file creates it whole; appending again adds to it", async () => {
     const c = await RawClient.login(srv.port);
     try {
       const r = await transfer(c, "APPE fresh.txt", Buffer.from("first part;"));
       assert.equal(r.final?.code, 226);
       assert.equal((await transfer(c, "APPE fresh.txt", Buffer.from("second part"))).final?.code, 226);
       assert.equal(await readFile(join(tmp.path, "fresh.txt"), "utf8"), "first part;second part");
+      assert.deepEqual(await tempFilesIn(tmp.path), []);
+    } finally {
+      c.close();
+    }
+  });
 
+  it("a cut upload of a NEW name keeps the bytes that arrived, and REST n + STOR resumes it whole (documented in Upload.ts)", async () => {
+    const c = await RawClient.login(srv.port);
+    try {
       const port = await c.pasv();
-      c.write("APPE cut-append.bin\r\n");
+      c.write("STOR new-cut.bin\r\n");
       assert.equal((await c.next())?.code, 150);
       const s = await dataSocket(port);
       s.write(NEW.subarray(0, MiB));
-      await until(async () => (await biggestUpload(tmp.path, "cut-append.bin")) >= MiB, 10_000, "the first MiB");
+      await until(async () => (await biggestUpload(tmp.path, "new-cut.bin")) >= MiB, 10_000, "the first MiB");
+      await assert.rejects(stat(join(tmp.path, "new-cut.bin")), { code: "ENOENT" }, "nothing under the name while it runs");
       s.resetAndDestroy();
       assert.equal((await c.next())?.code, 426);
-      await assert.rejects(stat(join(tmp.path, "cut-append.bin")), { code: "ENOENT" });
+      const size = Number((await c.send("SIZE new-cut.bin"))?.lines[0]);
+      assert.ok(size >= MiB && size <= 2 * MiB, `kept ${size} bytes for the resume`);
       assert.deepEqual(await tempFilesIn(tmp.path), []);
+      assert.equal((await c.send(`REST ${size}`))?.code, 350);
+      assert.equal((await transfer(c, "STOR new-cut.bin", NEW.subarray(size))).final?.code, 226);
+      assert.equal(sha(await readFile(join(tmp.path, "new-cut.bin"))), sha(NEW));
     } finally {
       c.close();
     }
@@ -261,6 +274,10 @@ describe("A17: uploads never destroy or half-publish a file", () => {
           assert.ok(r.final?.code === 452 || r.final?.code === 552, `${r.final?.code} ${r.final?.lines.join(" ")}`);
           assert.match(r.final?.lines.join(" ") ?? "", /space|full/i);
           assert.equal(sha(await readFile(join(mnt, "old.bin"))), sha(OLD.subarray(0, MiB)));
+          assert.deepEqual(await tempFilesIn(mnt), []);
+          const fresh = await transfer(c, "STOR fresh.bin", NEW);
+          assert.ok(fresh.final?.code === 452 || fresh.final?.code === 552, `new name: ${fresh.final?.code}`);
+          await assert.rejects(stat(join(mnt, "fresh.bin")), { code: "ENOENT" }, "a new name that did not fit is not published");
           assert.deepEqual(await tempFilesIn(mnt), []);
           assert.equal((await c.send("NOOP"))?.code, 200, "the session goes on");
         } finally {

@@ -8,7 +8,7 @@ import { receiveFile, streamToFile } from "../receiveFile.js";
 import { isLocalFileError, toLocalFileError } from "../../sync/localErrors.js";
 import { ReplyError } from "../errors.js";
 import { PathError, type VirtualPath } from "../FileSystem.js";
-import type { UploadMode } from "../Upload.js";
+import type { Unfinished, UploadMode } from "../Upload.js";
 import type { Session, TransferResult } from "../Session.js";
 import { command, type CommandSpec } from "./types.js";
 
@@ -54,6 +54,7 @@ function uploadFailure(err: unknown, path: VirtualPath): unknown {
 async function receive(s: Session, verb: string, path: VirtualPath, mode: UploadMode, offset: number, preliminary: string): Promise<void> {
   if (!s.requireDataChannel()) return;
   const upload = await s.fs.openUpload(path, mode, offset);
+  let unfinished: Unfinished = "keep-if-new"; // a cut upload of a new file stays resumable (Upload.ts)
   try {
     await s.runTransfer(verb, path, preliminary, async (data: Socket, signal): Promise<TransferResult> => {
       let received = 0;
@@ -68,11 +69,13 @@ async function receive(s: Session, verb: string, path: VirtualPath, mode: Upload
         await upload.commit();
         return { bytes };
       } catch (err) {
-        throw uploadFailure(err, path);
+        const failure = uploadFailure(err, path);
+        if (failure !== err) unfinished = "discard"; // a full disk: keeping the bytes would keep it full
+        throw failure;
       }
     });
   } finally {
-    await upload.close(); // removes an unpublished temp file, also when the data connection never came
+    await upload.close(unfinished); // settles an unpublished temp file, also when the data connection never came
   }
 }
 
