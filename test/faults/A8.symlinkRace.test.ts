@@ -54,6 +54,11 @@ describe("A8: symlink escape and the check-then-use race", () => {
     await mkdir(outside);
     await writeFile(join(outside, "file"), CANARY);
     await writeFile(join(root, "dir", "file"), "inside contents");
+    // Same names inside and outside: a DELE, MFMT or RNFR that escapes hits the outside one.
+    for (const name of ["victim", "stamp", "movable"]) {
+      await writeFile(join(outside, name), CANARY);
+      await writeFile(join(root, "dir", name), "inside");
+    }
     await symlink(outside, join(root, "link")); // like link -> /etc
     await symlink(join(outside, "file"), join(root, "f")); // like f -> /etc/passwd
     await symlink(outside, join(root, ".racer-link"));
@@ -89,7 +94,7 @@ describe("A8: symlink escape and the check-then-use race", () => {
     await assertOutsideUntouched();
   });
 
-  it("a racer swapping dir <-> dir -> outside wins no RETR and no STOR", { timeout: 60_000 }, async () => {
+  it("a racer swapping dir <-> dir -> outside wins no RETR, STOR, DELE, MKD, MFMT or rename", { timeout: 60_000 }, async () => {
     const racer: ChildProcess = spawn(process.execPath, ["-e", RACER, join(root, "dir"), join(root, ".racer-real"), join(root, ".racer-link")], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     racer.stdout!.on("data", (d: Buffer) => (out += d.toString()));
@@ -98,7 +103,7 @@ describe("A8: symlink escape and the check-then-use race", () => {
       const [first] = (await once(racer.stdout!, "data")) as [Buffer];
       assert.match(first.toString(), /ready/);
       const CLIENTS = 4;
-      const ROUNDS = 50; // per client: a RETR and a STOR each round, 400 operations in all
+      const ROUNDS = 50; // per client: a RETR, a STOR, DELE, MKD, MFMT and a rename each round
       let served = 0;
       let stored = 0;
       const leaks: string[] = [];
@@ -111,6 +116,11 @@ describe("A8: symlink escape and the check-then-use race", () => {
             if (r.final?.code === 226) served++;
             const w = await transfer(c, `STOR dir/up-${k}-${i}`, Buffer.from(`upload ${k}/${i}`));
             if (w.final?.code === 226) stored++;
+            // Entry operations through the swapped folder: none may reach the outside.
+            await c.send("DELE dir/victim");
+            await c.send(`MKD dir/mk-${k}-${i}`);
+            await c.send("MFMT 20000101000000 dir/stamp");
+            if ((await c.send("RNFR dir/movable"))?.code === 350) await c.send(`RNTO moved-${k}-${i}`);
           }
         } finally {
           c.close();
