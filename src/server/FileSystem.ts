@@ -299,7 +299,16 @@ export class FileSystem {
 
   /** chmod the entry `v` (permission bits only). */
   async chmod(v: VirtualPath, mode: number): Promise<void> {
-    await chmod(await this.existing(v), mode & 0o7777);
+    // Through a verified handle on the resolved entry: chmod(path) would follow a symlink
+    // swapped in after the check (A8).
+    const real = await this.existing(v);
+    const entry = await DirHandle.open(real, (p) => this.contains(p), "any");
+    if (!entry) throw new PathError(`${v}: leads outside your root`);
+    try {
+      await chmod(entry.self, mode & 0o7777);
+    } finally {
+      await entry.close();
+    }
   }
 
   /** Set the modification time of `v`, keeping its access time. */

@@ -46,11 +46,12 @@ export class DirHandle {
 
   /**
    * Open the directory `real` (its last component never followed) and keep it only if its
-   * descriptor lies where `inside` says; otherwise close it and return undefined.
+   * descriptor lies where `inside` says; otherwise close it and return undefined. With
+   * kind "any" it may be any entry (SITE CHMOD), used through `self` only.
    */
-  static async open(real: string, inside: (path: string) => boolean): Promise<DirHandle | undefined> {
+  static async open(real: string, inside: (path: string) => boolean, kind: "directory" | "any" = "directory"): Promise<DirHandle | undefined> {
     if (!CAN_VERIFY_DESCRIPTORS) return inside(real) ? new DirHandle(undefined, real) : undefined;
-    const handle = await open(real, O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    const handle = await open(real, O_PATH | (kind === "directory" ? constants.O_DIRECTORY : 0) | constants.O_NOFOLLOW);
     try {
       const path = await descriptorPath(handle.fd);
       if (path !== undefined && inside(path)) return new DirHandle(handle, path);
@@ -67,7 +68,7 @@ export class DirHandle {
     return this.handle ? `/proc/self/fd/${this.handle.fd}/${name}` : join(this.real, name);
   }
 
-  /** A path naming this directory itself. */
+  /** A path naming this very directory (or entry) itself, for chmod or opendir. */
   get self(): string {
     return this.handle ? `/proc/self/fd/${this.handle.fd}` : this.real;
   }

@@ -54,7 +54,7 @@ describe("A8: symlink escape and the check-then-use race", () => {
     await mkdir(outside);
     await writeFile(join(outside, "file"), CANARY);
     await writeFile(join(root, "dir", "file"), "inside contents");
-    // Same names inside and outside: a DELE, MFMT or RNFR that escapes hits the outside one.
+    // Same names inside and outside: a DELE, MFMT, SITE CHMOD or RNFR that escapes hits the outside one.
     for (const name of ["victim", "stamp", "movable"]) {
       await writeFile(join(outside, name), CANARY);
       await writeFile(join(root, "dir", name), "inside");
@@ -94,7 +94,7 @@ describe("A8: symlink escape and the check-then-use race", () => {
     await assertOutsideUntouched();
   });
 
-  it("a racer swapping dir <-> dir -> outside wins no RETR, STOR, DELE, MKD, MFMT or rename", { timeout: 60_000 }, async () => {
+  it("a racer swapping dir <-> dir -> outside wins no RETR, STOR, DELE, MKD, MFMT, SITE CHMOD or rename", { timeout: 60_000 }, async () => {
     const racer: ChildProcess = spawn(process.execPath, ["-e", RACER, join(root, "dir"), join(root, ".racer-real"), join(root, ".racer-link")], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     racer.stdout!.on("data", (d: Buffer) => (out += d.toString()));
@@ -120,6 +120,7 @@ describe("A8: symlink escape and the check-then-use race", () => {
             await c.send("DELE dir/victim");
             await c.send(`MKD dir/mk-${k}-${i}`);
             await c.send("MFMT 20000101000000 dir/stamp");
+            await c.send("SITE CHMOD 600 dir/stamp");
             if ((await c.send("RNFR dir/movable"))?.code === 350) await c.send(`RNTO moved-${k}-${i}`);
           }
         } finally {

@@ -47,7 +47,7 @@ export function sha(data: Buffer): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
-/** A snapshot of a directory tree: every entry with its kind, size, mtime and content hash (files). */
+/** A snapshot of a directory tree: every entry with its kind, size, mtime, and for files mode and content hash. */
 export async function snapshot(root: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   const stack = [""];
@@ -59,7 +59,7 @@ export async function snapshot(root: string): Promise<Record<string, string>> {
         out[r] = `dir ${st.mtimeMs}`;
         stack.push(r);
       } else if (st.isFile()) {
-        out[r] = `file ${st.size} ${st.mtimeMs} ${sha(await readFile(join(root, r)))}`;
+        out[r] = `file ${st.size} ${st.mtimeMs} ${(st.mode & 0o7777).toString(8)} ${sha(await readFile(join(root, r)))}`;
       } else {
         out[r] = `other ${st.mtimeMs}`;
       }
