@@ -2,7 +2,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { mkdir, readdir, stat, symlink, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { startFerryServer, type RunningFerryServer } from "../helpers/ferryServer.js";
 import { tempDir } from "../helpers/tmp.js";
@@ -92,6 +92,32 @@ describe("A8: symlink escape and the check-then-use race", () => {
       c.close();
     }
     await assertOutsideUntouched();
+  });
+
+  it("inside the root the verified operations still work: SITE CHMOD, MFMT, MKD, RNFR/RNTO, DELE, RMD, a link inside", async () => {
+    await mkdir(join(root, "ops"));
+    await writeFile(join(root, "ops", "a.txt"), "a");
+    await symlink(join(root, "ops", "a.txt"), join(root, "ops", "alias"));
+    const c = await RawClient.login(srv.port);
+    try {
+      assert.equal((await c.send("SITE CHMOD 640 ops/a.txt"))?.code, 200);
+      assert.equal((await stat(join(root, "ops", "a.txt"))).mode & 0o777, 0o640);
+      assert.equal((await c.send("MFMT 20000102030405 ops/a.txt"))?.code, 213);
+      assert.equal((await stat(join(root, "ops", "a.txt"))).mtime.toISOString(), "2000-01-02T03:04:05.000Z");
+      assert.equal((await c.send("MKD ops/sub"))?.code, 257);
+      assert.equal((await c.send("RNFR ops/a.txt"))?.code, 350);
+      assert.equal((await c.send("RNTO ops/sub/b.txt"))?.code, 250);
+      assert.equal((await transfer(c, "STOR ops/alias", Buffer.from("via a link inside"))).final?.code, 550, "the alias now dangles");
+      assert.equal((await transfer(c, "RETR ops/sub/b.txt")).data.toString(), "a");
+      await symlink(join(root, "ops", "sub", "b.txt"), join(root, "ops", "alias2"));
+      assert.equal((await transfer(c, "STOR ops/alias2", Buffer.from("through the link"))).final?.code, 226);
+      assert.equal(await readFile(join(root, "ops", "sub", "b.txt"), "utf8"), "through the link", "a link inside the root is written through, as before");
+      assert.equal((await c.send("DELE ops/sub/b.txt"))?.code, 250);
+      assert.equal((await c.send("RMD ops/sub"))?.code, 250);
+      assert.deepEqual((await readdir(join(root, "ops"))).sort(), ["alias", "alias2"]);
+    } finally {
+      c.close();
+    }
   });
 
   it("a racer swapping dir <-> dir -> outside wins no RETR, STOR, DELE, MKD, MFMT, SITE CHMOD or rename", { timeout: 60_000 }, async () => {
