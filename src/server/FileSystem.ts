@@ -1,10 +1,13 @@
 import { constants, createReadStream, type ReadStream } from "node:fs";
-import { chmod, lstat, mkdir, open, opendir, realpath, rename, rmdir, stat, unlink, utimes } from "node:fs/promises";
+import { chmod, lstat, lutimes, mkdir, open, opendir, realpath, rename, rmdir, stat, unlink, utimes } from "node:fs/promises";
 import type { Dir, Stats } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
-import { dirname, join, sep } from "node:path";
+import { basename, dirname, join, sep } from "node:path";
 import { resolveRemotePath, type ListEntry } from "../protocol/index.js";
+import { descriptorPath, DirHandle } from "./confined.js";
 import { STREAM_CHUNK_BYTES } from "./limits.js";
+import { checkPathEncoding, isReservedName, uploadTempName } from "./pathNames.js";
+import { Upload, type UploadMode } from "./Upload.js";
 
 /** A path as the FTP user sees it: absolute, normalised, rooted at the user's root ("/a/b"). */
 export type VirtualPath = string & { readonly __brand: "VirtualPath" };
@@ -40,7 +43,12 @@ export function toListEntry(st: Stats): ListEntry {
  * The files of one user, confined to a root directory. Handlers speak VirtualPath; every
  * operation maps it to a RealPath and checks containment with realpath() *when the path is
  * used*, so a symlink that leads out of the root is refused even if it appeared after a
- * CWD (pyftpdlib AbstractedFS.validpath, STYLE.md guideline 7).
+ * CWD (pyftpdlib AbstractedFS.validpath, STYLE.md guideline 7). Operations that read or
+ * change data then check again what they actually opened (confined.ts): a file's
+ * descriptor, or a handle on the directory whose entry they create, delete or rename, so a
+ * folder swapped for a symlink between the check and the use is caught (A8). Metadata
+ * reads (SIZE, MDTM, MLST, listing entries' stats) still use the realpath check alone: a
+ * racing local process could at most make them report an outside entry's size or time.
  */
 export class FileSystem {
   // parameters
@@ -63,7 +71,12 @@ export class FileSystem {
   resolve(cwd: VirtualPath, arg: string): VirtualPath {
     const reason = badPathReason(arg);
     if (reason) throw new PathError(reason);
-    return resolveRemotePath(cwd, arg) as VirtualPath;
+    checkPathEncoding(arg);
+    const v = resolveRemotePath(cwd, arg) as VirtualPath;
+    // Upload temporaries are another session's unfinished file: no command may read,
+    // rename or delete them (an admin removes stale ones locally).
+    if (v.split("/").some(isReservedName)) throw new PathError(`${v}: reserved for uploads in progress`);
+    return v;
   }
 
   /** The local path of `v`, lexically inside the root (not yet checked against symlinks). */
@@ -111,15 +124,75 @@ export class FileSystem {
     }
   }
 
+  /**
+   * A handle on the existing directory `real` (already resolved), verified inside the root
+   * by its descriptor; the caller closes it.
+   */
+  async dirHandle(real: string, v: VirtualPath): Promise<DirHandle> {
+    const dir = await DirHandle.open(real, (p) => this.contains(p));
+    if (!dir) throw new PathError(`${v}: leads outside your root`);
+    return dir;
+  }
+
+  /** The verified directory holding the entry `v`, and the entry's name in it (not followed). */
+  async parentOf(v: VirtualPath): Promise<{ dir: DirHandle; name: string }> {
+    const real = await this.entry(v);
+    return { dir: await this.dirHandle(dirname(real), v), name: basename(real) };
+  }
+
+  /**
+   * The directory entry a write to `v` lands on: `v` itself, or where a symlink at `v`
+   * leads when that stays inside the root (as reads follow it). A symlink leading out of
+   * the root, or nowhere, is refused. `existing` is the entry's lstat, if there is one.
+   */
+  async writeTarget(v: VirtualPath): Promise<{ dir: DirHandle; name: string; existing: Stats | undefined }> {
+    let real: string;
+    try {
+      real = await realpath(this.toReal(v));
+      if (!this.contains(real)) throw new PathError(`${v}: leads outside your root`);
+      if (real === this.root) throw new PathError(`${v}: is a directory`);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      real = await this.entry(v); // a new name
+    }
+    const dir = await this.dirHandle(dirname(real), v);
+    try {
+      const name = basename(real);
+      const existing = await lstat(dir.at(name)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === "ENOENT") return undefined;
+        throw err; // ENAMETOOLONG (553) before any byte is received
+      });
+      if (existing?.isSymbolicLink()) throw new PathError(`${v}: a symbolic link that leads outside your root or nowhere`);
+      if (existing && !existing.isFile()) throw new PathError(`${v}: not a plain file`);
+      return { dir, name, existing };
+    } catch (err) {
+      await dir.close();
+      throw err;
+    }
+  }
+
+  /**
+   * Open `real` (its last component not followed) and keep the handle only if its
+   * descriptor lies inside the root and is a plain file. O_NONBLOCK: opening a FIFO must
+   * not hang a thread-pool thread; it is then refused as not a plain file.
+   */
+  private async openVerified(real: string, v: VirtualPath, flags: number): Promise<{ handle: FileHandle; st: Stats }> {
+    const handle = await open(real, flags | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    try {
+      const at = await descriptorPath(handle.fd);
+      if (at !== undefined && !this.contains(at)) throw new PathError(`${v}: leads outside your root`);
+      const st = await handle.stat();
+      if (!st.isFile()) throw new PathError(`${v}: not a plain file`);
+      return { handle, st };
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  }
+
   /** Open the plain file `v` for reading; the caller closes the handle. */
   async openFile(v: VirtualPath): Promise<{ handle: FileHandle; size: number }> {
-    const real = await this.existing(v);
-    const handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
-    const st = await handle.stat();
-    if (!st.isFile()) {
-      await handle.close();
-      throw new PathError(`${v}: not a plain file`);
-    }
+    const { handle, st } = await this.openVerified(await this.existing(v), v, constants.O_RDONLY);
     return { handle, size: st.size };
   }
 
@@ -130,46 +203,45 @@ export class FileSystem {
   }
 
   /**
-   * Open `v` for writing: "truncate" (STOR), "append" (APPE), "resume" at `start` (REST +
-   * STOR) or "exclusive" (STOU). Returns the handle and the offset of the first write (null:
-   * the file's end, appended by O_APPEND). O_NOFOLLOW refuses a dangling symlink planted in
-   * place of the name, which would otherwise create its target outside the root.
+   * Open an upload to `v` (see Upload for what each mode does to the file). Nothing under
+   * the final name changes before the data connection opens; a "replace" upload writes a
+   * hidden temporary file created O_CREAT|O_EXCL|O_NOFOLLOW in the verified target folder.
    */
-  async openWrite(v: VirtualPath, mode: "truncate" | "append" | "resume" | "exclusive", start = 0): Promise<{ handle: FileHandle; start: number | null }> {
-    let real: string;
+  async openUpload(v: VirtualPath, mode: UploadMode, start = 0): Promise<Upload> {
+    const { dir, name, existing } = await this.writeTarget(v);
     try {
-      real = await this.existing(v); // an existing file, or a symlink to one inside the root
-    } catch (err) {
-      if (err instanceof PathError) throw err;
-      real = await this.entry(v);
-    }
-    const base = constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW;
-    const flags = {
-      truncate: base | constants.O_TRUNC,
-      append: base | constants.O_APPEND,
-      resume: base,
-      exclusive: base | constants.O_EXCL,
-    }[mode];
-    const handle = await open(real, flags, 0o644);
-    const st = await handle.stat();
-    if (!st.isFile()) {
-      await handle.close();
-      throw new PathError(`${v}: not a plain file`);
-    }
-    if (mode === "resume") {
-      // Resuming past the end would leave a hole of zeros that looks like data.
-      if (start > st.size) {
-        await handle.close();
-        throw new PathError(`${v}: REST offset ${start} is beyond the end of the file (${st.size} bytes)`);
+      if (mode === "new" && existing) throw Object.assign(new Error(`${v} exists`), { code: "EEXIST" });
+      if (mode === "resume" || (mode === "append" && existing)) {
+        if (mode === "resume" && start > (existing?.size ?? 0)) {
+          // Resuming past the end would leave a hole of zeros that looks like data.
+          throw new PathError(`${v}: REST offset ${start} is beyond the end of the file (${existing?.size ?? 0} bytes)`);
+        }
+        const flags = constants.O_WRONLY | (mode === "append" ? constants.O_APPEND : 0);
+        const { handle } = await this.openVerified(dir.at(name), v, flags);
+        if (mode === "resume") await handle.truncate(start).catch(async (err: unknown) => {
+          await handle.close();
+          throw err;
+        });
+        return Upload.inPlace(dir, handle, mode === "append" ? null : start);
       }
-      await handle.truncate(start);
+      const temp = uploadTempName();
+      const handle = await open(dir.at(temp), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+      if (existing) await keepOwnership(handle, existing);
+      return Upload.viaTemp(dir, handle, temp, name, existing !== undefined);
+    } catch (err) {
+      await dir.close();
+      throw err;
     }
-    return { handle, start: mode === "append" ? null : mode === "resume" ? start : 0 };
   }
 
   /** Open the directory `v` for streaming iteration. */
   async openDir(v: VirtualPath): Promise<Dir> {
-    return opendir(await this.existing(v), { bufferSize: 256 });
+    const dir = await this.dirHandle(await this.existing(v), v);
+    try {
+      return await opendir(dir.self, { bufferSize: 256 });
+    } finally {
+      await dir.close(); // the Dir holds its own descriptor of the same directory
+    }
   }
 
   /**
@@ -189,39 +261,80 @@ export class FileSystem {
     }
   }
 
+  /** Run `op` on the entry `v` inside its verified directory, then let the directory go. */
+  private async inParent<T>(v: VirtualPath, op: (dir: DirHandle, name: string) => Promise<T>): Promise<T> {
+    const { dir, name } = await this.parentOf(v);
+    try {
+      return await op(dir, name);
+    } finally {
+      await dir.close();
+    }
+  }
+
   /** Create the directory `v`. */
   async mkdir(v: VirtualPath): Promise<void> {
-    await mkdir(await this.entry(v));
+    await this.inParent(v, (dir, name) => mkdir(dir.at(name)));
   }
 
   /** Remove the empty directory `v`. */
   async rmdir(v: VirtualPath): Promise<void> {
-    await rmdir(await this.entry(v));
+    await this.inParent(v, (dir, name) => rmdir(dir.at(name)));
   }
 
   /** Delete the file (or symlink) `v`; directories are refused. */
   async unlink(v: VirtualPath): Promise<void> {
-    const real = await this.entry(v);
-    if ((await lstat(real)).isDirectory()) throw new PathError(`${v}: is a directory (use RMD)`);
-    await unlink(real);
+    await this.inParent(v, async (dir, name) => {
+      if ((await lstat(dir.at(name))).isDirectory()) throw new PathError(`${v}: is a directory (use RMD)`);
+      await unlink(dir.at(name));
+    });
   }
 
-  /** Rename `from` to `to`, both inside the root. */
+  /** Rename `from` to `to`, both inside the root (the entries themselves, links not followed). */
   async rename(from: VirtualPath, to: VirtualPath): Promise<void> {
-    const src = await this.entry(from);
-    await lstat(src); // ENOENT before touching the target
-    await rename(src, await this.entry(to));
+    await this.inParent(from, async (src, srcName) => {
+      await lstat(src.at(srcName)); // ENOENT before touching the target
+      await this.inParent(to, (dst, dstName) => rename(src.at(srcName), dst.at(dstName)));
+    });
   }
 
   /** chmod the entry `v` (permission bits only). */
   async chmod(v: VirtualPath, mode: number): Promise<void> {
-    await chmod(await this.existing(v), mode & 0o7777);
+    // Through a verified handle on the resolved entry: chmod(path) would follow a symlink
+    // swapped in after the check (A8).
+    const real = await this.existing(v);
+    const entry = await DirHandle.open(real, (p) => this.contains(p), "any");
+    if (!entry) throw new PathError(`${v}: leads outside your root`);
+    try {
+      await chmod(entry.self, mode & 0o7777);
+    } finally {
+      await entry.close();
+    }
   }
 
   /** Set the modification time of `v`, keeping its access time. */
   async setMtime(v: VirtualPath, mtime: Date): Promise<void> {
     const real = await this.existing(v);
-    const st = await stat(real);
-    await utimes(real, st.atime, mtime);
+    if (real === this.root) {
+      const st = await stat(real);
+      return utimes(real, st.atime, mtime);
+    }
+    // The resolved entry, changed through its verified folder and never followed again.
+    const dir = await this.dirHandle(dirname(real), v);
+    try {
+      const path = dir.at(basename(real));
+      const st = await lstat(path);
+      await lutimes(path, st.atime, mtime);
+    } finally {
+      await dir.close();
+    }
   }
+}
+
+/**
+ * A replacement keeps the permission bits of the file it replaces (never set-id bits), and
+ * its owner when the server runs as root; failures leave the defaults.
+ */
+async function keepOwnership(handle: FileHandle, old: Stats): Promise<void> {
+  await handle.chmod(old.mode & 0o777).catch(() => undefined);
+  if (process.getuid?.() === 0 && (old.uid !== 0 || old.gid !== 0)) await handle.chown(old.uid, old.gid).catch(() => undefined);
 }

@@ -8,7 +8,7 @@ import { DataChannel, DataChannelError } from "./DataChannel.js";
 import { FileSystem, ROOT_PATH, type VirtualPath } from "./FileSystem.js";
 import type { ServerLimits } from "./limits.js";
 import { COMMANDS } from "./commands/table.js";
-import { replyForError } from "./errors.js";
+import { ReplyError, replyForError } from "./errors.js";
 import { decodeLine } from "./decodeLine.js";
 import { acceptDataTls, createSessionContext, wrapServerSocket, type TlsPolicy } from "./tls.js";
 
@@ -307,6 +307,7 @@ export class Session {
     this.#transfer = t;
     let status: "completed" | "aborted" = "aborted";
     let reason: string | undefined;
+    let failure: ReplyError | undefined; // a failure with its own reply (452 disk full) instead of 426
     let secured: TLSSocket | undefined;
     abort.signal.addEventListener("abort", () => {
       channel.close();
@@ -330,6 +331,7 @@ export class Session {
       }
     } catch (err) {
       reason = abort.signal.aborted ? String((abort.signal.reason as Error | undefined)?.message ?? "aborted") : (err as Error).message;
+      if (err instanceof ReplyError && !abort.signal.aborted) failure = err;
       if (err instanceof DataChannelError) {
         channel.close();
         this.#transfer = undefined;
@@ -343,13 +345,13 @@ export class Session {
       secured?.destroy();
       this.#transfer = undefined;
     }
-    this.#finishTransfer(t, status, status === "completed" ? bytes : t.bytes(), reason);
+    this.#finishTransfer(t, status, status === "completed" ? bytes : t.bytes(), reason, failure);
     settle();
     return status === "completed";
   }
 
   /** The transfer's log line and final reply. An incomplete transfer is never logged as complete. */
-  #finishTransfer(t: ActiveTransfer, status: "completed" | "aborted", bytes: number, reason: string | undefined): void {
+  #finishTransfer(t: ActiveTransfer, status: "completed" | "aborted", bytes: number, reason: string | undefined, failure?: ReplyError): void {
     const log = {
       event: "transfer", verb: t.verb, path: t.path, bytes, durationMs: Date.now() - t.started, status,
       complete: status === "completed", user: this.principal?.name,
@@ -359,7 +361,8 @@ export class Session {
       this.reply(226, `Transfer complete (${bytes} bytes)`);
     } else {
       this.logger.warn({ ...log, reason }, `${t.verb} ${t.path} ABORTED (partial: ${bytes} bytes)`);
-      this.reply(426, `Transfer aborted: ${reason ?? "connection closed"}`);
+      if (failure) this.reply(failure.code, failure.message);
+      else this.reply(426, `Transfer aborted: ${reason ?? "connection closed"}`);
     }
   }
 

@@ -1,6 +1,7 @@
 import { ProtocolError } from "../protocol/index.js";
 import { PasswordHashError } from "./Authenticator.js";
 import { PathError } from "./FileSystem.js";
+import { PathArgumentError } from "./pathNames.js";
 
 /** A handler's refusal with a chosen reply code (e.g. 504 for an unsupported parameter). */
 export class ReplyError extends Error {
@@ -22,6 +23,9 @@ const ERRNO_TEXT: Readonly<Record<string, [number, string]>> = {
   ENAMETOOLONG: [553, "File name too long"],
   ENOSPC: [452, "No space left on device"],
   EDQUOT: [452, "Disk quota exceeded"],
+  EFBIG: [552, "File too large"],
+  EROFS: [550, "Read-only file system"],
+  ENXIO: [550, "Not a plain file"],
   EXDEV: [550, "Cannot rename across filesystems"],
   EINVAL: [550, "Invalid argument"],
 };
@@ -35,6 +39,7 @@ export function replyForError(err: unknown, arg: string): { code: number; text: 
   const shown = arg.replace(/[\r\n\0]/g, "?").slice(0, 200);
   if (err instanceof ReplyError) return { code: err.code, text: err.message, unexpected: false };
   if (err instanceof PathError) return { code: 550, text: err.message, unexpected: false };
+  if (err instanceof PathArgumentError) return { code: 501, text: err.message, unexpected: false };
   if (err instanceof ProtocolError) return { code: 501, text: err.message, unexpected: false };
   if (err instanceof PasswordHashError) return { code: 530, text: "Login incorrect", unexpected: true };
   const errno = (err as NodeJS.ErrnoException | undefined)?.code;

@@ -2,6 +2,7 @@ import { once } from "node:events";
 import type { Dirent } from "node:fs";
 import { formatMlsxLine, formatUnixListLine, type ListEntry } from "../../protocol/index.js";
 import { toListEntry, type VirtualPath } from "../FileSystem.js";
+import { isUnlistedName } from "../pathNames.js";
 import { ReplyError } from "../errors.js";
 import type { Session } from "../Session.js";
 import { command, type CommandSpec } from "./types.js";
@@ -32,7 +33,8 @@ const STAT_BATCH = 64;
 /**
  * The lines of a listing of `target`, produced a batch at a time from an opened directory
  * (never one big string or array, so 100,000 entries cost constant memory). Names holding
- * CR or LF are skipped: they would forge lines in the listing. `namesOnly` (NLST) skips
+ * CR or LF are skipped: they would forge lines in the listing; so are upload temporaries and
+ * names that are not UTF-8 (pathNames.ts). `namesOnly` (NLST) skips
  * the stat of plain entries; symlinks are still checked so links leading out stay hidden.
  */
 async function* listLines(s: Session, target: VirtualPath, format: LineFormat, showHidden: boolean, namesOnly = false): AsyncGenerator<string> {
@@ -49,7 +51,7 @@ async function* listLines(s: Session, target: VirtualPath, format: LineFormat, s
     return dirents.map((d, i) => (entries[i] ? format(entries[i], d.name) + "\r\n" : "")).join("");
   };
   for await (const dirent of await s.fs.openDir(target)) {
-    if ((!showHidden && dirent.name.startsWith(".")) || /[\r\n]/.test(dirent.name)) continue;
+    if ((!showHidden && dirent.name.startsWith(".")) || /[\r\n]/.test(dirent.name) || isUnlistedName(dirent.name)) continue;
     batch.push(dirent);
     if (batch.length >= STAT_BATCH) {
       yield await render(batch);

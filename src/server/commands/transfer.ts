@@ -5,7 +5,10 @@ import { fromNetworkAscii, toNetworkAscii } from "../ascii.js";
 import { STREAM_CHUNK_BYTES } from "../limits.js";
 import { sendFile } from "../sendFile.js";
 import { receiveFile, streamToFile } from "../receiveFile.js";
+import { isLocalFileError, toLocalFileError } from "../../sync/localErrors.js";
+import { ReplyError } from "../errors.js";
 import { PathError, type VirtualPath } from "../FileSystem.js";
+import type { Unfinished, UploadMode } from "../Upload.js";
 import type { Session, TransferResult } from "../Session.js";
 import { command, type CommandSpec } from "./types.js";
 
@@ -33,29 +36,53 @@ async function retr(s: Session, arg: string): Promise<void> {
   }
 }
 
-type WriteMode = "truncate" | "append" | "resume" | "exclusive";
+/**
+ * The reply for an upload that failed on the server's disk: 452 for a full disk or quota
+ * (RFC 959 "insufficient storage space"), 552 for a file larger than allowed; other errors
+ * pass through as the transfer's 426.
+ */
+function uploadFailure(err: unknown, path: VirtualPath): unknown {
+  const local = toLocalFileError(err, path);
+  if (isLocalFileError(local) && local.condition === "disk-full") {
+    return new ReplyError(452, `${path}: the server's disk is full (${local.code}); nothing was stored, an existing file is unchanged`);
+  }
+  if ((err as NodeJS.ErrnoException | undefined)?.code === "EFBIG") return new ReplyError(552, `${path}: file too large for the server's disk; nothing was stored`);
+  return err;
+}
 
-async function receive(s: Session, verb: string, path: VirtualPath, mode: WriteMode, offset: number, preliminary: string): Promise<void> {
+/** Receive an upload through `s.fs.openUpload` (modes in Upload.ts); published only when the data ended cleanly. */
+async function receive(s: Session, verb: string, path: VirtualPath, mode: UploadMode, offset: number, preliminary: string): Promise<void> {
   if (!s.requireDataChannel()) return;
-  const { handle, start } = await s.fs.openWrite(path, mode, offset);
+  const upload = await s.fs.openUpload(path, mode, offset);
+  let unfinished: Unfinished = "keep-if-new"; // a cut upload of a new file stays resumable (Upload.ts)
   try {
     await s.runTransfer(verb, path, preliminary, async (data: Socket, signal): Promise<TransferResult> => {
       let received = 0;
       s.setTransferProgress(() => received);
-      const options = { start, signal, onProgress: (n: number) => (received = n) };
-      // Only an orderly end of the data stream (FIN) marks an upload complete: both reject otherwise.
-      if (s.type === "A") return { bytes: await streamToFile(data, handle, { ...options, transform: fromNetworkAscii() }) };
-      return { bytes: await receiveFile(data, handle, { ...options, stallTimeoutMs: s.options.limits.dataTimeoutMs }) };
+      const options = { start: upload.start, signal, onProgress: (n: number) => (received = n) };
+      try {
+        // Only an orderly end of the data stream (FIN) marks an upload complete: both reject otherwise.
+        const bytes = s.type === "A"
+          ? await streamToFile(data, upload.handle, { ...options, transform: fromNetworkAscii() })
+          : await receiveFile(data, upload.handle, { ...options, stallTimeoutMs: s.options.limits.dataTimeoutMs });
+        signal.throwIfAborted(); // ABOR or a dropped control connection: never publish
+        await upload.commit();
+        return { bytes };
+      } catch (err) {
+        const failure = uploadFailure(err, path);
+        if (failure !== err) unfinished = "discard"; // a full disk: keeping the bytes would keep it full
+        throw failure;
+      }
     });
   } finally {
-    await handle.close(); // also when the data connection never came
+    await upload.close(unfinished); // settles an unpublished temp file, also when the data connection never came
   }
 }
 
 async function stor(s: Session, arg: string): Promise<void> {
   const path = s.resolve(arg);
   const offset = s.takeRestOffset();
-  await receive(s, "STOR", path, offset > 0 ? "resume" : "truncate", offset, `Ready to receive ${path}${offset ? ` from byte ${offset}` : ""}`);
+  await receive(s, "STOR", path, offset > 0 ? "resume" : "replace", offset, `Ready to receive ${path}${offset ? ` from byte ${offset}` : ""}`);
 }
 
 async function appe(s: Session, arg: string): Promise<void> {
@@ -71,7 +98,7 @@ async function stou(s: Session, arg: string): Promise<void> {
     const path = s.resolve(`${base}.${randomBytes(4).toString("hex")}`);
     if (await s.fs.exists(path)) continue;
     // RFC 1123 section 4.1.2.9: the 150 reply names the file as "FILE: name".
-    return receive(s, "STOU", path, "exclusive", 0, `FILE: ${path.slice(path.lastIndexOf("/") + 1)}`);
+    return receive(s, "STOU", path, "new", 0, `FILE: ${path.slice(path.lastIndexOf("/") + 1)}`);
   }
   throw new PathError("could not find a unique name");
 }
