@@ -5,7 +5,8 @@ import { startFakeFtpServer, type FakeServer, type FakeSession } from "./fakeFtp
 
 /**
  * How the lying server's RETR behaves (FAULTS.md B9):
- * - "endless": data without end after announcing `announced` bytes (until the client closes);
+ * - "endless": data without end after announcing `announced` bytes (until the client closes,
+ *   or at most 512 MiB);
  * - "exact": exactly `announced` bytes, then 226 (the honest baseline);
  * - "short": half of them, the data closed, then 226 anyway;
  * - "early226": 226 first, then all the bytes, slowly, then the end of data.
@@ -37,8 +38,10 @@ export function startLyingServer(announced: number, mode: LyingMode): Promise<Fa
         d.on("error", () => undefined);
         const closed = new Promise((r) => d.once("close", r));
         if (mode === "endless") {
-          // Until the client gives up (it closes the data connection).
-          while (await write(d, chunk));
+          // Until the client gives up (it closes the data connection), or 512 MiB: a client
+          // that never stops must not fill the test machine's disk either.
+          for (let sent = 0; sent < 512 * 1024 * 1024 && (await write(d, chunk)); sent += chunk.length);
+          d.destroy();
           await closed;
           s.reply(426, "Connection closed; transfer aborted.");
           return;
