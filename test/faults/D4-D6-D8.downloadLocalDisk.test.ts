@@ -16,6 +16,8 @@ import { join } from "node:path";
 import { startFerryServer, type RunningFerryServer } from "../helpers/ferryServer.js";
 import { ferryArgv, REPO_ROOT } from "../helpers/cli.js";
 import { pseudoRandomBytes, tempDir } from "../helpers/tmp.js";
+import { FtpClient } from "../../src/client/index.js";
+import { downloadAttempt, LocalFileError } from "../../src/sync/index.js";
 
 function canMount(): boolean {
   const root = process.getuid?.() === 0;
@@ -209,4 +211,26 @@ test("D4 mirror into a full tmpfs: stops early with 'destination full', exit 1, 
     if (n.endsWith(".ferry-part")) continue;
     assert.equal((await stat(join(dest, n))).size, 1536 * 1024, `${n} is published but incomplete`);
   }
+});
+
+test("D4 downloadAttempt into a full disk: rejects with LocalFileError 'disk-full' and stops reading the data at once", { skip: !canMount() }, async (t) => {
+  const { server, dir, mount } = await setup(t);
+  const size = 64 * 1024 * 1024;
+  const fh = await open(join(server.root, "huge.bin"), "w");
+  await fh.truncate(size); // sparse: costs no disk on the server side
+  await fh.close();
+  const dest = join(dir, "full");
+  await mkdir(dest);
+  mount(dest, "1m");
+  const client = await FtpClient.connect({ host: server.host, port: server.port, user: "user", password: "pass" });
+  t.after(() => client.close());
+  let received = 0;
+  await assert.rejects(
+    downloadAttempt(client, { localPath: join(dest, "huge.bin"), remotePath: "huge.bin", size }, { attempt: 1, onBytes: (n) => (received += n) }),
+    (e: unknown) => e instanceof LocalFileError && e.condition === "disk-full" && /destination full: .*huge\.bin.*ENOSPC/.test(e.message),
+  );
+  // The transfer was cut when the disk refused, not read to its end into nowhere.
+  assert.ok(received < 16 * 1024 * 1024, `read ${received} bytes of ${size} after the disk was full`);
+  assert.deepEqual(await readdir(dest), [], "the temporary file is removed (the disk gets its room back)");
+  await client.noop(); // the connection is still usable
 });
