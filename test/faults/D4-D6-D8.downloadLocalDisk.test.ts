@@ -179,6 +179,8 @@ test("D8 mirror as a non-root user: EACCES for the files of a 0555 folder is rep
   await writeFile(join(src, "locked", "small.bin"), pseudoRandomBytes(100));
   await writeFile(join(src, "open", "big.bin"), pseudoRandomBytes(2 * 1024 * 1024, 7));
   await writeFile(join(src, "top.txt"), "top");
+  await mkdir(join(src, "locked", "deeper"));
+  await writeFile(join(src, "locked", "deeper", "x.txt"), "x");
   const dest = join(dir, "dest");
   await mkdir(join(dest, "locked"), { recursive: true });
   await mkdir(join(dest, "open"));
@@ -189,6 +191,7 @@ test("D8 mirror as a non-root user: EACCES for the files of a 0555 folder is rep
   assert.equal(r.code, 1, r.stdout + r.stderr);
   assert.match(r.stdout, /FAILED locked\/big\.bin: .*permission denied: .*EACCES/);
   assert.match(r.stdout, /FAILED locked\/small\.bin: .*permission denied: .*EACCES/);
+  assert.match(r.stdout, /FAILED locked\/deeper\/x\.txt: .*permission denied: .*locked\/deeper.*EACCES/);
   assert.equal((await stat(join(dest, "open", "big.bin"))).size, 2 * 1024 * 1024);
   assert.equal((await stat(join(dest, "top.txt"))).size, 3);
   assert.deepEqual(await readdir(join(dest, "locked")), []);
