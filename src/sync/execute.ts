@@ -1,4 +1,4 @@
-import { realpath, rm, rmdir, utimes } from "node:fs/promises";
+import { lutimes, realpath, rm, rmdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Logger } from "../log/index.js";
 import { FtpReplyError } from "../protocol/index.js";
@@ -287,7 +287,7 @@ async function makeContext(plan: Plan, o: ExecuteOptions): Promise<Context> {
     const checked = new Map<string, Promise<void>>(); // once per folder, not once per file
     return {
       mkdir: async (p) => { await makeLocalDir(local(p)); await assertInside(rootReal, local(p)); },
-      setMtime: (p, m) => utimes(local(p), m, m),
+      setMtime: (p, m) => lutimes(local(p), m, m), // never through a link
       remove: async (p, type) => {
         await assertInside(rootReal, dirname(local(p)));
         if (type === "dir") await rmdir(local(p)); else await rm(local(p));
