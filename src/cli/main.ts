@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from "commander";
+import { LocalFileError } from "../sync/localErrors.js";
 import { CliError, ExitCode } from "./exitCodes.js";
 
 type Register = (program: Command) => void;
@@ -50,6 +51,11 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof CliError) {
       process.stderr.write(`ferry: ${err.message}\n`);
       return err.exitCode;
+    }
+    if (err instanceof LocalFileError) {
+      // A full, read-only or unwritable local disk: the message names the path, the cause and the fix.
+      process.stderr.write(`ferry: ${err.message}\n`);
+      return ExitCode.Failed;
     }
     process.stderr.write(`ferry: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return ExitCode.Failed;

@@ -1,4 +1,4 @@
-import { mkdir, realpath, rm, rmdir, utimes } from "node:fs/promises";
+import { lutimes, realpath, rm, rmdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Logger } from "../log/index.js";
 import { FtpReplyError } from "../protocol/index.js";
@@ -7,6 +7,8 @@ import type { Plan, PlanOp, TransferOp } from "./plan.js";
 import { remotePathOf, type SyncPool } from "./remote.js";
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from "./retry.js";
 import type { SyncState } from "./state.js";
+import { LocalFileError } from "./localErrors.js";
+import { makeLocalDir } from "./localWrite.js";
 import { assertInside, downloadAttempt, localPathOf, transferWithRetry, uploadAttempt, type TransferOutcome } from "./transfer.js";
 import { VerifyError } from "./verify.js";
 import { batchUploads, NotListedError, uploadBatch } from "./batch.js";
@@ -116,9 +118,18 @@ async function runTransfers(ops: TransferOp[], ctx: Context, options: ExecuteOpt
   const items: (TransferOp | TransferOp[])[] = [...batches, ...singles];
   let next = 0;
   let batching = true;
+  // A full or read-only destination fails every file that follows: stop taking new ones and
+  // say so once per file left, instead of trying (and failing) each of them.
+  let stopped: LocalFileError | undefined;
   const worker = async (): Promise<void> => {
     while (next < items.length) {
       const item = items[next++]!;
+      if (stopped) {
+        for (const op of Array.isArray(item) ? item : [item]) {
+          result.failed.push({ path: op.path, op: op.kind, error: `${op.kind} ${op.path}: not attempted: the run stopped early: ${stopped.message}` });
+        }
+        continue;
+      }
       let rest: { op: TransferOp; prior?: PriorAttempt }[];
       if (Array.isArray(item) && batching) {
         const left = await runBatch(item, options, result);
@@ -134,11 +145,20 @@ async function runTransfers(ops: TransferOp[], ctx: Context, options: ExecuteOpt
           await transferOne(op, ctx, options, result, prior);
         } catch (err) {
           result.failed.push({ path: op.path, op: op.kind, error: describeError(err) });
+          stopped ??= stopsTheRun(err);
         }
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(Math.max(1, parallel), items.length) }, worker));
+}
+
+/** The local condition behind a failed transfer that would fail every later file too (disk full, read-only). */
+function stopsTheRun(err: unknown): LocalFileError | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 10; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof LocalFileError) return e.condition === "disk-full" || e.condition === "read-only" ? e : undefined;
+  }
+  return undefined;
 }
 
 /** Run one batch; returns the files left for the plain path, and how many the listing lacked. */
@@ -262,12 +282,12 @@ async function makeContext(plan: Plan, o: ExecuteOptions): Promise<Context> {
   const local = (rel: string) => localPathOf(o.localRoot, rel);
   if (plan.direction === "download") {
     const needsRoot = plan.ops.some((op) => op.kind !== "delete");
-    if (needsRoot) await mkdir(o.localRoot, { recursive: true });
+    if (needsRoot) await makeLocalDir(o.localRoot);
     const rootReal = needsRoot ? await realpath(o.localRoot) : o.localRoot;
     const checked = new Map<string, Promise<void>>(); // once per folder, not once per file
     return {
-      mkdir: async (p) => { await mkdir(local(p), { recursive: true }); await assertInside(rootReal, local(p)); },
-      setMtime: (p, m) => utimes(local(p), m, m),
+      mkdir: async (p) => { await makeLocalDir(local(p)); await assertInside(rootReal, local(p)); },
+      setMtime: (p, m) => lutimes(local(p), m, m), // never through a link
       remove: async (p, type) => {
         await assertInside(rootReal, dirname(local(p)));
         if (type === "dir") await rmdir(local(p)); else await rm(local(p));
@@ -275,7 +295,7 @@ async function makeContext(plan: Plan, o: ExecuteOptions): Promise<Context> {
       checkLocalDir: (dir) => {
         let done = checked.get(dir);
         if (!done) {
-          done = mkdir(dir, { recursive: true }).then(() => assertInside(rootReal, dir));
+          done = makeLocalDir(dir).then(() => assertInside(rootReal, dir));
           checked.set(dir, done);
         }
         return done;

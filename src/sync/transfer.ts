@@ -1,13 +1,16 @@
 import {
-  closeSync, createReadStream, createWriteStream, fstatSync, futimesSync, open, openSync, readSync, rename as renameWithCallback, writeSync,
+  closeSync, createReadStream, createWriteStream, fstatSync, ftruncate as ftruncateCallback, futimesSync, openSync, readSync,
+  rename as renameWithCallback, writeSync,
 } from "node:fs";
-import { realpath, rename, rm, stat, truncate, utimes } from "node:fs/promises";
+import { lutimes, realpath, rm, stat } from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
 import { promisify } from "node:util";
 import { PassThrough, Readable, Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { FtpReplyError, unsafeNameReason, type HashAlgorithm } from "../protocol/index.js";
 import { throttle, type TokenBucket } from "./bwlimit.js";
+import { toLocalFileError } from "./localErrors.js";
+import { assertOwnPart, createPartFd, openPartToResume, regularPartSize, SizeOverrunError, type PartIdentity } from "./localWrite.js";
 import { isNotFound, type SyncClient } from "./remote.js";
 import { withRetry, type RetryOptions } from "./retry.js";
 import { partName } from "./tree.js";
@@ -262,33 +265,81 @@ export async function publishRemote(client: SyncClient, part: string, target: st
 /**
  * One attempt at a download (into an existing folder): receive (or resume) into a local `.NAME.ferry-part`, verify size
  * and, when the server can hash, the checksum; then rename into place and set the mtime.
+ * The temporary file is created exclusively and never through a link (localWrite.ts), and
+ * only that very file is renamed into place. A local write failure (disk full, read-only,
+ * no permission) aborts the data connection at once and rejects with a LocalFileError; a
+ * server sending more than `t.size` bytes is cut off there (SizeOverrunError).
  */
 export async function downloadAttempt(client: SyncClient, t: FileTransfer, o: AttemptOptions): Promise<TransferOutcome> {
   const part = localPartPath(t.localPath); // the caller has made (and checked) the folder
   let offset = 0;
   if (!o.restart && client.features.rest && (o.attempt > 1 || (t.resumeFrom ?? 0) > 0)) {
-    const have = await stat(part).then((s) => s.size, () => 0);
+    const have = await regularPartSize(part);
     offset = o.attempt === 1 ? Math.min(have, t.resumeFrom ?? 0) : have;
     if (offset >= t.size) offset = 0;
   }
+  let file: { fd: number; id: PartIdentity } | undefined;
+  if (offset > 0) {
+    // Resume only a regular file reached without a link; anything else starts over.
+    const resumed = await openPartToResume(part);
+    if (resumed && resumed.size >= offset) {
+      try {
+        await ftruncate(resumed.fd, offset);
+      } catch (err) {
+        closeSync(resumed.fd);
+        throw toLocalFileError(err, part);
+      }
+      file = resumed;
+    } else {
+      if (resumed) closeSync(resumed.fd);
+      offset = 0;
+    }
+  }
   if (offset === 0 && !o.bucket && t.size <= SMALL_FILE_BYTES) return downloadSmall(client, t, part, o);
-  if (offset > 0) await truncate(part, offset);
+  file ??= await createPartFd(part);
   const head = new PassThrough();
   let received = 0;
-  const count = counting((n) => { received += n; o.onBytes?.(n); });
-  const sink = createWriteStream(part, offset > 0 ? { flags: "r+", start: offset } : { flags: "w" });
-  const written = o.bucket ? pipeline(head, throttle(o.bucket), count, sink) : pipeline(head, count, sink);
+  const expected = t.size;
+  // Counts what passes and stops at the announced size: a server sending more never gets its
+  // extra bytes written (or the disk filled).
+  const count = new Transform({
+    transform(chunk: Buffer, _e, done) {
+      if (offset + received + chunk.length > expected) return done(new SizeOverrunError(expected, t.remotePath));
+      received += chunk.length;
+      o.onBytes?.(chunk.length);
+      done(null, chunk);
+    },
+  });
+  const sink = createWriteStream(part, { fd: file.fd, ...(offset > 0 ? { start: offset } : {}) });
+  // The write pipeline runs while the download does, so its failure is handled at once (never
+  // left as an unhandled rejection) and stops the transfer: no reading a 1 GiB file into a
+  // full disk. `stop` carries the reason to the data connection.
+  const stop = new AbortController();
+  const onOuterAbort = (): void => stop.abort(o.signal?.reason);
+  if (o.signal?.aborted) onOuterAbort();
+  else o.signal?.addEventListener("abort", onOuterAbort, { once: true });
+  let writeError: Error | undefined;
+  const written = (o.bucket ? pipeline(head, throttle(o.bucket), count, sink) : pipeline(head, count, sink)).catch((err: unknown) => {
+    const local = err instanceof SizeOverrunError ? err : toLocalFileError(err, part);
+    writeError ??= local instanceof Error ? local : new Error(String(local));
+    stop.abort(writeError);
+  });
   let failure: unknown;
   try {
-    await client.download(t.remotePath, head, { ...(offset > 0 ? { offset } : {}), ...(o.signal ? { signal: o.signal } : {}) });
+    await client.download(t.remotePath, head, { ...(offset > 0 ? { offset } : {}), signal: stop.signal });
   } catch (err) {
     failure = err;
+  } finally {
+    o.signal?.removeEventListener("abort", onOuterAbort);
   }
-  head.end(); // flush what arrived, so the next attempt resumes after it
+  if (!head.destroyed) head.end(); // flush what arrived, so the next attempt resumes after it
   await written;
+  if (writeError !== undefined) failure = writeError; // the cause, whatever the transfer reported
   if (failure !== undefined) {
-    // Nothing arrived: leave no empty partial behind (a non-empty one is kept to resume).
-    if (received === 0 && offset === 0) await rm(part, { force: true });
+    // Nothing arrived: leave no empty partial behind (a non-empty one is kept to resume). A
+    // local write failure or an overrun leaves nothing: the disk gets its room back, and
+    // bytes past the announced size are no base to resume on.
+    if (writeError !== undefined || (received === 0 && offset === 0)) await rm(part, { force: true }).catch(() => undefined);
     throw failure;
   }
   // The pipeline has flushed every counted byte after the `offset` kept: no stat needed.
@@ -305,17 +356,43 @@ export async function downloadAttempt(client: SyncClient, t: FileTransfer, o: At
       hash = { algorithm: remote.algorithm, value: mine };
     }
   }
-  await rename(part, t.localPath);
-  if (t.mtime) await utimes(t.localPath, t.mtime, t.mtime);
+  await publishLocal(part, file.id, t.localPath, t.mtime);
   return { bytes: received, offset, verified, ...(hash ? { hash } : {}), mtimeSet: t.mtime !== undefined };
 }
 
+/**
+ * Rename the temporary file into place once it is checked to be the regular file ferry wrote
+ * (a link swapped in is refused, never published). Renaming over a link at the final name
+ * replaces the link itself: nothing is written through it. The time goes on first (lutimes:
+ * never through a link), so the published file has it from the start.
+ */
+async function publishLocal(part: string, id: PartIdentity, target: string, mtime?: Date): Promise<void> {
+  try {
+    if (mtime) await lutimes(part, mtime, mtime);
+    assertOwnPart(part, id);
+    await renameCallback(part, target);
+  } catch (err) {
+    throw toLocalFileError(err, target);
+  }
+}
 
-/** Collects a download in memory: cheaper than a file stream for a small file. */
+/** Collects a download in memory: cheaper than a file stream for a small file. Refuses bytes past `limit`. */
 class Collector extends Writable {
   readonly chunks: Buffer[] = [];
   length = 0;
+  /** Set once the server sent more than `limit`. */
+  overrun: SizeOverrunError | undefined;
+  constructor(readonly limit: number, readonly path: string) {
+    super();
+  }
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
+    if (this.length + chunk.length > this.limit) {
+      // The announced size bounds the memory: an endless sender is cut off here (the error
+      // aborts the transfer and closes its data connection).
+      this.overrun ??= new SizeOverrunError(this.limit, this.path);
+      done(this.overrun);
+      return;
+    }
     this.chunks.push(chunk);
     this.length += chunk.length;
     done();
@@ -327,22 +404,27 @@ class Collector extends Writable {
 }
 
 /**
- * A small file's download: received into memory, verified there (size, checksum), then
- * written to the temporary file in one synchronous write and renamed into place. The final
- * name never holds a partial file, as with the streaming path. When the attempt fails, what
- * arrived is written to the temporary file, so the next attempt resumes after it.
+ * A small file's download: received into memory (never more than its announced size),
+ * verified there (size, checksum), then written to the temporary file in one synchronous
+ * write and renamed into place. The final name never holds a partial file, as with the
+ * streaming path. When the attempt fails, what arrived is written to the temporary file, so
+ * the next attempt resumes after it.
  */
 async function downloadSmall(client: SyncClient, t: FileTransfer, part: string, o: AttemptOptions): Promise<TransferOutcome> {
-  const sink = new Collector();
+  const sink = new Collector(t.size, t.remotePath);
   try {
     await client.download(t.remotePath, sink, o.signal ? { signal: o.signal } : {});
   } catch (err) {
+    if (sink.overrun) throw sink.overrun; // bytes past the announced size: nothing to keep
     if (sink.length > 0) {
       o.onBytes?.(sink.length);
-      await writeSmallFile(part, sink.bytes());
+      // Kept to resume after; a disk that refuses it only costs the resume, and the
+      // transfer's own error is the one to report.
+      await writeSmallFile(part, sink.bytes()).catch(() => rm(part, { force: true }).catch(() => undefined));
     }
     throw err;
   }
+  if (sink.overrun) throw sink.overrun;
   const data = sink.bytes();
   o.onBytes?.(data.length);
   if (data.length !== t.size) throw new VerifyError(`size check failed: expected ${t.size} bytes, received ${data.length}`);
@@ -357,13 +439,18 @@ async function downloadSmall(client: SyncClient, t: FileTransfer, part: string, 
       hash = { algorithm: remote.algorithm, value: mine };
     }
   }
-  await writeSmallFile(part, data, t.mtime);
-  await renameCallback(part, t.localPath);
+  const id = await writeSmallFile(part, data, t.mtime);
+  try {
+    assertOwnPart(part, id);
+    await renameCallback(part, t.localPath);
+  } catch (err) {
+    throw toLocalFileError(err, t.localPath);
+  }
   return { bytes: data.length, offset: 0, verified, ...(hash ? { hash } : {}), mtimeSet: t.mtime !== undefined };
 }
 
-const openCallback = promisify(open);
 const renameCallback = promisify(renameWithCallback);
+const ftruncate = promisify(ftruncateCallback);
 
 /**
  * Write a small file (and its mtime) in one go. Creating the file, which may wait for the
@@ -372,14 +459,21 @@ const renameCallback = promisify(renameWithCallback);
  * page cache, and each asynchronous call would cost a thread-pool round trip (measured on
  * 5,000 files of 4 KiB: 0.7 s this way, 1.1-3.2 s all synchronous, 1.2-2.4 s all
  * asynchronous). No fsync, as before: a crash may lose the newest files, never publish a
- * partial one.
+ * partial one. The file is created exclusively, never through a link (createPartFd); a
+ * failed write removes it and rejects with a LocalFileError. Resolves with its identity.
  */
-async function writeSmallFile(path: string, data: Buffer, mtime?: Date): Promise<void> {
-  const fd = await openCallback(path, "w");
+async function writeSmallFile(path: string, data: Buffer, mtime?: Date): Promise<PartIdentity> {
+  const { fd, id } = await createPartFd(path);
   try {
-    for (let done = 0; done < data.length;) done += writeSync(fd, data, done, data.length - done);
-    if (mtime) futimesSync(fd, mtime, mtime);
-  } finally {
-    closeSync(fd);
+    try {
+      for (let done = 0; done < data.length;) done += writeSync(fd, data, done, data.length - done);
+      if (mtime) futimesSync(fd, mtime, mtime);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (err) {
+    await rm(path, { force: true }).catch(() => undefined);
+    throw toLocalFileError(err, path);
   }
+  return id;
 }

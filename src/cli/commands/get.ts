@@ -1,9 +1,10 @@
 import type { Command } from "commander";
-import { mkdir, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { isRetriable } from "../../client/index.js";
 import { createLogger } from "../../log/index.js";
 import { downloadAttempt, formatBytes, localPartPath, transferWithRetry, type TransferOutcome } from "../../sync/index.js";
+import { makeLocalDir } from "../../sync/localWrite.js";
 import { addTlsOptions, resolveRemote, type TlsFlags } from "../credentials.js";
 import { CliError, ExitCode } from "../exitCodes.js";
 import { createProgress } from "../progress.js";
@@ -21,7 +22,7 @@ export function registerGet(program: Command): void {
       const name = basename(target.url.path);
       if (name === "" || name === "." || name === "/") throw new CliError(`get ${target.display}: the URL names no file`, ExitCode.Usage);
       const localPath = await chooseLocal(local, name);
-      await mkdir(dirname(localPath), { recursive: true });
+      await makeLocalDir(dirname(localPath)).catch((err: unknown) => { throw toCliError(`get ${target.display}`, err); });
       const logger = createLogger({ level: process.env.FERRY_LOG_LEVEL ?? "warn" });
       const session = await openRemote(target, { max: 1, logger });
       const progress = createProgress();
