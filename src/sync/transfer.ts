@@ -11,6 +11,7 @@ import { throttle, type TokenBucket } from "./bwlimit.js";
 import { isNotFound, type SyncClient } from "./remote.js";
 import { withRetry, type RetryOptions } from "./retry.js";
 import { partName } from "./tree.js";
+import { decideResume, dropRecord, partKey, recordDownloadSource, recordUploadSource, type PartRecordOptions } from "./partIdentity.js";
 import { canHash, hashBuffer, hashLocalFile, sameDigest, VerifyError } from "./verify.js";
 
 /**
@@ -34,6 +35,8 @@ export interface FileTransfer {
   mtime?: Date;
   /** Bytes of a partial file to resume from (attempt 1); later attempts ask the partial itself. */
   resumeFrom?: number;
+  /** Where the identity of a partial's source is recorded (partIdentity.ts); default the state folder. */
+  records?: PartRecordOptions;
 }
 
 /** Per-attempt context: where the attempt starts, throttling, progress. */
@@ -66,6 +69,8 @@ export interface TransferOutcome {
    * for many files). Absent for SIZE and for downloads (bytes counted locally).
    */
   sizeFrom?: "listing";
+  /** Why a partial was there but the transfer started from byte 0 (its source changed: B11). */
+  restarted?: string;
 }
 
 /** The remote temporary name beside a remote path. */
@@ -135,12 +140,16 @@ export function transferWithRetry(
 export async function uploadAttempt(client: SyncClient, t: FileTransfer, o: AttemptOptions): Promise<TransferOutcome> {
   const part = remotePartPath(t.remotePath);
   let offset = 0;
+  let restarted: string | undefined;
   if (!o.restart && client.features.rest) {
     if (o.attempt === 1) offset = t.resumeFrom ?? 0;
     else offset = await remoteSize(client, part).catch((err: unknown) => { if (isNotFound(err)) return 0; throw err; });
     if (offset >= t.size || offset < 0) offset = 0;
+    // B11: resume only onto bytes of this very file, else start over (overwriting the partial).
+    if (offset > 0) ({ offset, restarted } = await decideResume(client, partKey("upload", t), offset, t.size));
   }
   const whole = offset === 0 && !o.bucket && t.size <= SMALL_FILE_BYTES ? readSmallFile(t.localPath, t.size) : undefined;
+  if (!whole && offset === 0) await recordUploadSource(t); // a small file is sent whole again instead
   let sent = 0;
   if (whole) {
     await sendBuffer(client, whole, part, o);
@@ -169,7 +178,8 @@ export async function uploadAttempt(client: SyncClient, t: FileTransfer, o: Atte
     }
   }
   const mtimeSet = await publishRemote(client, part, t.remotePath, t.mtime);
-  return { bytes: sent, offset, verified, ...(hash ? { hash } : {}), mtimeSet };
+  if (!whole || o.attempt > 1 || t.resumeFrom) await dropRecord(partKey("upload", t));
+  return { bytes: sent, offset, verified, ...(hash ? { hash } : {}), mtimeSet, ...(restarted ? { restarted } : {}) };
 }
 
 /**
@@ -266,12 +276,20 @@ export async function publishRemote(client: SyncClient, part: string, target: st
 export async function downloadAttempt(client: SyncClient, t: FileTransfer, o: AttemptOptions): Promise<TransferOutcome> {
   const part = localPartPath(t.localPath); // the caller has made (and checked) the folder
   let offset = 0;
+  let restarted: string | undefined;
   if (!o.restart && client.features.rest && (o.attempt > 1 || (t.resumeFrom ?? 0) > 0)) {
     const have = await stat(part).then((s) => s.size, () => 0);
     offset = o.attempt === 1 ? Math.min(have, t.resumeFrom ?? 0) : have;
     if (offset >= t.size) offset = 0;
+    // B11: before REST n, re-check the remote file against what the partial was cut from.
+    if (offset > 0) ({ offset, restarted } = await decideResume(client, partKey("download", t), offset, t.size));
   }
-  if (offset === 0 && !o.bucket && t.size <= SMALL_FILE_BYTES) return downloadSmall(client, t, part, o);
+  if (offset === 0 && !o.bucket && t.size <= SMALL_FILE_BYTES) {
+    const small = await downloadSmall(client, t, part, o);
+    if (o.attempt > 1 || t.resumeFrom) await dropRecord(partKey("download", t));
+    return { ...small, ...(restarted ? { restarted } : {}) };
+  }
+  if (offset === 0) await recordDownloadSource(client, t);
   if (offset > 0) await truncate(part, offset);
   const head = new PassThrough();
   let received = 0;
@@ -306,8 +324,9 @@ export async function downloadAttempt(client: SyncClient, t: FileTransfer, o: At
     }
   }
   await rename(part, t.localPath);
+  await dropRecord(partKey("download", t));
   if (t.mtime) await utimes(t.localPath, t.mtime, t.mtime);
-  return { bytes: received, offset, verified, ...(hash ? { hash } : {}), mtimeSet: t.mtime !== undefined };
+  return { bytes: received, offset, verified, ...(hash ? { hash } : {}), mtimeSet: t.mtime !== undefined, ...(restarted ? { restarted } : {}) };
 }
 
 
@@ -339,6 +358,7 @@ async function downloadSmall(client: SyncClient, t: FileTransfer, part: string, 
   } catch (err) {
     if (sink.length > 0) {
       o.onBytes?.(sink.length);
+      await recordDownloadSource(client, t); // what the partial is cut from, before it exists
       await writeSmallFile(part, sink.bytes());
     }
     throw err;
