@@ -34,7 +34,7 @@
  * seen; nothing but a checksum could.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { constants } from "node:fs";
+import { constants, type Stats } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { SyncClient } from "./remote.js";
@@ -150,6 +150,7 @@ export async function loadRecord(key: PartKey): Promise<PartRecord | undefined> 
 
 /** Forget a partial's record (published, or starting over). Never throws. */
 export async function dropRecord(key: PartKey): Promise<void> {
+  remembered.delete(memoKey(key));
   await rm(recordPath(key), { force: true }).catch(() => {});
 }
 
@@ -173,7 +174,7 @@ export function identityChange(recorded: SourceIdentity, current: SourceIdentity
   if (recorded.size !== current.size) changes.push(`size ${recorded.size} → ${current.size}`);
   if (recorded.mtimeMs !== undefined && current.mtimeMs !== undefined) {
     proven = true;
-    if (recorded.mtimeMs !== current.mtimeMs) changes.push(`modified ${iso(recorded.mtimeMs)} → ${iso(current.mtimeMs)}`);
+    if (!sameTime(recorded.mtimeMs, current.mtimeMs)) changes.push(`modified ${iso(recorded.mtimeMs)} → ${iso(current.mtimeMs)}`);
   }
   if (recorded.unique !== undefined && current.unique !== undefined) {
     proven = true;
@@ -186,6 +187,16 @@ export function identityChange(recorded: SourceIdentity, current: SourceIdentity
     changes.push("replaced by another file (inode)");
   }
   return { ...(changes.length > 0 ? { change: changes.join(", ") } : {}), proven };
+}
+
+/**
+ * Same modify time. When one side has whole seconds only (MDTM or LIST-derived against an
+ * MLSD with milliseconds, or a fake), the seconds are compared: a scan and a re-check may
+ * come from different commands.
+ */
+function sameTime(a: number, b: number): boolean {
+  if (a === b) return true;
+  return (a % 1000 === 0 || b % 1000 === 0) && Math.floor(a / 1000) === Math.floor(b / 1000);
 }
 
 function iso(ms: number): string {
@@ -214,7 +225,7 @@ export async function localIdentity(path: string): Promise<SourceIdentity> {
 export async function decideResume(client: SyncClient, key: PartKey, offset: number, size: number): Promise<ResumeDecision> {
   const side = key.kind === "download" ? "remote" : "local";
   const [record, current] = await Promise.all([
-    loadRecord(key),
+    loadRecord(key).then((r) => r ?? rememberedRecord(key)),
     key.kind === "download" ? remoteIdentity(client, key.remotePath) : localIdentity(key.localPath),
   ]);
   if (!current) return { offset: 0, restarted: `the remote file is no longer there as a file` };
@@ -253,4 +264,36 @@ export async function recordDownloadSource(client: SyncClient, t: { localPath: s
 export async function recordUploadSource(t: { localPath: string; remotePath: string; records?: PartRecordOptions }): Promise<void> {
   const source = await localIdentity(t.localPath).catch(() => undefined);
   if (source) await saveRecord(partKey("upload", t), source);
+}
+
+/**
+ * Small uploads (sent whole from memory, one at a time or in batches) write no record file:
+ * per-file cost is what bounds a mirror of many small files. Their identity is kept in
+ * memory instead, taken from the very fstat that preceded the read, so a retry in the same
+ * run (attempt 2 after a cut) may still resume; after a restart of the process such a
+ * partial starts over (a re-send of at most SMALL_FILE_BYTES). Bounded: oldest out first.
+ */
+const remembered = new Map<string, SourceIdentity>();
+const REMEMBER_MAX = 10_000;
+
+function memoKey(key: PartKey): string {
+  return `${key.kind}\n${key.remotePath}\n${resolve(key.localPath)}`;
+}
+
+/** Remember the identity of a local file about to be sent whole (the stats of the open descriptor it is read from). */
+export function rememberUploadSource(t: { localPath: string; remotePath: string }, st: Stats): void {
+  const k = memoKey(partKey("upload", t));
+  remembered.delete(k);
+  remembered.set(k, { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, dev: st.dev });
+  if (remembered.size > REMEMBER_MAX) {
+    const oldest = remembered.keys().next();
+    if (!oldest.done) remembered.delete(oldest.value);
+  }
+}
+
+function rememberedRecord(key: PartKey): PartRecord | undefined {
+  const source = remembered.get(memoKey(key));
+  return source && {
+    version: 1, kind: key.kind, localPath: resolve(key.localPath), remotePath: key.remotePath, source, recordedAt: "",
+  };
 }

@@ -1,5 +1,5 @@
 import {
-  closeSync, createReadStream, createWriteStream, fstatSync, futimesSync, open, openSync, readSync, rename as renameWithCallback, writeSync,
+  type Stats, closeSync, createReadStream, createWriteStream, fstatSync, futimesSync, open, openSync, readSync, rename as renameWithCallback, writeSync,
 } from "node:fs";
 import { realpath, rename, rm, stat, truncate, utimes } from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
@@ -11,7 +11,7 @@ import { throttle, type TokenBucket } from "./bwlimit.js";
 import { isNotFound, type SyncClient } from "./remote.js";
 import { withRetry, type RetryOptions } from "./retry.js";
 import { partName } from "./tree.js";
-import { decideResume, dropRecord, partKey, recordDownloadSource, recordUploadSource, type PartRecordOptions } from "./partIdentity.js";
+import { decideResume, dropRecord, partKey, recordDownloadSource, recordUploadSource, rememberUploadSource, type PartRecordOptions } from "./partIdentity.js";
 import { canHash, hashBuffer, hashLocalFile, sameDigest, VerifyError } from "./verify.js";
 
 /**
@@ -148,7 +148,7 @@ export async function uploadAttempt(client: SyncClient, t: FileTransfer, o: Atte
     // B11: resume only onto bytes of this very file, else start over (overwriting the partial).
     if (offset > 0) ({ offset, restarted } = await decideResume(client, partKey("upload", t), offset, t.size));
   }
-  const whole = offset === 0 && !o.bucket && t.size <= SMALL_FILE_BYTES ? readSmallFile(t.localPath, t.size) : undefined;
+  const whole = offset === 0 && !o.bucket && t.size <= SMALL_FILE_BYTES ? readSmallFile(t.localPath, t.size, (st) => rememberUploadSource(t, st)) : undefined;
   if (!whole && offset === 0) await recordUploadSource(t); // a small file is sent whole again instead
   let sent = 0;
   if (whole) {
@@ -187,10 +187,12 @@ export async function uploadAttempt(client: SyncClient, t: FileTransfer, o: Atte
  * since is reported (as a failed verification, so the attempt starts over) before any byte
  * is sent, instead of after.
  */
-export function readSmallFile(path: string, size: number): Buffer {
+export function readSmallFile(path: string, size: number, onStats?: (st: Stats) => void): Buffer {
   const fd = openSync(path, "r");
   try {
-    const now = fstatSync(fd).size;
+    const st = fstatSync(fd);
+    onStats?.(st); // what the bytes about to be read belong to (partIdentity)
+    const now = st.size;
     if (now !== size) throw new VerifyError(`the local file changed size since the scan (${size} → ${now})`);
     const data = Buffer.allocUnsafe(size);
     let got = 0;
