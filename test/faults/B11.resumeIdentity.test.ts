@@ -9,11 +9,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdir, readFile, stat, utimes, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, stat, symlink, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isRetriable } from "../../src/client/index.js";
 import { runMirror } from "../../src/sync/mirror.js";
 import { downloadAttempt, localPartPath, uploadAttempt } from "../../src/sync/transfer.js";
+import { loadRecord, recordPath, saveRecord } from "../../src/sync/partIdentity.js";
 import { startFerryServer } from "../helpers/ferryServer.js";
 import { startCutProxy, type CutProxyOptions } from "../helpers/cutProxy.js";
 import { runFerry } from "../helpers/cli.js";
@@ -48,7 +49,7 @@ async function setup(t: import("node:test").TestContext, cut: Omit<CutProxyOptio
   const cli = (...args: string[]) => runFerry(args, { env: { FERRY_STATE_DIR: stateDir, FERRY_PASSWORD: "", FERRY_LOG_LEVEL: "warn" } });
   const mirror = (direction: "upload" | "download", localRoot: string) =>
     runMirror({ direction, localRoot, remoteRoot: "m", pool, isRetriable, retry: { attempts: 1, baseMs: 10, capMs: 10 }, parallel: 1 });
-  return { server, proxy, tmp, pool, url, cli, mirror };
+  return { server, proxy, tmp, pool, url, cli, mirror, stateDir };
 }
 
 /** Cut a `get` of big.bin after CUT bytes: its first attempt, as `ferry get` runs it. */
@@ -66,7 +67,7 @@ async function cutUpload(pool: ReturnType<typeof poolFor>, localPath: string, se
 }
 
 test("B11 get --continue: the remote file changed (same size, no HASH) → starts over, publishes the new version", async (t) => {
-  const { server, proxy, tmp, pool, url, cli } = await setup(t, { cutOn: /^RETR/ });
+  const { server, proxy, tmp, pool, url, cli, stateDir } = await setup(t, { cutOn: /^RETR/ });
   const remote = join(server.root, "big.bin");
   await writeFile(remote, OLD);
   await utimes(remote, T_OLD, T_OLD);
@@ -83,10 +84,11 @@ test("B11 get --continue: the remote file changed (same size, no HASH) → start
   assert.doesNotMatch(r.stdout, /resumed at byte/);
   assert.ok(!proxy.commands.some((c) => /^REST [1-9]/.test(c)), "no REST n was sent");
   await assert.rejects(stat(localPartPath(local)), "no partial is left");
+  assert.deepEqual(await records(stateDir), [], "the records went with the published partials");
 });
 
 test("B11 get --continue: an unchanged remote file still resumes (REST n, only the rest is sent)", async (t) => {
-  const { server, proxy, tmp, pool, url, cli } = await setup(t, { cutOn: /^RETR/ });
+  const { server, proxy, tmp, pool, url, cli, stateDir } = await setup(t, { cutOn: /^RETR/ });
   const remote = join(server.root, "big.bin");
   await writeFile(remote, OLD);
   await utimes(remote, T_OLD, T_OLD);
@@ -99,10 +101,11 @@ test("B11 get --continue: an unchanged remote file still resumes (REST n, only t
   assert.equal(sha(await readFile(local)), sha(OLD));
   assert.match(r.stdout, new RegExp(`resumed at byte ${have}\\b`));
   assert.ok(proxy.commands.includes(`REST ${have}`), "REST n was sent");
+  assert.deepEqual(await records(stateDir), [], "the records went with the published partials");
 });
 
 test("B11 put --continue: the local file changed (same size, older-than-the-partial mtime) → starts over", async (t) => {
-  const { server, proxy, tmp, pool, url, cli } = await setup(t, { cutOn: /^STOR/ });
+  const { server, proxy, tmp, pool, url, cli, stateDir } = await setup(t, { cutOn: /^STOR/ });
   const local = join(tmp.path, "big.bin");
   await writeFile(local, OLD);
   await utimes(local, T_OLD, T_OLD);
@@ -115,10 +118,11 @@ test("B11 put --continue: the local file changed (same size, older-than-the-part
   assert.equal(sha(await readFile(join(server.root, "big.bin"))), sha(NEW), "the server holds exactly the new version");
   assert.match(r.stdout, /restarted from byte 0: the local file changed/);
   assert.ok(!proxy.commands.some((c) => /^REST [1-9]/.test(c)), "no REST n was sent");
+  assert.deepEqual(await records(stateDir), [], "the records went with the published partials");
 });
 
 test("B11 put --continue: an unchanged local file still resumes", async (t) => {
-  const { server, proxy, tmp, pool, url, cli } = await setup(t, { cutOn: /^STOR/ });
+  const { server, proxy, tmp, pool, url, cli, stateDir } = await setup(t, { cutOn: /^STOR/ });
   const local = join(tmp.path, "big.bin");
   await writeFile(local, OLD);
   await utimes(local, T_OLD, T_OLD);
@@ -130,10 +134,11 @@ test("B11 put --continue: an unchanged local file still resumes", async (t) => {
   assert.equal(sha(await readFile(join(server.root, "big.bin"))), sha(OLD));
   assert.match(r.stdout, new RegExp(`resumed at byte ${have}\\b`));
   assert.ok(proxy.commands.includes(`REST ${have}`));
+  assert.deepEqual(await records(stateDir), [], "the records went with the published partials");
 });
 
-test("B11 mirror download: the remote file changed between runs → starts over; unchanged ones resume", async (t) => {
-  const { server, tmp, mirror } = await setup(t, { cutOn: /^RETR/ });
+test("B11 mirror download: the remote file changed between runs (mtime still older than the partial) → starts over", async (t) => {
+  const { server, tmp, mirror, stateDir } = await setup(t, { cutOn: /^RETR/ });
   const m = join(server.root, "m");
   await mkdir(m);
   for (const name of ["changed.bin", "same.bin"]) {
@@ -156,10 +161,11 @@ test("B11 mirror download: the remote file changed between runs → starts over;
   assert.match(row.restarted ?? "", /the remote file changed/);
   assert.equal(sha(await readFile(join(local, cutName))), sha(NEW));
   assert.equal(sha(await readFile(join(local, otherName))), sha(OLD));
+  assert.deepEqual(await records(stateDir), [], "the records went with the published partials");
 });
 
 test("B11 mirror download: an unchanged remote file resumes from the partial", async (t) => {
-  const { server, tmp, mirror } = await setup(t, { cutOn: /^RETR/ });
+  const { server, tmp, mirror, stateDir } = await setup(t, { cutOn: /^RETR/ });
   const m = join(server.root, "m");
   await mkdir(m);
   await writeFile(join(m, "big.bin"), OLD);
@@ -173,10 +179,11 @@ test("B11 mirror download: an unchanged remote file resumes from the partial", a
   assert.ok(row.offset > 0 && row.offset <= CUT, `resumed at ${row.offset}`);
   assert.equal(row.bytes, SIZE - row.offset, "only the rest was sent");
   assert.equal(sha(await readFile(join(local, "big.bin"))), sha(OLD));
+  assert.deepEqual(await records(stateDir), [], "the records went with the published partials");
 });
 
-test("B11 mirror upload: the local file changed between runs → starts over; unchanged resumes", async (t) => {
-  const { server, tmp, mirror } = await setup(t, { cutOn: /^STOR/ });
+test("B11 mirror upload: the local file changed between runs (mtime still older than the remote partial) → starts over", async (t) => {
+  const { server, tmp, mirror, stateDir } = await setup(t, { cutOn: /^STOR/ });
   const local = join(tmp.path, "l");
   await mkdir(local);
   for (const name of ["changed.bin", "same.bin"]) {
@@ -194,10 +201,11 @@ test("B11 mirror upload: the local file changed between runs → starts over; un
   assert.equal(row.offset, 0, "started over");
   assert.match(row.restarted ?? "", /the local file changed/);
   assert.equal(sha(await readFile(join(server.root, "m", cutName))), sha(NEW));
+  assert.deepEqual(await records(stateDir), [], "the records went with the published partials");
 });
 
 test("B11 mirror upload: an unchanged local file resumes from the remote partial", async (t) => {
-  const { server, tmp, mirror } = await setup(t, { cutOn: /^STOR/ });
+  const { server, tmp, mirror, stateDir } = await setup(t, { cutOn: /^STOR/ });
   const local = join(tmp.path, "l");
   await mkdir(local);
   await writeFile(join(local, "big.bin"), OLD);
@@ -210,4 +218,97 @@ test("B11 mirror upload: an unchanged local file resumes from the remote partial
   assert.ok(row.offset > 0 && row.offset <= CUT, `resumed at ${row.offset}`);
   assert.equal(row.bytes, SIZE - row.offset);
   assert.equal(sha(await readFile(join(server.root, "m", "big.bin"))), sha(OLD));
+  assert.deepEqual(await records(stateDir), [], "the records went with the published partials");
+});
+
+/** The record files left in the state folder's partials/ (none once everything is published). */
+async function records(stateDir: string): Promise<string[]> {
+  return readdir(join(stateDir, "partials")).catch(() => []);
+}
+
+test("B11 get --continue: a partial with no record (older ferry, other tool) starts over without HASH, resumes with HASH", async (t) => {
+  const { server, tmp, url, cli } = await setup(t, { cutOn: /^NEVER/ });
+  await writeFile(join(server.root, "big.bin"), OLD);
+  const local = join(tmp.path, "big.bin");
+  await writeFile(localPartPath(local), NEW.subarray(0, 500_000)); // bytes of who knows what
+  const r = await cli("get", "--continue", url("big.bin"), local);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(sha(await readFile(local)), sha(OLD));
+  assert.match(r.stdout, /restarted from byte 0: no record of what the partial was cut from/);
+
+  // With a checksum on the server, the resume is proven (or undone) by it: lftp/curl users expect -c to resume.
+  const direct = poolFor(`ftp://user:pass@127.0.0.1:${server.port}`, 1);
+  t.after(() => direct.drain());
+  const local2 = join(tmp.path, "big2.bin");
+  await writeFile(localPartPath(local2), OLD.subarray(0, 500_000));
+  const r2 = await direct.use((c) => downloadAttempt(c, { localPath: local2, remotePath: "big.bin", size: SIZE, resumeFrom: 500_000 }, { attempt: 1 }));
+  assert.equal(r2.offset, 500_000);
+  assert.equal(r2.verified, "SHA-256");
+  assert.equal(sha(await readFile(local2)), sha(OLD));
+  assert.deepEqual(await records(join(tmp.path, "state")), [], "no record is left behind");
+});
+
+/** Run one attempt on a fresh connection, as transferWithRetry gets after a cut (the pool drops a dead one). */
+function freshConnection(t: import("node:test").TestContext, port: number) {
+  return <T>(fn: (c: Parameters<Parameters<ReturnType<typeof poolFor>["use"]>[0]>[0]) => Promise<T>): Promise<T> => {
+    const p = poolFor(`ftp://user:pass@127.0.0.1:${port}`, 1);
+    t.after(() => p.drain());
+    return p.use(fn);
+  };
+}
+
+test("B11 in-run retry, download: the remote file changes between attempt 1 and attempt 2 → attempt 2 starts over", async (t) => {
+  const { server, proxy, tmp } = await setup(t, { cutOn: /^RETR/ });
+  const fresh = freshConnection(t, proxy.port);
+  const remote = join(server.root, "big.bin");
+  await writeFile(remote, OLD);
+  await utimes(remote, T_OLD, T_OLD);
+  const down = { localPath: join(tmp.path, "down.bin"), remotePath: "big.bin", size: SIZE, mtime: T_OLD };
+  await assert.rejects(fresh((c) => downloadAttempt(c, down, { attempt: 1 })));
+  await writeFile(remote, NEW);
+  await utimes(remote, T_NEW, T_NEW);
+  const d2 = await fresh((c) => downloadAttempt(c, { ...down, mtime: T_NEW }, { attempt: 2 }));
+  assert.equal(d2.offset, 0);
+  assert.match(d2.restarted ?? "", /the remote file changed since the partial was cut \(modified 2020-01-01T00:00:00.000Z → 2021-06-01/);
+  assert.equal(sha(await readFile(down.localPath)), sha(NEW));
+  assert.deepEqual(await records(join(tmp.path, "state")), []);
+});
+
+test("B11 in-run retry, upload: rewritten in place with its old mtime put back (touch -r, cp -p) → the ctime tells, attempt 2 starts over", async (t) => {
+  const { server, proxy, tmp } = await setup(t, { cutOn: /^STOR/ });
+  const fresh = freshConnection(t, proxy.port);
+  const src = join(tmp.path, "up.bin");
+  await writeFile(src, OLD);
+  await utimes(src, T_OLD, T_OLD);
+  const up = { localPath: src, remotePath: "up.bin", size: SIZE, mtime: T_OLD };
+  await assert.rejects(fresh((c) => uploadAttempt(c, up, { attempt: 1 })));
+  assert.equal(proxy.cuts, 1);
+  const ctimeBefore = (await stat(src)).ctimeMs;
+  for (let i = 0; i < 1000 && (await stat(src)).ctimeMs === ctimeBefore; i++) { // ctime ticks coarsely: rewrite until it moved
+    await writeFile(src, NEW);
+    await utimes(src, T_OLD, T_OLD);
+  }
+  assert.notEqual((await stat(src)).ctimeMs, ctimeBefore);
+  assert.equal((await stat(src)).mtimeMs, T_OLD.getTime(), "the mtime is the recorded one");
+  const u2 = await fresh((c) => uploadAttempt(c, up, { attempt: 2 }));
+  assert.equal(u2.offset, 0);
+  assert.match(u2.restarted ?? "", /the local file changed since the partial was cut \(status changed/);
+  assert.equal(sha(await readFile(join(server.root, "up.bin"))), sha(NEW));
+  assert.deepEqual(await records(join(tmp.path, "state")), []);
+});
+
+test("B11 records: written without following a symlink planted at their name, torn ones count as none", async (t) => {
+  const tmp = await tempDir("ferry-b11r-");
+  t.after(() => tmp.remove());
+  const key = { kind: "download" as const, localPath: join(tmp.path, "x.bin"), remotePath: "x.bin", records: { stateDir: join(tmp.path, "st") } };
+  const victim = join(tmp.path, "victim");
+  await writeFile(victim, "keep");
+  await mkdir(join(tmp.path, "st", "partials"), { recursive: true });
+  await symlink(victim, recordPath(key));
+  assert.equal(await saveRecord(key, { size: 5, mtimeMs: 1000 }), true);
+  assert.equal(await readFile(victim, "utf8"), "keep", "the link's target is untouched");
+  assert.ok((await lstat(recordPath(key))).isFile(), "the record replaced the link");
+  assert.deepEqual((await loadRecord(key))?.source, { size: 5, mtimeMs: 1000 });
+  await writeFile(recordPath(key), '{"version":1,"kind":"downl');
+  assert.equal(await loadRecord(key), undefined);
 });
