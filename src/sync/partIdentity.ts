@@ -29,9 +29,16 @@
  * ones older than RECORD_MAX_AGE_MS are pruned (their partials were abandoned). A record
  * that cannot be written costs only the resume, never the transfer.
  *
+ * Order: a download's old partial is removed before its new record is written, and an
+ * upload that starts over because its source changed removes the remote partial first, so a
+ * crash between the record and the first byte cannot leave a record vouching for old bytes.
+ *
  * Limits: a change that keeps the size and lands within the same second as the old modify
  * time (servers report whole seconds) on a server without `unique` and without HASH cannot be
- * seen; nothing but a checksum could.
+ * seen; nothing but a checksum could. An upload that starts from byte 0 over a leftover
+ * remote partial ferry did not decide to discard (e.g. a mirror's partial older than its
+ * source) writes its record a few milliseconds before STOR truncates that partial; a crash in
+ * exactly that window, then a resume, is the one remaining way to stitch, and only without HASH.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { constants, type Stats } from "node:fs";

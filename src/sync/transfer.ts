@@ -147,6 +147,9 @@ export async function uploadAttempt(client: SyncClient, t: FileTransfer, o: Atte
     if (offset >= t.size || offset < 0) offset = 0;
     // B11: resume only onto bytes of this very file, else start over (overwriting the partial).
     if (offset > 0) ({ offset, restarted } = await decideResume(client, partKey("upload", t), offset, t.size));
+    // Bytes of another version are known to be there: remove them before a new record is
+    // written, so a crash before STOR truncates them cannot leave the record vouching for them.
+    if (restarted) await client.remove(part).catch(() => undefined);
   }
   const whole = offset === 0 && !o.bucket && t.size <= SMALL_FILE_BYTES ? readSmallFile(t.localPath, t.size, (st) => rememberUploadSource(t, st)) : undefined;
   if (!whole && offset === 0) await recordUploadSource(t); // a small file is sent whole again instead
@@ -291,7 +294,12 @@ export async function downloadAttempt(client: SyncClient, t: FileTransfer, o: At
     if (o.attempt > 1 || t.resumeFrom) await dropRecord(partKey("download", t));
     return { ...small, ...(restarted ? { restarted } : {}) };
   }
-  if (offset === 0) await recordDownloadSource(client, t);
+  if (offset === 0) {
+    // The old partial goes before the new record is written: a crash between the two must not
+    // leave old bytes that the new record vouches for.
+    await rm(part, { force: true });
+    await recordDownloadSource(client, t);
+  }
   if (offset > 0) await truncate(part, offset);
   const head = new PassThrough();
   let received = 0;
@@ -360,6 +368,7 @@ async function downloadSmall(client: SyncClient, t: FileTransfer, part: string, 
   } catch (err) {
     if (sink.length > 0) {
       o.onBytes?.(sink.length);
+      await rm(part, { force: true }); // as in downloadAttempt: no old bytes under the new record
       await recordDownloadSource(client, t); // what the partial is cut from, before it exists
       await writeSmallFile(part, sink.bytes());
     }
