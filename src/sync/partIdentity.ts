@@ -261,9 +261,11 @@ export function partKey(kind: PartKey["kind"], t: { localPath: string; remotePat
  * otherwise (a LIST-only server) the file is asked (MLST, else SIZE+MDTM). Never throws: a
  * failure to ask or to write only costs a later resume.
  */
-export async function recordDownloadSource(client: SyncClient, t: { localPath: string; remotePath: string; size: number; mtime?: Date; records?: PartRecordOptions }): Promise<void> {
+export async function recordDownloadSource(client: SyncClient,
+  t: { localPath: string; remotePath: string; size: number; mtime?: Date; unique?: string; records?: PartRecordOptions }): Promise<void> {
   const asked = t.mtime ? undefined : await remoteIdentity(client, t.remotePath).catch(() => undefined);
-  const source: SourceIdentity = asked && asked.size === t.size ? asked : { size: t.size, ...(t.mtime ? { mtimeMs: t.mtime.getTime() } : {}) };
+  const source: SourceIdentity = asked && asked.size === t.size ? asked
+    : { size: t.size, ...(t.mtime ? { mtimeMs: t.mtime.getTime() } : {}), ...(t.unique ? { unique: t.unique } : {}) };
   await saveRecord(partKey("download", t), source);
 }
 

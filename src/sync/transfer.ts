@@ -35,6 +35,8 @@ export interface FileTransfer {
   mtime?: Date;
   /** Bytes of a partial file to resume from (attempt 1); later attempts ask the partial itself. */
   resumeFrom?: number;
+  /** The remote source's MLST `unique` fact, when the caller has it (recorded with a download's partial). */
+  unique?: string;
   /** Where the identity of a partial's source is recorded (partIdentity.ts); default the state folder. */
   records?: PartRecordOptions;
 }

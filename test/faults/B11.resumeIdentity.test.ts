@@ -9,7 +9,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { lstat, mkdir, readdir, readFile, stat, symlink, utimes, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, rename, stat, symlink, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isRetriable } from "../../src/client/index.js";
 import { runMirror } from "../../src/sync/mirror.js";
@@ -311,4 +311,27 @@ test("B11 records: written without following a symlink planted at their name, to
   assert.deepEqual((await loadRecord(key))?.source, { size: 5, mtimeMs: 1000 });
   await writeFile(recordPath(key), '{"version":1,"kind":"downl');
   assert.equal(await loadRecord(key), undefined);
+});
+
+test("B11 MLST unique: a file replaced by another of the same size and the same modify time → starts over", async (t) => {
+  const { server, proxy, tmp, stateDir } = await setup(t, { cutOn: /^RETR/ });
+  const fresh = freshConnection(t, proxy.port);
+  const remote = join(server.root, "big.bin");
+  await writeFile(remote, OLD);
+  await utimes(remote, T_OLD, T_OLD);
+  const facts = await fresh((c) => c.stat("big.bin"));
+  assert.ok(facts?.facts?.unique, "the server gives a unique fact");
+  const local = join(tmp.path, "big.bin");
+  const tr = { localPath: local, remotePath: "big.bin", size: SIZE, mtime: T_OLD, unique: facts.facts.unique };
+  await assert.rejects(fresh((c) => downloadAttempt(c, tr, { attempt: 1 })));
+  // Replaced by rename (a new inode), its time set to the old one: only `unique` tells.
+  await writeFile(join(server.root, "incoming.tmp"), NEW);
+  await utimes(join(server.root, "incoming.tmp"), T_OLD, T_OLD);
+  await rename(join(server.root, "incoming.tmp"), remote);
+  const have = (await stat(localPartPath(local))).size;
+  const out = await fresh((c) => downloadAttempt(c, { ...tr, resumeFrom: have }, { attempt: 1 }));
+  assert.equal(out.offset, 0);
+  assert.match(out.restarted ?? "", /the remote file changed since the partial was cut \(unique id /);
+  assert.equal(sha(await readFile(local)), sha(NEW));
+  assert.deepEqual(await records(stateDir), []);
 });

@@ -37,6 +37,7 @@ export function registerGet(program: Command): void {
         progress.start(1, size - resumeFrom);
         const t = {
           localPath, remotePath: target.url.path, size, ...(remote.modifiedAt ? { mtime: remote.modifiedAt } : {}), ...(resumeFrom ? { resumeFrom } : {}),
+          ...(remote.facts?.unique ? { unique: remote.facts.unique } : {}),
           records: { origin: serverOrigin(target.url) }, // a partial cut from another server is not resumed
         };
         outcome = await transferWithRetry(({ attempt, restart }) => session.pool.use((c) => downloadAttempt(c, t, {
