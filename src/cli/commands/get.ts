@@ -56,7 +56,7 @@ export function registerGet(program: Command): void {
     });
 }
 
-/** The server a partial belongs to, as recorded beside it (no password, no path). */
+/** The server a partial belongs to, as recorded with it (partIdentity; no password, no path). */
 export function serverOrigin(url: { user?: string; host: string; port: number }): string {
   return `${url.user ?? "anonymous"}@${url.host}:${url.port}`;
 }
