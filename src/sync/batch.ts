@@ -1,5 +1,6 @@
 import type { TransferOp } from "./plan.js";
 import { remotePathOf, type SyncClient } from "./remote.js";
+import { rememberUploadSource } from "./partIdentity.js";
 import { localPathOf, publishRemote, readSmallFile, remotePartPath, sendBuffer, SMALL_FILE_BYTES, type TransferOutcome } from "./transfer.js";
 import { parentRel, partName } from "./tree.js";
 import { canHash, hashBuffer, sameDigest, VerifyError } from "./verify.js";
@@ -66,7 +67,8 @@ export async function uploadBatch(client: SyncClient, ops: readonly TransferOp[]
   const signal = o.signal ? { signal: o.signal } : {};
   for (const [i, op] of ops.entries()) {
     try {
-      const data = readSmallFile(localPathOf(o.localRoot, op.path), op.size);
+      const localPath = localPathOf(o.localRoot, op.path);
+      const data = readSmallFile(localPath, op.size, (st) => rememberUploadSource({ localPath, remotePath: remotePathOf(o.remoteRoot, op.path) }, st));
       await sendBuffer(client, data, remotePartPath(remotePathOf(o.remoteRoot, op.path)), signal);
       o.onBytes?.(data.length);
       sent.set(i, data);

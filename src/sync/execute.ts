@@ -235,6 +235,8 @@ async function transferOne(op: TransferOp, ctx: Context, options: ExecuteOptions
   const t = {
     localPath, remotePath: remotePathOf(options.remoteRoot, op.path), size: op.size,
     ...(op.mtime ? { mtime: op.mtime } : {}), ...(op.resumeFrom ? { resumeFrom: op.resumeFrom } : {}),
+    // Partials' source identities (B11) live beside the mirror's sync state (the daemon's state folder for its jobs).
+    ...(options.state?.file ? { records: { stateDir: dirname(options.state.file) } } : {}),
   };
   if (op.kind === "download") await ctx.checkLocalDir(dirname(localPath));
   options.progress?.fileStarted?.(op.path, op.size);
@@ -256,6 +258,7 @@ async function transferOne(op: TransferOp, ctx: Context, options: ExecuteOptions
       onRetry: (err, retry, delayMs) => options.logger?.warn({ path: op.path, retry, delayMs, err: describeError(err) }, "transfer failed, retrying"),
     }, prior ?? {});
     result.transferred.push({ ...outcome, path: op.path, size: op.size, reason: op.reason, attempts });
+    if (outcome.restarted) options.logger?.warn({ path: op.path, reason: outcome.restarted }, "partial file discarded: started over from byte 0");
     if (op.srcStamp !== undefined) {
       options.state?.set(op.path, { size: op.size, srcStamp: op.srcStamp, ...(outcome.hash ? { hash: outcome.hash } : {}) });
       options.state?.saveSoon();

@@ -10,6 +10,7 @@ export * from "./retry.js";
 export * from "./remote.js";
 export * from "./verify.js";
 export * from "./transfer.js";
+export * from "./partIdentity.js";
 export * from "./batch.js";
 export * from "./execute.js";
 export * from "./mirror.js";

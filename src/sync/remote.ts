@@ -12,6 +12,8 @@ export interface SyncRemoteEntry {
   size?: number;
   modifiedAt?: Date;
   rawModifiedAt?: string;
+  /** MLSD/MLST facts by lowercase name (e.g. `unique`, which partIdentity records). */
+  facts?: Readonly<Record<string, string>>;
 }
 
 /**

@@ -1,5 +1,5 @@
 import {
-  closeSync, createReadStream, createWriteStream, fstatSync, ftruncate as ftruncateCallback, futimesSync, openSync, readSync,
+  type Stats, closeSync, createReadStream, createWriteStream, fstatSync, ftruncate as ftruncateCallback, futimesSync, openSync, readSync,
   rename as renameWithCallback, writeSync,
 } from "node:fs";
 import { lutimes, realpath, rm, stat } from "node:fs/promises";
@@ -14,6 +14,7 @@ import { assertOwnPart, createPartFd, openPartToResume, regularPartSize, SizeOve
 import { isNotFound, type SyncClient } from "./remote.js";
 import { withRetry, type RetryOptions } from "./retry.js";
 import { partName } from "./tree.js";
+import { decideResume, dropRecord, partKey, recordDownloadSource, recordUploadSource, rememberUploadSource, type PartRecordOptions } from "./partIdentity.js";
 import { canHash, hashBuffer, hashLocalFile, sameDigest, VerifyError } from "./verify.js";
 
 /**
@@ -37,6 +38,10 @@ export interface FileTransfer {
   mtime?: Date;
   /** Bytes of a partial file to resume from (attempt 1); later attempts ask the partial itself. */
   resumeFrom?: number;
+  /** The remote source's MLST `unique` fact, when the caller has it (recorded with a download's partial). */
+  unique?: string;
+  /** Where the identity of a partial's source is recorded (partIdentity.ts); default the state folder. */
+  records?: PartRecordOptions;
 }
 
 /** Per-attempt context: where the attempt starts, throttling, progress. */
@@ -69,6 +74,8 @@ export interface TransferOutcome {
    * for many files). Absent for SIZE and for downloads (bytes counted locally).
    */
   sizeFrom?: "listing";
+  /** Why a partial was there but the transfer started from byte 0 (its source changed: B11). */
+  restarted?: string;
 }
 
 /** The remote temporary name beside a remote path. */
@@ -138,12 +145,19 @@ export function transferWithRetry(
 export async function uploadAttempt(client: SyncClient, t: FileTransfer, o: AttemptOptions): Promise<TransferOutcome> {
   const part = remotePartPath(t.remotePath);
   let offset = 0;
+  let restarted: string | undefined;
   if (!o.restart && client.features.rest) {
     if (o.attempt === 1) offset = t.resumeFrom ?? 0;
     else offset = await remoteSize(client, part).catch((err: unknown) => { if (isNotFound(err)) return 0; throw err; });
     if (offset >= t.size || offset < 0) offset = 0;
+    // B11: resume only onto bytes of this very file, else start over (overwriting the partial).
+    if (offset > 0) ({ offset, restarted } = await decideResume(client, partKey("upload", t), offset, t.size));
+    // Bytes of another version are known to be there: remove them before a new record is
+    // written, so a crash before STOR truncates them cannot leave the record vouching for them.
+    if (restarted) await client.remove(part).catch(() => undefined);
   }
-  const whole = offset === 0 && !o.bucket && t.size <= SMALL_FILE_BYTES ? readSmallFile(t.localPath, t.size) : undefined;
+  const whole = offset === 0 && !o.bucket && t.size <= SMALL_FILE_BYTES ? readSmallFile(t.localPath, t.size, (st) => rememberUploadSource(t, st)) : undefined;
+  if (!whole && offset === 0) await recordUploadSource(t); // a small file is sent whole again instead
   let sent = 0;
   if (whole) {
     await sendBuffer(client, whole, part, o);
@@ -172,7 +186,8 @@ export async function uploadAttempt(client: SyncClient, t: FileTransfer, o: Atte
     }
   }
   const mtimeSet = await publishRemote(client, part, t.remotePath, t.mtime);
-  return { bytes: sent, offset, verified, ...(hash ? { hash } : {}), mtimeSet };
+  if (!whole || o.attempt > 1 || t.resumeFrom) await dropRecord(partKey("upload", t));
+  return { bytes: sent, offset, verified, ...(hash ? { hash } : {}), mtimeSet, ...(restarted ? { restarted } : {}) };
 }
 
 /**
@@ -180,10 +195,12 @@ export async function uploadAttempt(client: SyncClient, t: FileTransfer, o: Atte
  * since is reported (as a failed verification, so the attempt starts over) before any byte
  * is sent, instead of after.
  */
-export function readSmallFile(path: string, size: number): Buffer {
+export function readSmallFile(path: string, size: number, onStats?: (st: Stats) => void): Buffer {
   const fd = openSync(path, "r");
   try {
-    const now = fstatSync(fd).size;
+    const st = fstatSync(fd);
+    onStats?.(st); // what the bytes about to be read belong to (partIdentity)
+    const now = st.size;
     if (now !== size) throw new VerifyError(`the local file changed size since the scan (${size} → ${now})`);
     const data = Buffer.allocUnsafe(size);
     let got = 0;
@@ -273,10 +290,13 @@ export async function publishRemote(client: SyncClient, part: string, target: st
 export async function downloadAttempt(client: SyncClient, t: FileTransfer, o: AttemptOptions): Promise<TransferOutcome> {
   const part = localPartPath(t.localPath); // the caller has made (and checked) the folder
   let offset = 0;
+  let restarted: string | undefined;
   if (!o.restart && client.features.rest && (o.attempt > 1 || (t.resumeFrom ?? 0) > 0)) {
     const have = await regularPartSize(part);
     offset = o.attempt === 1 ? Math.min(have, t.resumeFrom ?? 0) : have;
     if (offset >= t.size) offset = 0;
+    // B11: before REST n, re-check the remote file against what the partial was cut from.
+    if (offset > 0) ({ offset, restarted } = await decideResume(client, partKey("download", t), offset, t.size));
   }
   let file: { fd: number; id: PartIdentity } | undefined;
   if (offset > 0) {
@@ -295,7 +315,18 @@ export async function downloadAttempt(client: SyncClient, t: FileTransfer, o: At
       offset = 0;
     }
   }
-  if (offset === 0 && !o.bucket && t.size <= SMALL_FILE_BYTES) return downloadSmall(client, t, part, o);
+  if (offset === 0 && !o.bucket && t.size <= SMALL_FILE_BYTES) {
+    const small = await downloadSmall(client, t, part, o);
+    if (o.attempt > 1 || t.resumeFrom) await dropRecord(partKey("download", t));
+    return { ...small, ...(restarted ? { restarted } : {}) };
+  }
+  if (offset === 0) {
+    // The old partial goes before the new record is written: a crash between the two must not
+    // leave old bytes that the new record vouches for. (Anything but a file or link in the
+    // way is left for createPartFd to refuse with a clear message.)
+    await rm(part, { force: true }).catch(() => undefined);
+    await recordDownloadSource(client, t);
+  }
   file ??= await createPartFd(part);
   const head = new PassThrough();
   let received = 0;
@@ -357,7 +388,8 @@ export async function downloadAttempt(client: SyncClient, t: FileTransfer, o: At
     }
   }
   await publishLocal(part, file.id, t.localPath, t.mtime);
-  return { bytes: received, offset, verified, ...(hash ? { hash } : {}), mtimeSet: t.mtime !== undefined };
+  await dropRecord(partKey("download", t));
+  return { bytes: received, offset, verified, ...(hash ? { hash } : {}), mtimeSet: t.mtime !== undefined, ...(restarted ? { restarted } : {}) };
 }
 
 /**
@@ -419,8 +451,15 @@ async function downloadSmall(client: SyncClient, t: FileTransfer, part: string, 
     if (sink.length > 0) {
       o.onBytes?.(sink.length);
       // Kept to resume after; a disk that refuses it only costs the resume, and the
-      // transfer's own error is the one to report.
-      await writeSmallFile(part, sink.bytes()).catch(() => rm(part, { force: true }).catch(() => undefined));
+      // transfer's own error is the one to report. The old partial goes first, as in
+      // downloadAttempt: no old bytes under the new record.
+      await rm(part, { force: true }).catch(() => undefined);
+      try {
+        await recordDownloadSource(client, t); // what the partial is cut from, before it exists
+        await writeSmallFile(part, sink.bytes());
+      } catch {
+        await rm(part, { force: true }).catch(() => undefined);
+      }
     }
     throw err;
   }

@@ -12,6 +12,8 @@ export interface CutProxyOptions {
   cutOn?: RegExp;
   /** Commands answered "550 Permission denied (injected)" by the proxy instead of the server. */
   deny?: RegExp;
+  /** FEAT lines (e.g. /^(HASH|X(SHA|MD5|CRC))/) the proxy drops, so the client sees a server without them. */
+  hideFeatures?: RegExp;
 }
 
 /** A running proxy. */
@@ -65,6 +67,7 @@ export async function startCutProxy(options: CutProxyOptions): Promise<CutProxy>
       while ((i = down.indexOf("\n")) >= 0) {
         let line = down.slice(0, i + 1);
         down = down.slice(i + 1);
+        if (options.hideFeatures && /^ \S/.test(line) && /^FEAT/i.test(session.lastCommand) && options.hideFeatures.test(line.trim())) continue;
         const epsv = /^229 (.*)\(\|\|\|(\d+)\|\)/.exec(line);
         const pasv = /^227 .*?(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)/.exec(line);
         if (epsv) {

@@ -16,7 +16,8 @@ export function registerGet(program: Command): void {
     .description("download one file (to a temporary name, verified, then renamed into place)")
     .argument("<url>", "ftp://user@host/path/to/file")
     .argument("[local]", "local file or folder; default: the file's name in the current folder")
-    .option("-c, --continue", "resume the .NAME.ferry-part left by an interrupted get"))
+    .option("-c, --continue", "resume the .NAME.ferry-part left by an interrupted get; starts over from byte 0 (and says so) " +
+      "when the remote file changed since the cut, or when nothing proves it did not (no record of the cut and no server checksum)"))
     .action(async (url: string, local: string | undefined, flags: { continue?: boolean } & TlsFlags) => {
       const target = resolveRemote(url, process.env, flags);
       const name = basename(target.url.path);
@@ -35,7 +36,11 @@ export function registerGet(program: Command): void {
         const size = remote.size ?? (await session.pool.use((c) => c.size(target.url.path)));
         const resumeFrom = flags.continue ? await stat(localPartPath(localPath)).then((s) => s.size, () => 0) : 0;
         progress.start(1, size - resumeFrom);
-        const t = { localPath, remotePath: target.url.path, size, ...(remote.modifiedAt ? { mtime: remote.modifiedAt } : {}), ...(resumeFrom ? { resumeFrom } : {}) };
+        const t = {
+          localPath, remotePath: target.url.path, size, ...(remote.modifiedAt ? { mtime: remote.modifiedAt } : {}), ...(resumeFrom ? { resumeFrom } : {}),
+          ...(remote.facts?.unique ? { unique: remote.facts.unique } : {}),
+          records: { origin: serverOrigin(target.url) }, // a partial cut from another server is not resumed
+        };
         outcome = await transferWithRetry(({ attempt, restart }) => session.pool.use((c) => downloadAttempt(c, t, {
           attempt, restart, onBytes: (n) => progress.bytes?.(n),
         })), {
@@ -52,6 +57,11 @@ export function registerGet(program: Command): void {
     });
 }
 
+/** The server a partial belongs to, as recorded with it (partIdentity; no password, no path). */
+export function serverOrigin(url: { user?: string; host: string; port: number }): string {
+  return `${url.user ?? "anonymous"}@${url.host}:${url.port}`;
+}
+
 /** Where a download lands: LOCAL, LOCAL/NAME when LOCAL is a folder, or ./NAME. */
 async function chooseLocal(local: string | undefined, name: string): Promise<string> {
   if (local === undefined) return resolve(name);
@@ -63,5 +73,6 @@ async function chooseLocal(local: string | undefined, name: string): Promise<str
 export function printOutcome(verb: string, what: string, o: TransferOutcome, ms: number): void {
   const secs = ms / 1000;
   const how = o.verified === "size only" ? "size only (the server offers no checksum)" : o.verified;
-  process.stdout.write(`${verb} ${what}: ${formatBytes(o.bytes)}${o.offset ? ` (resumed at byte ${o.offset})` : ""} in ${secs.toFixed(1)} s, verified by ${how}\n`);
+  const start = o.offset ? ` (resumed at byte ${o.offset})` : o.restarted ? ` (restarted from byte 0: ${o.restarted})` : "";
+  process.stdout.write(`${verb} ${what}: ${formatBytes(o.bytes)}${start} in ${secs.toFixed(1)} s, verified by ${how}\n`);
 }

@@ -111,6 +111,7 @@ function report(o: MirrorOutcome, c: ReportContext): void {
       ...(c.dryRun ? { plan: o.plan.ops } : {}),
       transferred: r?.transferred.map((t) => ({
         path: t.path, size: t.size, bytes: t.bytes, resumedFrom: t.offset, verified: t.verified, ...(t.sizeFrom ? { sizeFrom: t.sizeFrom } : {}),
+        ...(t.restarted ? { restarted: t.restarted } : {}),
         reason: t.reason, attempts: t.attempts, mtimeSet: t.mtimeSet,
       })) ?? [],
       unchanged: o.plan.unchanged.length, skipped: o.skipped, created: r?.created ?? [], deleted: r?.deleted ?? [],
@@ -128,6 +129,7 @@ function report(o: MirrorOutcome, c: ReportContext): void {
   }
   if (!r) throw new CliError("internal: no result", ExitCode.Failed);
   for (const f of r.failed) out.write(`FAILED ${f.path}: ${f.error}\n`);
+  for (const t of r.transferred) if (t.restarted) out.write(`restarted ${t.path} from byte 0: ${t.restarted}\n`);
   for (const s of o.skipped) out.write(`skipped ${s.path}: ${s.reason}\n`);
   if (r.deletesSkipped) out.write(`${r.deletesSkipped}\n`);
   if (o.checksumAvailable === false) out.write("--checksum: the server offers no checksum command; files were compared by size and mtime\n");

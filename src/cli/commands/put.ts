@@ -8,7 +8,7 @@ import { addTlsOptions, resolveRemote, type TlsFlags } from "../credentials.js";
 import { CliError, ExitCode } from "../exitCodes.js";
 import { createProgress } from "../progress.js";
 import { openRemote, toCliError } from "../remoteSession.js";
-import { printOutcome } from "./get.js";
+import { printOutcome, serverOrigin } from "./get.js";
 
 /** Register `ferry put LOCAL URL [--continue]`. */
 export function registerPut(program: Command): void {
@@ -16,7 +16,9 @@ export function registerPut(program: Command): void {
     .description("upload one file (to a temporary name, verified, then renamed into place)")
     .argument("<local>", "local file")
     .argument("<url>", "ftp://user@host/path/to/file, or a folder URL ending in /")
-    .option("-c, --continue", "resume the .NAME.ferry-part left on the server by an interrupted put"))
+    .option("-c, --continue", "resume the .NAME.ferry-part left on the server by an interrupted put; starts over from byte 0 " +
+      "(and says so) when the local file changed since the cut (size, mtime, ctime, inode), or when nothing proves it did not " +
+      "(no record of the cut and no server checksum)"))
     .action(async (local: string, url: string, flags: { continue?: boolean } & TlsFlags) => {
       const localPath = resolve(local);
       const st = await stat(localPath).catch(() => undefined);
@@ -35,7 +37,7 @@ export function registerPut(program: Command): void {
         const resumeFrom = flags.continue ? await session.pool.use((c) => c.size(remotePartPath(remotePath)))
           .catch((err: unknown) => { if (err instanceof FtpReplyError && err.code >= 450) return 0; throw err; }) : 0;
         progress.start(1, st.size - resumeFrom);
-        const t = { localPath, remotePath, size: st.size, mtime: st.mtime, ...(resumeFrom ? { resumeFrom } : {}) };
+        const t = { localPath, remotePath, size: st.size, mtime: st.mtime, ...(resumeFrom ? { resumeFrom } : {}), records: { origin: serverOrigin(target.url) } };
         outcome = await transferWithRetry(({ attempt, restart }) => session.pool.use((c) => uploadAttempt(c, t, {
           attempt, restart, onBytes: (n) => progress.bytes?.(n),
         })), {
