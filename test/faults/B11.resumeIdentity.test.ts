@@ -62,7 +62,11 @@ async function cutDownload(pool: ReturnType<typeof poolFor>, localPath: string):
 /** Cut a `put` of big.bin after CUT bytes: its first attempt, as `ferry put` runs it. */
 async function cutUpload(pool: ReturnType<typeof poolFor>, localPath: string, serverRoot: string): Promise<void> {
   await assert.rejects(pool.use((c) => uploadAttempt(c, { localPath, remotePath: "big.bin", size: SIZE, mtime: T_OLD }, { attempt: 1 })));
-  const part = await stat(join(serverRoot, ".big.bin.ferry-part"));
+  // The server publishes a cut new file's bytes once it has seen the data connection end,
+  // which may be just after the client gave up: wait for it (bounded).
+  const partPath = join(serverRoot, ".big.bin.ferry-part");
+  for (let i = 0; i < 100 && !(await stat(partPath).then(() => true, () => false)); i++) await new Promise((r) => setTimeout(r, 20));
+  const part = await stat(partPath);
   assert.ok(part.size > 0 && part.size <= CUT, `a remote partial of ${part.size} bytes was left`);
 }
 

@@ -24,9 +24,10 @@ for (const announced of [10, 2 * MB]) {
   test(`ferry get: SIZE says ${announced} bytes, the data never ends: cut off at the announced size, memory bounded, nothing published`, async (t) => {
     const server = await startLyingServer(announced, "endless");
     const tmp = await tempDir("ferry-b9-");
-    t.after(async () => { await server.close(); await tmp.remove(); });
+    const state = await tempDir("ferry-b9-state-"); // resume records live outside the destination
+    t.after(async () => { await server.close(); await tmp.remove(); await state.remove(); });
     const r = await runMeasured(ferryArgv("get", `ftp://u:p@127.0.0.1:${server.port}/f.bin`, `${tmp.path}/`), {
-      cwd: REPO_ROOT, env: { HOME: tmp.path, FERRY_LOG_LEVEL: "error" }, killAboveBytes: 2 * RSS_BOUND, timeoutMs: 30_000,
+      cwd: REPO_ROOT, env: { HOME: tmp.path, FERRY_STATE_DIR: state.path, FERRY_LOG_LEVEL: "error" }, killAboveBytes: 2 * RSS_BOUND, timeoutMs: 30_000,
     });
     assert.equal(r.killed, false, `the victim was killed (peak RSS ${Math.round(r.peakRss / MB)} MB or timeout)`);
     assert.ok(r.peakRss > 0, "peak RSS was read");
