@@ -32,3 +32,61 @@ export async function portRefuses(port: number, from = "127.0.0.2"): Promise<boo
   s.destroy();
   return r;
 }
+
+/** Stats a serverChild reports. */
+export interface ChildStats {
+  readonly rssKb: number;
+  readonly hwmKb: number;
+  readonly fds: number;
+  readonly sessions: number;
+}
+
+/** A running serverChild: its port, a stats() query and stop(). */
+export interface ServerChild {
+  readonly port: number;
+  readonly pid: number;
+  stats(): Promise<ChildStats>;
+  /** True while the child process runs. */
+  readonly alive: boolean;
+  stop(): Promise<void>;
+}
+
+/** Start test/faults/serverChild.ts serving `root` with `limits`. */
+export async function startServerChild(root: string, limits: Record<string, number> = {}): Promise<ServerChild> {
+  const { spawn } = await import("node:child_process");
+  const { createInterface } = await import("node:readline");
+  const { fileURLToPath } = await import("node:url");
+  const script = fileURLToPath(new URL("./serverChild.ts", import.meta.url));
+  const child = spawn(process.execPath, ["--expose-gc", "--import", "tsx", script, root, JSON.stringify(limits)], { stdio: ["pipe", "pipe", "inherit"] });
+  let exited = false;
+  child.once("exit", () => (exited = true));
+  const lines = createInterface({ input: child.stdout! });
+  const waiting: Array<(l: string) => void> = [];
+  lines.on("line", (l) => waiting.shift()?.(l));
+  const nextLine = (): Promise<string> => new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("server child did not answer within 20 s")), 20_000);
+    timer.unref();
+    waiting.push((l) => {
+      clearTimeout(timer);
+      resolve(l);
+    });
+  });
+  const { port } = JSON.parse(await nextLine()) as { port: number };
+  return {
+    port, pid: child.pid!,
+    get alive() {
+      return !exited;
+    },
+    stats: async () => {
+      const answer = nextLine();
+      child.stdin!.write("gc\n");
+      return JSON.parse(await answer) as ChildStats;
+    },
+    stop: async () => {
+      if (exited) return;
+      child.stdin!.end();
+      await Promise.race([once(child, "exit"), new Promise((r) => setTimeout(r, 5000).unref())]);
+      if (!exited) child.kill("SIGKILL");
+    },
+  };
+}
