@@ -332,6 +332,13 @@ export class Session {
         socket = secured;
       }
       socket.setTimeout(this.options.limits.dataTimeoutMs, () => abort.abort(new Error("data connection stalled")));
+      // A reset data connection (RST) ends the transfer at once: a body waiting for 'drain'
+      // would otherwise wait for an event a destroyed socket never sends (A18). A clean close
+      // is left to the body, since an upload's FIN may close the socket before its last
+      // bytes are on disk.
+      socket.once("close", (hadError: boolean) => {
+        if (hadError) abort.abort(new Error("data connection reset by the client"));
+      });
       const result = await body(socket, abort.signal);
       bytes = result.bytes;
       await new Promise((r) => setImmediate(r)); // let a pending control-connection close land first
