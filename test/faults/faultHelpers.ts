@@ -52,12 +52,12 @@ export interface ServerChild {
 }
 
 /** Start test/faults/serverChild.ts serving `root` with `limits`. */
-export async function startServerChild(root: string, limits: Record<string, number> = {}): Promise<ServerChild> {
+export async function startServerChild(root: string, limits: Record<string, number> = {}, nodeFlags: readonly string[] = []): Promise<ServerChild> {
   const { spawn } = await import("node:child_process");
   const { createInterface } = await import("node:readline");
   const { fileURLToPath } = await import("node:url");
   const script = fileURLToPath(new URL("./serverChild.ts", import.meta.url));
-  const child = spawn(process.execPath, ["--expose-gc", "--import", "tsx", script, root, JSON.stringify(limits)], { stdio: ["pipe", "pipe", "inherit"] });
+  const child = spawn(process.execPath, ["--expose-gc", ...nodeFlags, "--import", "tsx", script, root, JSON.stringify(limits)], { stdio: ["pipe", "pipe", "inherit"] });
   let exited = false;
   child.once("exit", () => (exited = true));
   const lines = createInterface({ input: child.stdout! });
