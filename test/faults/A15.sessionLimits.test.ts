@@ -83,6 +83,26 @@ describe("A15 / I11: login timeout, caps on sessions waiting to log in, floods a
     }
   });
 
+  it("60 dribblers from 6 addresses (one byte every 200 ms) are all closed by the login timer; descriptors return", async () => {
+    const srv = await start({ limits: { loginTimeoutMs: 800, idleTimeoutMs: 20_000, maxUnauthenticatedPerAddress: 10 } });
+    const base = fdCount();
+    const dribblers: RawClient[] = [];
+    for (let a = 1; a <= 6; a++) {
+      for (let i = 0; i < 10; i++) dribblers.push((await connect(srv.port, `127.0.0.${a}`)).client);
+    }
+    assert.equal(srv.server.sessionCount, 60);
+    const timer = setInterval(() => {
+      for (const d of dribblers) if (!d.closed) d.write("U");
+    }, 200);
+    try {
+      await waitFor("every dribbler closed by the server", () => dribblers.every((d) => d.closed), 10_000);
+    } finally {
+      clearInterval(timer);
+    }
+    await waitFor("no session left", () => srv.server.sessionCount === 0 && srv.server.unauthenticatedCount === 0);
+    await waitFor("descriptors back to baseline", () => fdCount() <= base, 5000);
+  });
+
   it("a dribbler after login is closed by the idle timer (bytes without a line end are not activity)", async () => {
     const srv = await start({ limits: { idleTimeoutMs: 500 } });
     const client = await RawClient.login(srv.port);
