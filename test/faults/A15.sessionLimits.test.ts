@@ -4,6 +4,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { startFerryServer, type RunningFerryServer } from "../helpers/ferryServer.js";
 import { RawClient } from "../server/rawClient.js";
+import { SessionSlots } from "../../src/server/slots.js";
 import { fdCount, portRefuses, waitFor } from "./faultHelpers.js";
 
 // Issue 12 failure #10 (A15, I11): no login timeout, and clients that never log in could hold
@@ -188,5 +189,55 @@ describe("A15 / I11: login timeout, caps on sessions waiting to log in, floods a
     const final = r?.code === 150 || r?.code === 125 ? await client.next(5000) : r;
     assert.equal(final?.code, 425, final?.lines.join(" "));
     assert.equal((await client.send("NOOP"))?.code, 200);
+  });
+});
+
+describe("A15: SessionSlots, the accounting behind the caps", () => {
+  const limits = { maxConnections: 6, maxConnectionsPerAddress: 4, maxUnauthenticated: 4, maxUnauthenticatedPerAddress: 3 };
+
+  it("admits under the caps, refuses at each cap, and a login frees the waiting slot", () => {
+    const slots = new SessionSlots<string>(limits);
+    for (const s of ["a1", "a2", "a3"]) {
+      assert.equal(slots.check("A").kind, "admit");
+      slots.add(s, "A");
+    }
+    const perAddress = slots.check("A");
+    assert.equal(perAddress.kind, "refuse");
+    assert.match(perAddress.kind === "refuse" ? perAddress.reason : "", /waiting to log in \(limit 3\)/);
+    slots.setLoggedIn("a1", true);
+    assert.equal(slots.check("A").kind, "admit");
+    slots.add("a4", "A");
+    slots.setLoggedIn("a4", true);
+    const total = slots.check("A");
+    assert.equal(total.kind, "refuse", "4 connections from A is maxConnectionsPerAddress");
+    assert.match(total.kind === "refuse" ? total.reason : "", /from your address \(limit 4\)/);
+  });
+
+  it("at the waiting cap, evicts the oldest waiting session of the busiest address, only when that evens things out", () => {
+    const slots = new SessionSlots<string>(limits);
+    slots.add("a1", "A");
+    slots.add("a2", "A");
+    slots.add("a3", "A");
+    slots.add("b1", "B");
+    const c = slots.check("C");
+    assert.deepEqual(c.kind === "evict" ? c.victim : c.kind, "a1");
+    slots.release("a1");
+    slots.release("a1"); // idempotent
+    slots.add("c1", "C");
+    assert.equal(slots.pendingSize, 4);
+    // Now A has 2, B 1, C 1: B or C asking would only swap roles with A's lead of one.
+    assert.equal(slots.check("B").kind, "refuse");
+    assert.equal(slots.check("D").kind, "evict");
+  });
+
+  it("a logout counts the session as waiting again", () => {
+    const slots = new SessionSlots<string>(limits);
+    slots.add("a1", "A");
+    slots.setLoggedIn("a1", true);
+    assert.equal(slots.pendingSize, 0);
+    slots.setLoggedIn("a1", false);
+    assert.equal(slots.pendingSize, 1);
+    slots.release("a1");
+    assert.equal(slots.pendingSize + slots.size, 0);
   });
 });
