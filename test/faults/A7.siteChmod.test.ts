@@ -1,6 +1,6 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { chmod, mkdir, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { startFerryServer, type RunningFerryServer } from "../helpers/ferryServer.js";
 import { RawClient } from "../server/rawClient.js";
@@ -19,6 +19,7 @@ describe("A7 / issue 12 #8: SITE CHMOD sets permission bits only, never on the r
     await mkdir(join(srv.root, "d"));
     await chmod(join(srv.root, "d"), 0o755);
     await chmod(srv.root, 0o755);
+    await symlink(".", join(srv.root, "selfie")); // a link inside the root that leads to the root
     client = await RawClient.login(srv.port);
   });
   after(async () => {
@@ -44,7 +45,7 @@ describe("A7 / issue 12 #8: SITE CHMOD sets permission bits only, never on the r
     assert.equal(await modeOf(join(srv.root, "x.sh")), 0o600);
   });
 
-  for (const spelling of ["/", ".", "..", "/./", "d/..", "//"]) {
+  for (const spelling of ["/", ".", "..", "/./", "d/..", "//", "selfie", "d/../selfie/"]) {
     it(`SITE CHMOD on the root (${JSON.stringify(spelling)}) is refused with 550 and the root keeps its mode`, async () => {
       const r = await client.send(`SITE CHMOD 1777 ${spelling}`);
       assert.equal(r?.code, 550, r?.lines.join(" "));

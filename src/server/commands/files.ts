@@ -1,5 +1,5 @@
 import { formatTimeVal, parseTimeVal } from "../../protocol/index.js";
-import { PathError } from "../FileSystem.js";
+import { PathError, ROOT_PATH } from "../FileSystem.js";
 import { ReplyError } from "../errors.js";
 import type { Session } from "../Session.js";
 import { quotePath } from "./navigation.js";
@@ -45,7 +45,9 @@ async function site(s: Session, arg: string): Promise<void> {
       if (!s.can("chmod")) return s.reply(550, `Permission denied: ${s.principal?.name} may not chmod`);
       const target = s.resolve(path);
       // The user's root is the server's to set, not the user's (issue 12 #8).
-      if (target === "/") return s.reply(550, "SITE CHMOD refused on your root directory");
+      if (target === ROOT_PATH || (await s.fs.existing(target)) === (await s.fs.existing(ROOT_PATH))) { // also through a link to it
+        return s.reply(550, "SITE CHMOD refused on your root directory");
+      }
       // Permission bits only, as vsftpd does: setuid, setgid and sticky are silently dropped.
       const mode = parseInt(modeText, 8) & 0o777;
       await s.fs.chmod(target, mode);
