@@ -4,6 +4,8 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { startFerryServer, type RunningFerryServer } from "../helpers/ferryServer.js";
 import { RawClient } from "../server/rawClient.js";
+import { connect as nodeConnect } from "node:net";
+import { makeTestCert } from "../server/tlsFixture.js";
 import { SessionSlots } from "../../src/server/slots.js";
 import { fdCount, portRefuses, waitFor } from "./faultHelpers.js";
 
@@ -102,6 +104,31 @@ describe("A15 / I11: login timeout, caps on sessions waiting to log in, floods a
     }
     await waitFor("no session left", () => srv.server.sessionCount === 0 && srv.server.unauthenticatedCount === 0);
     await waitFor("descriptors back to baseline", () => fdCount() <= base, 5000);
+  });
+
+  it("a TLS handshake that never finishes (implicit port, and after AUTH TLS) is cut by the login timer", async (t) => {
+    const cert = await makeTestCert();
+    if (!cert) {
+      if (process.env.CI === "true") assert.fail("openssl is needed (apt-get install -y openssl)");
+      return t.skip("no openssl");
+    }
+    try {
+      const srv = await start({ tls: { cert: cert.cert, key: cert.key, implicitPort: 0 }, limits: { loginTimeoutMs: 500 } });
+      const base = fdCount();
+      const implicit = nodeConnect({ host: "127.0.0.1", port: srv.implicitPort });
+      implicit.on("error", () => undefined);
+      const implicitClosed = new Promise((r) => implicit.once("close", r));
+      implicit.write(Buffer.from([0x16, 0x03, 0x01])); // three bytes of a ClientHello, then nothing
+      const { client } = await connect(srv.port);
+      assert.equal((await client.send("AUTH TLS"))?.code, 234);
+      client.write(Buffer.from([0x16, 0x03, 0x01]));
+      await client.waitClosed(5000);
+      await Promise.race([implicitClosed, new Promise((_, reject) => setTimeout(() => reject(new Error("implicit TLS stall not closed")), 5000).unref())]);
+      await waitFor("no session left", () => srv.server.sessionCount === 0);
+      await waitFor("descriptors back to baseline", () => fdCount() <= base, 5000);
+    } finally {
+      await cert.remove();
+    }
   });
 
   it("a dribbler after login is closed by the idle timer (bytes without a line end are not activity)", async () => {
