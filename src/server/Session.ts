@@ -453,6 +453,8 @@ export class Session {
   #dropLongLine(length: number): void {
     this.logger.warn({ event: "session.lineTooLong", length }, "command line too long, closing");
     this.#pending = Buffer.alloc(0);
+    // Read no more of it: the rest of a 5 MB "line" would only pass through memory (A11).
+    this.#socket.pause();
     this.replyAndClose(500, `Command line too long (limit ${this.options.limits.maxLineLength} bytes), closing`);
   }
 
