@@ -44,7 +44,8 @@ describe("A15 / I11: login timeout, caps on sessions waiting to log in, floods a
     assert.match(last?.lines.join(" ") ?? "", /Login timeout/);
     await client.waitClosed();
     const elapsed = Date.now() - t0;
-    assert.ok(elapsed >= 500 && elapsed < 3000, `closed after ${elapsed} ms`);
+    // Bounded well below the 20 s idle timeout, with room for a loaded CI machine.
+    assert.ok(elapsed >= 500 && elapsed < 10_000, `closed after ${elapsed} ms`);
     assert.equal(srv.server.sessionCount, 0);
   });
 
