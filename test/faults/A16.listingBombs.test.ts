@@ -103,7 +103,7 @@ for i in range(${ENTRIES}):
     assert.equal((await client.send("NOOP"))?.code, 200);
   });
 
-  it(`LIST of a ${ENTRIES}-entry folder streams every entry with bounded server memory`, async () => {
+  it(`LIST of a ${ENTRIES}-entry folder streams every entry with bounded server memory`, async (t) => {
     const before = await child.stats();
     const r = await listing("LIST big");
     assert.equal(r.code, 226);
@@ -111,17 +111,19 @@ for i in range(${ENTRIES}):
     assert.equal(lines.length, ENTRIES);
     const s = await child.stats();
     const growth = s.hwmKb - before.hwmKb;
+    t.diagnostic(`LIST ${ENTRIES}: ${r.ms} ms, ${(r.text.length / 1e6).toFixed(1)} MB sent, server peak RSS +${growth} KiB (VmHWM ${s.hwmKb} KiB)`);
     // The listing text alone is ~6 MB; the server holds a 64-entry batch and a 64 KiB buffer.
     assert.ok(growth < 8 * 1024, `peak RSS grew ${growth} KiB for ${(r.text.length / 1e6).toFixed(1)} MB of listing`);
   });
 
-  it(`STAT of the ${ENTRIES}-entry folder on the control connection is streamed too`, async () => {
+  it(`STAT of the ${ENTRIES}-entry folder on the control connection is streamed too`, async (t) => {
     const before = await child.stats();
     client.write("STAT big\r\n");
     const r = await client.next(60_000);
     assert.equal(r?.code, 213);
     assert.equal(r.lines.filter((l) => / f\d{6}$/.test(l)).length, ENTRIES);
     const s = await child.stats();
+    t.diagnostic(`STAT ${ENTRIES}: server peak RSS +${s.hwmKb - before.hwmKb} KiB`);
     assert.ok(s.hwmKb - before.hwmKb < 8 * 1024, `peak RSS grew ${s.hwmKb - before.hwmKb} KiB`);
     assert.equal((await client.send("NOOP"))?.code, 200);
   });
