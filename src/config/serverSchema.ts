@@ -49,7 +49,11 @@ export const serverLimitsSchema = z.strictObject({
   maxConnections: z.number().int().positive().optional().describe("control connections in all; default 256"),
   maxConnectionsPerAddress: z.number().int().positive().optional().describe("control connections per client address; default 32"),
   idleTimeoutMs: ms("idle time before a session is closed", "300000 (5 min)").optional(),
-  dataTimeoutMs: ms("time to open a data connection, and longest stall in a transfer", "30000").optional(),
+  loginTimeoutMs: ms("time from connect to a successful login (commands do not extend it)", "30000").optional(),
+  maxUnauthenticated: z.number().int().positive().optional()
+    .describe("sessions not yet logged in, in all (keep it below maxConnections); default 128"),
+  maxUnauthenticatedPerAddress: z.number().int().positive().optional().describe("sessions not yet logged in per client address; default 10"),
+  dataTimeoutMs: ms("time to open a data connection (also how long a PASV listener waits), and longest stall in a transfer", "30000").optional(),
   loginFailureDelayMs: z.number().int().min(0).optional().describe("delay before answering a failed login, in ms; default 1000"),
   maxLoginFailures: z.number().int().positive().optional().describe("failed logins before disconnect; default 3"),
   shutdownGraceMs: z.number().int().min(0).optional().describe("on SIGINT/SIGTERM, time running transfers get to finish, in ms; default 10000"),

@@ -5,7 +5,11 @@ import { sameAddress } from "../protocol/index.js";
 /** The data connection could not be opened (no free port, timeout, refused, TLS refused): replied as `code` (default 425). */
 export class DataChannelError extends Error {
   override readonly name = "DataChannelError";
-  constructor(message: string, readonly code = 425) {
+  /**
+   * `message` goes to the client in the reply, so it must stay plain; `detail` (e.g. an
+   * OpenSSL error string) goes to the log only.
+   */
+  constructor(message: string, readonly code = 425, readonly detail?: string) {
     super(message);
   }
 }
@@ -19,6 +23,12 @@ export interface PassiveOptions {
   /** The control connection's peer: the only address allowed to connect. */
   readonly peerAddress: string;
   readonly logger: Logger;
+  /**
+   * A listener nobody connected to within this long is closed (vsftpd's accept_timeout), so
+   * a session issuing PASV after PASV without connecting holds at most one listener, and
+   * not for long (A15). Default: no limit.
+   */
+  readonly acceptTimeoutMs?: number | undefined;
 }
 
 /**
@@ -33,6 +43,8 @@ export class DataChannel {
   #socket: Socket | undefined;
   #waiter: { resolve: (s: Socket) => void; reject: (e: Error) => void } | undefined;
   #closed = false;
+  #acceptTimer: NodeJS.Timeout | undefined;
+  #expired: string | undefined;
 
   private constructor(listener: Server | undefined, connectActive?: (timeoutMs: number) => Promise<Socket>) {
     this.#listener = listener;
@@ -47,6 +59,16 @@ export class DataChannel {
     listener.on("connection", (socket) => channel.#onPassiveConnection(socket, options));
     listener.on("error", (err) => options.logger.warn({ err }, "passive listener error"));
     await listenInRange(listener, options.bindHost, options.portRange);
+    const ms = options.acceptTimeoutMs;
+    if (ms !== undefined) {
+      channel.#acceptTimer = setTimeout(() => {
+        // A transfer already waiting in open() has its own timer and its own 425.
+        if (channel.#socket || channel.#waiter || channel.#closed) return;
+        channel.#expired = `no data connection within ${Math.round(ms / 100) / 10} s of PASV/EPSV: send PASV or EPSV again`;
+        listener.close();
+      }, ms);
+      channel.#acceptTimer.unref();
+    }
     return channel;
   }
 
@@ -69,6 +91,7 @@ export class DataChannel {
   /** The data socket: the accepted one (waiting up to `timeoutMs`) or a fresh outgoing one. */
   async open(timeoutMs: number): Promise<Socket> {
     if (this.#closed) throw new DataChannelError("data channel already closed");
+    if (this.#expired) throw new DataChannelError(this.#expired);
     if (this.#connectActive) return this.#connectActive(timeoutMs);
     if (this.#socket) return this.#socket;
     return new Promise<Socket>((resolve, reject) => {
@@ -92,6 +115,7 @@ export class DataChannel {
   /** Stop listening and drop any data socket. */
   close(): void {
     this.#closed = true;
+    clearTimeout(this.#acceptTimer);
     this.#listener?.close();
     this.#socket?.destroy();
     const waiter = this.#waiter;
@@ -114,6 +138,7 @@ export class DataChannel {
       return;
     }
     this.#socket = socket;
+    clearTimeout(this.#acceptTimer);
     this.#listener?.close(); // one connection per PASV
     const waiter = this.#waiter;
     this.#waiter = undefined;

@@ -5,6 +5,7 @@ import { formatReply, unmapIPv4 } from "../protocol/index.js";
 import type { Authenticator } from "./Authenticator.js";
 import { DEFAULT_LIMITS, type ServerLimits } from "./limits.js";
 import { Session } from "./Session.js";
+import { SessionSlots } from "./slots.js";
 import { createSessionContext, tlsPolicy, wrapServerSocket, type ServerTlsOptions, type TlsPolicy } from "./tls.js";
 
 /** Options of an FtpServer. */
@@ -41,13 +42,14 @@ export class FtpServer {
   readonly #tls: TlsPolicy | undefined;
   readonly #implicitServer: Server | undefined;
   readonly #sessions = new Set<Session>();
-  readonly #perAddress = new Map<string, number>();
+  readonly #slots: SessionSlots<Session>;
   #closing: Promise<void> | undefined;
 
   constructor(options: FtpServerOptions) {
     this.#options = options;
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.#logger = options.logger ?? silentLogger();
+    this.#slots = new SessionSlots(this.limits);
     // Replies are small writes answered by the next command: with Nagle on, each one waits
     // for the client's delayed ACK (~40 ms on Linux), which dominated small-file uploads.
     this.#server = createServer({ noDelay: true }, (socket) => this.#onConnection(socket, false));
@@ -97,6 +99,11 @@ export class FtpServer {
     return this.#sessions.size;
   }
 
+  /** Number of control connections not (yet) logged in, as counted against maxUnauthenticated. */
+  get unauthenticatedCount(): number {
+    return this.#slots.pendingSize;
+  }
+
   /**
    * Graceful shutdown: stop accepting, tell idle sessions 421, let running transfers finish
    * for up to `graceMs` (default limits.shutdownGraceMs), then cut what is left.
@@ -139,15 +146,18 @@ export class FtpServer {
       setTimeout(() => socket.destroy(), 1000).unref();
     };
     if (this.#closing) return refuse("Server shutting down");
-    if (this.#sessions.size >= this.limits.maxConnections) return refuse(`Too many connections (limit ${this.limits.maxConnections}), try later`);
-    const fromAddress = this.#perAddress.get(address) ?? 0;
-    if (fromAddress >= this.limits.maxConnectionsPerAddress) {
-      return refuse(`Too many connections from your address (limit ${this.limits.maxConnectionsPerAddress}), try later`);
+    const admission = this.#slots.check(address);
+    if (admission.kind === "refuse") return refuse(admission.reason);
+    if (admission.kind === "evict") {
+      const victim = admission.victim;
+      this.#logger.warn({ event: "session.evicted", session: victim.id, client: victim.remoteAddress, for: address }, "closed a session waiting to log in to make room");
+      this.#slots.release(victim);
+      victim.replyAndClose(421, admission.reason);
     }
-    this.#perAddress.set(address, fromAddress + 1);
     const options = {
       authenticator: this.#options.authenticator, limits: this.limits, logger: this.#logger,
       pasvPorts: this.#options.pasvPorts, pasvAddress: this.#options.pasvAddress, tls: this.#tls,
+      onLoginChange: (s: Session, loggedIn: boolean) => this.#slots.setLoggedIn(s, loggedIn),
     };
     let session: Session;
     if (implicit && this.#tls) {
@@ -158,11 +168,10 @@ export class FtpServer {
       session = new Session(socket, options);
     }
     this.#sessions.add(session);
+    this.#slots.add(session, address);
     void session.closed.then(() => {
       this.#sessions.delete(session);
-      const n = (this.#perAddress.get(address) ?? 1) - 1;
-      if (n <= 0) this.#perAddress.delete(address);
-      else this.#perAddress.set(address, n);
+      this.#slots.release(session);
     });
     session.start();
   }

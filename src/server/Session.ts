@@ -23,6 +23,8 @@ export interface SessionOptions {
   readonly pasvAddress?: string | undefined;
   /** TLS policy when the server has a certificate; without it AUTH TLS gets 502. */
   readonly tls?: TlsPolicy | undefined;
+  /** Told when the session logs in (true) or out again (false): the server counts sessions waiting to log in. */
+  readonly onLoginChange?: ((session: Session, loggedIn: boolean) => void) | undefined;
 }
 
 /** Result of a transfer body: bytes moved, and for uploads whether the data ended cleanly. */
@@ -83,6 +85,7 @@ export class Session {
   #busy = false;
   #closed = false;
   #idleTimer: NodeJS.Timeout | undefined;
+  #loginTimer: NodeJS.Timeout | undefined;
   readonly #closedPromise: Promise<void>;
   #resolveClosed!: () => void;
   readonly #listeners = {
@@ -104,6 +107,7 @@ export class Session {
     }
     this.#attach(socket);
     this.#armIdleTimer();
+    this.#armLoginTimer();
   }
 
   #attach(socket: Socket): void {
@@ -243,12 +247,20 @@ export class Session {
     this.#fs = await FileSystem.open(principal.root);
     this.principal = principal;
     this.cwd = ROOT_PATH;
+    clearTimeout(this.#loginTimer);
+    this.#loginTimer = undefined;
+    this.options.onLoginChange?.(this, true);
   }
 
-  /** Forget the login (USER starts a new one). */
+  /** Forget the login (USER starts a new one, under a fresh login timeout). */
   logout(): void {
+    const wasLoggedIn = this.principal !== undefined;
     this.principal = undefined;
     this.#fs = undefined;
+    if (wasLoggedIn) {
+      this.options.onLoginChange?.(this, false);
+      this.#armLoginTimer();
+    }
   }
 
   /** True when the logged-in user holds `perm`. */
@@ -321,6 +333,13 @@ export class Session {
         socket = secured;
       }
       socket.setTimeout(this.options.limits.dataTimeoutMs, () => abort.abort(new Error("data connection stalled")));
+      // A reset data connection (RST) ends the transfer at once: a body waiting for 'drain'
+      // would otherwise wait for an event a destroyed socket never sends (A18). A clean close
+      // is left to the body, since an upload's FIN may close the socket before its last
+      // bytes are on disk.
+      socket.once("close", (hadError: boolean) => {
+        if (hadError) abort.abort(new Error("data connection reset by the client"));
+      });
       const result = await body(socket, abort.signal);
       bytes = result.bytes;
       await new Promise((r) => setImmediate(r)); // let a pending control-connection close land first
@@ -335,7 +354,7 @@ export class Session {
       if (err instanceof DataChannelError) {
         channel.close();
         this.#transfer = undefined;
-        this.logger.warn({ event: "transfer", verb, path, status: "no-connection", reason }, `${verb} ${path}: no data connection`);
+        this.logger.warn({ event: "transfer", verb, path, status: "no-connection", reason, detail: err.detail }, `${verb} ${path}: no data connection`);
         this.reply(err.code, err.code === 425 ? `Cannot open data connection: ${err.message}` : err.message);
         settle();
         return false;
@@ -398,9 +417,24 @@ export class Session {
     this.#idleTimer = setTimeout(() => {
       if (this.#transfer || this.#busy) return this.#armIdleTimer();
       this.logger.info({ event: "session.idle" }, "idle timeout");
-      this.replyAndClose(421, `Idle timeout (${Math.round(this.options.limits.idleTimeoutMs / 1000)} s), closing control connection`);
+      this.replyAndClose(421, `Idle timeout (${formatSeconds(this.options.limits.idleTimeoutMs)}), closing control connection`);
     }, this.options.limits.idleTimeoutMs);
     this.#idleTimer.unref();
+  }
+
+  /**
+   * The login timeout runs from connect (or from a logout) to a successful login; unlike the
+   * idle timer, no command resets it, so NOOPs or a slow dribble cannot hold a slot (I11).
+   */
+  #armLoginTimer(): void {
+    clearTimeout(this.#loginTimer);
+    const ms = this.options.limits.loginTimeoutMs;
+    this.#loginTimer = setTimeout(() => {
+      if (this.principal || this.isClosed) return;
+      this.logger.info({ event: "session.loginTimeout", ms }, "login timeout");
+      this.replyAndClose(421, `Login timeout (${formatSeconds(ms)}): log in sooner after connecting; closing control connection`);
+    }, ms);
+    this.#loginTimer.unref();
   }
 
   #onData(chunk: Buffer): void {
@@ -422,6 +456,8 @@ export class Session {
   #dropLongLine(length: number): void {
     this.logger.warn({ event: "session.lineTooLong", length }, "command line too long, closing");
     this.#pending = Buffer.alloc(0);
+    // Read no more of it: the rest of a 5 MB "line" would only pass through memory (A11).
+    this.#socket.pause();
     this.replyAndClose(500, `Command line too long (limit ${this.options.limits.maxLineLength} bytes), closing`);
   }
 
@@ -456,6 +492,10 @@ export class Session {
     this.logger.debug({ command: mask(line) }, "command");
     const spec = COMMANDS.get(verb);
     if (!spec) return this.reply(500, `Unknown command ${JSON.stringify(verb.slice(0, 20))}`);
+    // A CR or NUL inside a line (I6, A9, A10) is never part of a name, a password or a path:
+    // refused for every verb, before any handler can act on it.
+    const bad = /[\r\0]/.exec(arg);
+    if (bad) return this.reply(501, `${verb} argument contains a ${bad[0] === "\0" ? "NUL" : "CR"} character: not allowed in FTP commands`);
     if (spec.auth && !this.principal) return this.reply(530, "Please log in with USER and PASS first");
     if (spec.arg === "required" && arg === "") return this.reply(501, `${verb} needs an argument: ${spec.help}`);
     if (spec.arg === "forbidden" && arg !== "") return this.reply(501, `${verb} takes no argument: ${spec.help}`);
@@ -473,8 +513,14 @@ export class Session {
     this.#closed = true;
     this.#resolveClosed();
     clearTimeout(this.#idleTimer);
+    clearTimeout(this.#loginTimer);
     this.#data?.close();
     this.#transfer?.abort.abort(new Error("control connection closed"));
     this.logger.info({ event: "session.end", user: this.principal?.name }, "session ended");
   }
+}
+
+/** "30 s", or "0.2 s" for the short timeouts tests use. */
+function formatSeconds(ms: number): string {
+  return `${ms >= 10_000 ? Math.round(ms / 1000) : Math.round(ms / 100) / 10} s`;
 }

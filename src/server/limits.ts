@@ -8,6 +8,19 @@ export interface ServerLimits {
   readonly maxConnectionsPerAddress: number;
   /** A session with no command and no transfer for this long gets 421 and is closed. Default 5 minutes. */
   readonly idleTimeoutMs: number;
+  /**
+   * Time from connect (TLS handshake included) to a successful login; commands such as NOOP
+   * do not extend it, so a client that never logs in cannot hold a slot by chattering
+   * (vsftpd's and pyftpdlib's idea, at pyftpdlib-like scale). Gets 421 and a close. Default 30 s.
+   */
+  readonly loginTimeoutMs: number;
+  /**
+   * Sessions not (yet) logged in, in all; a new connection beyond it gets 421. Kept below
+   * maxConnections so clients that never log in cannot take every slot. Default 128.
+   */
+  readonly maxUnauthenticated: number;
+  /** Sessions not (yet) logged in from one client address; more get 421. Default 10. */
+  readonly maxUnauthenticatedPerAddress: number;
   /** Time to open a data connection, and longest stall inside a transfer. Default 30 s. */
   readonly dataTimeoutMs: number;
   /** Delay before answering a failed PASS (slows password guessing, RFC 2577 section 5). Default 1 s. */
@@ -24,6 +37,9 @@ export const DEFAULT_LIMITS: ServerLimits = {
   maxConnections: 256,
   maxConnectionsPerAddress: 32,
   idleTimeoutMs: 300_000,
+  loginTimeoutMs: 30_000,
+  maxUnauthenticated: 128,
+  maxUnauthenticatedPerAddress: 10,
   dataTimeoutMs: 30_000,
   loginFailureDelayMs: 1000,
   maxLoginFailures: 3,

@@ -91,14 +91,16 @@ export function wrapServerSocket(socket: Socket, context: SecureContext): TLSSoc
 export function acceptDataTls(raw: Socket, context: SecureContext, requireReuse: boolean, timeoutMs: number): Promise<TLSSocket> {
   const tls = wrapServerSocket(raw, context);
   return new Promise<TLSSocket>((resolve, reject) => {
-    const fail = (message: string): void => {
+    // The reply stays plain; OpenSSL's own words (library, function, reason codes) tell an
+    // attacker about the build and go to the log only.
+    const fail = (message: string, detail?: string): void => {
       clearTimeout(timer);
       tls.destroy();
       raw.destroy();
-      reject(new DataChannelError(message, 522));
+      reject(new DataChannelError(message, 522, detail));
     };
     const timer = setTimeout(() => fail(`TLS handshake on the data connection not done within ${Math.round(timeoutMs / 1000)} s`), timeoutMs);
-    tls.once("error", (err) => fail(`TLS handshake on the data connection failed: ${err.message}`));
+    tls.once("error", (err) => fail("TLS handshake on the data connection failed", err.message));
     const onClose = (): void => fail("data connection closed during the TLS handshake");
     tls.once("close", onClose);
     tls.once("secure", () => {

@@ -65,10 +65,11 @@ describe("hardening: paths never leave the root", () => {
     { title: "RNTO into a symlinked dir", lines: ["RNFR inside/ok.txt", "RNTO dirlink/stolen.txt"], code: 550 },
     { title: "SITE CHMOD through a symlink", lines: ["SITE CHMOD 777 filelink"], code: 550 },
     { title: "MFMT through a symlink", lines: ["MFMT 20000101000000 filelink"], code: 550 },
-    { title: "NUL in a name", lines: ["RETR inside/ok.txt\0.png"], code: 550 },
-    { title: "NUL in MKD", lines: ["MKD a\0b"], code: 550 },
-    { title: "CR inside a name", lines: ["MKD evil\rname"], code: 550 },
-    { title: "CR inside a STOR name", lines: ["PASV", "STOR evil\rname"], code: 550 },
+    // A NUL or CR anywhere in an argument is a syntax error (501, A9/A10), before any path check.
+    { title: "NUL in a name", lines: ["RETR inside/ok.txt\0.png"], code: 501 },
+    { title: "NUL in MKD", lines: ["MKD a\0b"], code: 501 },
+    { title: "CR inside a name", lines: ["MKD evil\rname"], code: 501 },
+    { title: "CR inside a STOR name", lines: ["PASV", "STOR evil\rname"], code: 501 },
   ];
 
   for (const c of cases) {

@@ -19,6 +19,9 @@ interface ServeFlags {
   pasvPorts?: string;
   pasvAddress?: string;
   shutdownGrace?: string;
+  loginTimeout?: string;
+  maxUnauthenticated?: string;
+  maxUnauthenticatedPerAddress?: string;
   tlsCert?: string;
   tlsKey?: string;
   tlsSelfSigned?: string;
@@ -56,6 +59,11 @@ export function parseUserFlag(text: string): UserSpec {
 
 function parsePortFlag(text: string, flag = "--port"): number {
   if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new UsageError(`${flag} ${text}: expected a port number 0-65535`);
+  return Number(text);
+}
+
+function parseCount(text: string, flag: string): number {
+  if (!/^\d{1,6}$/.test(text) || Number(text) < 1) throw new UsageError(`${flag} ${text}: expected a whole number of at least 1`);
   return Number(text);
 }
 
@@ -115,6 +123,16 @@ async function buildOptions(flags: ServeFlags) {
   if (flags.shutdownGrace !== undefined) {
     if (!/^\d+(\.\d+)?$/.test(flags.shutdownGrace)) throw new UsageError(`--shutdown-grace ${flags.shutdownGrace}: expected seconds, e.g. 10`);
     limits.shutdownGraceMs = Math.round(Number(flags.shutdownGrace) * 1000);
+  }
+  if (flags.loginTimeout !== undefined) {
+    if (!/^\d+(\.\d+)?$/.test(flags.loginTimeout) || Number(flags.loginTimeout) <= 0) {
+      throw new UsageError(`--login-timeout ${flags.loginTimeout}: expected seconds above 0, e.g. 30`);
+    }
+    limits.loginTimeoutMs = Math.round(Number(flags.loginTimeout) * 1000);
+  }
+  if (flags.maxUnauthenticated !== undefined) limits.maxUnauthenticated = parseCount(flags.maxUnauthenticated, "--max-unauthenticated");
+  if (flags.maxUnauthenticatedPerAddress !== undefined) {
+    limits.maxUnauthenticatedPerAddress = parseCount(flags.maxUnauthenticatedPerAddress, "--max-unauthenticated-per-address");
   }
   const tls = await buildTls(flags, cfg);
   return { root, host, port, pasvPorts, pasvAddress, users, anonymous, limits, tls };
@@ -251,6 +269,9 @@ export function registerServe(program: Command): void {
     .option("--pasv-ports <lo-hi>", "passive port range, e.g. 50000-50100")
     .option("--pasv-address <ipv4>", "address advertised in PASV replies (behind NAT)")
     .option("--shutdown-grace <seconds>", "on SIGINT/SIGTERM, let transfers finish this long (default 10)")
+    .option("--login-timeout <seconds>", "close sessions not logged in this long after connecting (default 30)")
+    .option("--max-unauthenticated <n>", "sessions waiting to log in, in all (default 128)")
+    .option("--max-unauthenticated-per-address <n>", "sessions waiting to log in, per client address (default 10)")
     .option("--tls-cert <file>", "PEM certificate: enables AUTH TLS (explicit FTPS) on --port")
     .option("--tls-key <file>", "PEM private key of --tls-cert")
     .option("--tls-self-signed <dir>", "use DIR/cert.pem and key.pem, generating a self-signed pair with openssl if missing (tests only; prints a warning)")

@@ -26,6 +26,7 @@ export const AUTH_COMMANDS: readonly CommandSpec[] = [
     if (name === undefined) return s.reply(503, "Send USER first");
     s.pendingUser = undefined;
     const { limits } = s.options;
+    const started = Date.now();
     try {
       const principal = await s.options.authenticator.verify(name, password);
       await s.login(principal);
@@ -39,8 +40,10 @@ export const AUTH_COMMANDS: readonly CommandSpec[] = [
       s.loginFailures++;
       s.logger.warn({ event: "login", user: name, ok: false, failures: s.loginFailures }, "login failed");
       // A delay after each failure and a disconnect after several slow down password
-      // guessing (RFC 2577 section 5).
-      await sleep(limits.loginFailureDelayMs);
+      // guessing (RFC 2577 section 5). The delay counts from the PASS, so the reply comes at
+      // the same moment whether the check took a slow hash (a known user) or a fast one
+      // (A14: no timing difference between known and unknown users, mod_delay's intent).
+      await sleep(Math.max(0, limits.loginFailureDelayMs - (Date.now() - started)));
       if (s.loginFailures >= limits.maxLoginFailures) {
         return s.replyAndClose(421, `Too many failed logins (${s.loginFailures}), closing connection`);
       }

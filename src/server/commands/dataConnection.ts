@@ -10,6 +10,7 @@ async function listenPassive(s: Session): Promise<DataChannel | undefined> {
   try {
     const channel = await DataChannel.passive({
       bindHost: s.localAddress, portRange: s.options.pasvPorts, peerAddress: s.remoteAddress, logger: s.logger,
+      acceptTimeoutMs: s.options.limits.dataTimeoutMs,
     });
     s.setDataChannel(channel);
     return channel;

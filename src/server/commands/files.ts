@@ -1,5 +1,5 @@
 import { formatTimeVal, parseTimeVal } from "../../protocol/index.js";
-import { PathError } from "../FileSystem.js";
+import { PathError, ROOT_PATH } from "../FileSystem.js";
 import { ReplyError } from "../errors.js";
 import type { Session } from "../Session.js";
 import { quotePath } from "./navigation.js";
@@ -44,8 +44,14 @@ async function site(s: Session, arg: string): Promise<void> {
       if (!/^[0-7]{1,4}$/.test(modeText) || path === "") return s.reply(501, "Syntax: SITE CHMOD <octal mode> <path>");
       if (!s.can("chmod")) return s.reply(550, `Permission denied: ${s.principal?.name} may not chmod`);
       const target = s.resolve(path);
-      await s.fs.chmod(target, parseInt(modeText, 8));
-      return s.reply(200, `SITE CHMOD ${modeText} ${target} done`);
+      // The user's root is the server's to set, not the user's (issue 12 #8).
+      if (target === ROOT_PATH || (await s.fs.existing(target)) === (await s.fs.existing(ROOT_PATH))) { // also through a link to it
+        return s.reply(550, "SITE CHMOD refused on your root directory");
+      }
+      // Permission bits only, as vsftpd does: setuid, setgid and sticky are silently dropped.
+      const mode = parseInt(modeText, 8) & 0o777;
+      await s.fs.chmod(target, mode);
+      return s.reply(200, `SITE CHMOD ${mode.toString(8).padStart(3, "0")} ${target} done${mode === parseInt(modeText, 8) ? "" : " (setuid, setgid and sticky bits are never set)"}`);
     }
     default:
       return s.reply(504, `Unknown SITE command ${JSON.stringify(sub.slice(0, 20))}: try SITE HELP`);
