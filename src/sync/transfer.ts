@@ -8,6 +8,7 @@ import { PassThrough, Readable, Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { FtpReplyError, unsafeNameReason, type HashAlgorithm } from "../protocol/index.js";
 import { throttle, type TokenBucket } from "./bwlimit.js";
+import { confirmDownloaded, confirmUploaded } from "./confirm.js";
 import { isNotFound, type SyncClient } from "./remote.js";
 import { withRetry, type RetryOptions } from "./retry.js";
 import { partName } from "./tree.js";
@@ -138,6 +139,8 @@ export async function uploadAttempt(client: SyncClient, t: FileTransfer, o: Atte
   if (!o.restart && client.features.rest) {
     if (o.attempt === 1) offset = t.resumeFrom ?? 0;
     else offset = await remoteSize(client, part).catch((err: unknown) => { if (isNotFound(err)) return 0; throw err; });
+    // Every byte went but the 226 did not come back (C3): confirm and publish, do not resend.
+    if (o.attempt > 1 && offset === t.size && t.size > 0) return confirmUploaded(client, t, part);
     if (offset >= t.size || offset < 0) offset = 0;
   }
   const whole = offset === 0 && !o.bucket && t.size <= SMALL_FILE_BYTES ? readSmallFile(t.localPath, t.size) : undefined;
@@ -269,6 +272,8 @@ export async function downloadAttempt(client: SyncClient, t: FileTransfer, o: At
   if (!o.restart && client.features.rest && (o.attempt > 1 || (t.resumeFrom ?? 0) > 0)) {
     const have = await stat(part).then((s) => s.size, () => 0);
     offset = o.attempt === 1 ? Math.min(have, t.resumeFrom ?? 0) : have;
+    // Every byte came but the 226 did not (C3): confirm with SIZE (and HASH) and publish, do not fetch again.
+    if (o.attempt > 1 && offset === t.size && t.size > 0) return confirmDownloaded(client, t, part);
     if (offset >= t.size) offset = 0;
   }
   if (offset === 0 && !o.bucket && t.size <= SMALL_FILE_BYTES) return downloadSmall(client, t, part, o);
