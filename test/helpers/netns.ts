@@ -87,7 +87,7 @@ export function peerArgv(role: "server" | "client", options: object): string[] {
 }
 
 /** Spawn the peer script outside any namespace (plain loopback). */
-export function spawnPeer(role: "server" | "client", options: object, label = role): PeerProcess {
+export function spawnPeer(role: "server" | "client", options: object, label: string = role): PeerProcess {
   const [cmd, ...args] = peerArgv(role, options) as [string, ...string[]];
   return new PeerProcess(spawn(cmd, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] }), label);
 }
@@ -117,7 +117,7 @@ export class Netns {
   }
 
   /** Start the peer script inside the namespace. */
-  spawnPeer(role: "server" | "client", options: object, label = role): PeerProcess {
+  spawnPeer(role: "server" | "client", options: object, label: string = role): PeerProcess {
     const argv = peerArgv(role, options);
     return new PeerProcess(spawn("ip", ["netns", "exec", this.name, ...argv], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] }), `${label}@${this.name}`);
   }
