@@ -56,6 +56,8 @@ export interface RetryOptions {
   onRetry?: (err: unknown, retry: number, delayMs: number) => void;
   sleep?: (ms: number) => Promise<unknown>;
   random?: () => number;
+  /** Monotonic clock of the outage patience, in ms; default performance.now. */
+  now?: () => number;
   signal?: AbortSignal;
 }
 
@@ -68,6 +70,7 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options:
   const policy = options.policy ?? DEFAULT_RETRY;
   const wait = options.sleep ?? ((ms: number) => sleep(ms, undefined, options.signal ? { signal: options.signal } : {}));
   const outage = policy.outage;
+  const now = options.now ?? (() => performance.now());
   let failures = 0; // attempts used: failures while the server is unreachable are free for a while
   for (let attempt = 1; ; attempt++) {
     try {
@@ -76,8 +79,8 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options:
       return result;
     } catch (err) {
       const down = outage !== undefined && isUnreachable(err);
-      if (down) outage.downSince ??= performance.now();
-      const patient = down && performance.now() - outage.downSince! < outage.patienceMs;
+      if (down) outage.downSince ??= now();
+      const patient = down && now() - outage.downSince! < outage.patienceMs;
       if (!patient) failures++;
       if (failures >= policy.attempts || !options.isRetriable(err) || options.signal?.aborted) throw err;
       const delay = backoffDelay(attempt, policy, options.random);

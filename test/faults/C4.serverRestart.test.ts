@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { test } from "node:test";
+import { describe, test } from "node:test";
 import { pino } from "pino";
 import { Authenticator, FtpServer } from "../../src/server/index.js";
 import { spawnFerry } from "../helpers/cli.js";
@@ -36,6 +36,8 @@ function runCli(args: string[], env: NodeJS.ProcessEnv): { done: Promise<{ code:
   return { done: new Promise((resolve) => child.on("close", (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); })) };
 }
 
+// Both directions at once: each mostly waits (the outage, the backoff), so together they take the time of one.
+describe("C4 server restart mid-mirror", { concurrency: 2 }, () => {
 for (const direction of ["upload", "download"] as const) {
   test(`C4 server SIGKILLed mid-mirror (${direction}) and back on the same port after ${OUTAGE_MS} ms: the mirror converges`, { timeout: 60_000 }, async (t) => {
     const tmp = await tempDir("ferry-c4-");
@@ -105,3 +107,4 @@ for (const direction of ["upload", "download"] as const) {
     assert.match(again.stdout, / 0 transferred, 34 unchanged, 0 deleted, 0 failed/);
   });
 }
+});

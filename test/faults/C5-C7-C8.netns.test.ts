@@ -106,7 +106,7 @@ test("C8 half-open peer (every packet dropped mid-transfer): detected within the
   if (!s) return;
   // Slow the link so the transfer is still running when the peer goes silent.
   await s.ns.exec("ip", "link", "set", "lo", "mtu", "1500");
-  await s.ns.exec("tc", "qdisc", "add", "dev", "lo", "root", "tbf", "rate", "4mbit", "burst", "16kb", "latency", "500ms");
+  await s.ns.exec("tc", "qdisc", "add", "dev", "lo", "root", "tbf", "rate", "8mbit", "burst", "16kb", "latency", "500ms");
   const body = pseudoRandomBytes(2 * 1024 * 1024, 9);
   await writeFile(join(s.root, "half.bin"), body);
   const c = client(s, {
