@@ -42,6 +42,8 @@ export interface Relay {
   readonly stalls: number;
   /** Every command of every session, in order. */
   readonly commands: string[];
+  /** Silence the control connection of every session open now (a peer that vanished); later sessions pass. */
+  silenceAll(): void;
   close(): Promise<void>;
 }
 
@@ -168,6 +170,9 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     sessions,
     get stalls() { return state.stalls; },
     commands: state.commands,
+    silenceAll: () => {
+      for (const session of sessions) session.controlStalled = true;
+    },
     close: async () => {
       for (const s of sockets) s.destroy();
       for (const srv of servers) srv.close();
