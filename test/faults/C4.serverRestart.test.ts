@@ -51,7 +51,7 @@ for (const direction of ["upload", "download"] as const) {
     await mkdir(join(root, "m"), { recursive: true });
     await mkdir(local);
     const files = new Map<string, Buffer>();
-    for (let i = 0; i < 4; i++) files.set(`big-${i}.bin`, pseudoRandomBytes(6 * 1024 * 1024, 100 + i));
+    for (let i = 0; i < 4; i++) files.set(`big-${i}.bin`, pseudoRandomBytes(3 * 1024 * 1024, 100 + i));
     for (let i = 0; i < 30; i++) files.set(`d${i % 3}/small-${i}.txt`, pseudoRandomBytes(5000 + i * 100, 200 + i));
     const source = direction === "upload" ? local : join(root, "m");
     for (const [rel, body] of files) {
@@ -64,9 +64,9 @@ for (const direction of ["upload", "download"] as const) {
     const port = (await first.waitFor((e) => e.event === "listening", "the server to listen")).port as number;
     const url = `ftp://user:pass@127.0.0.1:${port}/m`;
     const env = { FERRY_STATE_DIR: join(tmp.path, "state"), FERRY_LOG_LEVEL: "warn" };
-    // A shared 12 MB/s limit stretches the 24 MiB to about 2 s, so the kill lands mid-transfer.
+    // A shared 6 MB/s limit stretches the 12 MiB to about 2 s, so the kill lands mid-transfer.
     const args = direction === "upload" ? ["mirror", local, url, "--parallel", "4"] : ["mirror", url, local, "--parallel", "4"];
-    const mirror = runCli([...args, "--bwlimit", "12M"], env);
+    const mirror = runCli([...args, "--bwlimit", "6M"], env);
     // Kill it while transfers run: once a big file's partial holds 1 MiB.
     const partDir = direction === "upload" ? join(root, "m") : local;
     const partial = async (): Promise<boolean> => {
