@@ -19,7 +19,7 @@ export interface RetryPolicy {
 /** How long a run waits for an unreachable server to come back; `downSince` is its state. */
 export interface OutageClock {
   readonly patienceMs: number;
-  /** performance.now() of the first failure of the current outage; cleared by any success. */
+  /** When the current outage began (RetryOptions.now, default performance.now); cleared by any success. */
   downSince?: number;
 }
 
