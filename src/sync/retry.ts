@@ -8,6 +8,30 @@ export interface RetryPolicy {
   baseMs: number;
   /** Longest delay, in ms; default 10 000. */
   capMs: number;
+  /**
+   * Patience with a server that cannot be reached (refused, unreachable, no DNS answer; C4):
+   * while it lasts, such failures cost no attempt. One object shared by every transfer of a
+   * run, so a server that stays down costs the run `patienceMs` once, not once per file.
+   */
+  outage?: OutageClock;
+}
+
+/** How long a run waits for an unreachable server to come back; `downSince` is its state. */
+export interface OutageClock {
+  readonly patienceMs: number;
+  /** When the current outage began (RetryOptions.now, default performance.now); cleared by any success. */
+  downSince?: number;
+}
+
+const UNREACHABLE_CODES = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
+
+/** Whether an error (or one of its causes) says the server could not be reached at all. */
+export function isUnreachable(err: unknown): boolean {
+  for (let e: unknown = err, i = 0; e && i < 8; e = (e as { cause?: unknown }).cause, i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && UNREACHABLE_CODES.has(code)) return true;
+  }
+  return false;
 }
 
 /** The default policy: 5 attempts, 250 ms doubling up to 10 s. */
@@ -32,6 +56,8 @@ export interface RetryOptions {
   onRetry?: (err: unknown, retry: number, delayMs: number) => void;
   sleep?: (ms: number) => Promise<unknown>;
   random?: () => number;
+  /** Monotonic clock of the outage patience, in ms; default performance.now. */
+  now?: () => number;
   signal?: AbortSignal;
 }
 
@@ -43,11 +69,20 @@ export interface RetryOptions {
 export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
   const policy = options.policy ?? DEFAULT_RETRY;
   const wait = options.sleep ?? ((ms: number) => sleep(ms, undefined, options.signal ? { signal: options.signal } : {}));
+  const outage = policy.outage;
+  const now = options.now ?? (() => performance.now());
+  let failures = 0; // attempts used: failures while the server is unreachable are free for a while
   for (let attempt = 1; ; attempt++) {
     try {
-      return await fn(attempt);
+      const result = await fn(attempt);
+      if (outage) outage.downSince = undefined;
+      return result;
     } catch (err) {
-      if (attempt >= policy.attempts || !options.isRetriable(err) || options.signal?.aborted) throw err;
+      const down = outage !== undefined && isUnreachable(err);
+      if (down) outage.downSince ??= now();
+      const patient = down && now() - outage.downSince! < outage.patienceMs;
+      if (!patient) failures++;
+      if (failures >= policy.attempts || !options.isRetriable(err) || options.signal?.aborted) throw err;
       const delay = backoffDelay(attempt, policy, options.random);
       options.onRetry?.(err, attempt, delay);
       await wait(delay);

@@ -9,6 +9,7 @@ import { PassThrough, Readable, Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { FtpReplyError, unsafeNameReason, type HashAlgorithm } from "../protocol/index.js";
 import { throttle, type TokenBucket } from "./bwlimit.js";
+import { confirmDownloaded, confirmUploaded } from "./confirm.js";
 import { toLocalFileError } from "./localErrors.js";
 import { assertOwnPart, createPartFd, openPartToResume, regularPartSize, SizeOverrunError, type PartIdentity } from "./localWrite.js";
 import { isNotFound, type SyncClient } from "./remote.js";
@@ -149,6 +150,13 @@ export async function uploadAttempt(client: SyncClient, t: FileTransfer, o: Atte
   if (!o.restart && client.features.rest) {
     if (o.attempt === 1) offset = t.resumeFrom ?? 0;
     else offset = await remoteSize(client, part).catch((err: unknown) => { if (isNotFound(err)) return 0; throw err; });
+    // Every byte went but the 226 did not come back (C3): confirm and publish, do not resend,
+    // once the local file is known to be the one those bytes came from (B11).
+    if (o.attempt > 1 && offset === t.size && t.size > 0) {
+      const same = await decideResume(client, partKey("upload", t), offset, t.size);
+      if (same.offset === t.size) return confirmUploaded(client, t, part);
+      restarted = same.restarted;
+    }
     if (offset >= t.size || offset < 0) offset = 0;
     // B11: resume only onto bytes of this very file, else start over (overwriting the partial).
     if (offset > 0) ({ offset, restarted } = await decideResume(client, partKey("upload", t), offset, t.size));
@@ -294,6 +302,21 @@ export async function downloadAttempt(client: SyncClient, t: FileTransfer, o: At
   if (!o.restart && client.features.rest && (o.attempt > 1 || (t.resumeFrom ?? 0) > 0)) {
     const have = await regularPartSize(part);
     offset = o.attempt === 1 ? Math.min(have, t.resumeFrom ?? 0) : have;
+    // Every byte came but the 226 did not (C3): confirm with SIZE (and HASH) and publish, do not
+    // fetch again, once the remote file is known to be the one the partial was cut from (B11).
+    if (o.attempt > 1 && offset === t.size && t.size > 0) {
+      const same = await decideResume(client, partKey("download", t), offset, t.size);
+      if (same.offset === t.size) {
+        const whole = await openPartToResume(part);
+        if (whole) closeSync(whole.fd);
+        if (whole && whole.size === t.size) {
+          const done = await confirmDownloaded(client, t, part, () => publishLocal(part, whole.id, t.localPath, t.mtime));
+          await dropRecord(partKey("download", t));
+          return done;
+        }
+      }
+      restarted = same.restarted;
+    }
     if (offset >= t.size) offset = 0;
     // B11: before REST n, re-check the remote file against what the partial was cut from.
     if (offset > 0) ({ offset, restarted } = await decideResume(client, partKey("download", t), offset, t.size));

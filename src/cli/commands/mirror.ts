@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { isRetriable } from "../../client/index.js";
 import { createLogger } from "../../log/index.js";
 import {
-  createFilter, defaultStateDir, describePlan, formatBytes, parseRate, runMirror, stateFileFor, SyncState, TokenBucket,
+  createFilter, DEFAULT_RETRY, defaultStateDir, describePlan, formatBytes, parseRate, runMirror, stateFileFor, SyncState, TokenBucket,
   type MirrorOutcome, type PathFilter,
 } from "../../sync/index.js";
 import { addTlsOptions, isRemoteArg, resolveRemote, type TlsFlags } from "../credentials.js";
@@ -84,6 +84,8 @@ async function mirrorCommand(src: string, dst: string, flags: MirrorFlags): Prom
       direction, localRoot, remoteRoot: target.url.path, pool: session.pool, isRetriable, parallel, state, logger,
       delete: flags.delete ?? false, dryRun: flags.dryRun ?? false, checksum: flags.checksum ?? false,
       followSymlinks: flags.followSymlinks ?? false, progress, warm: (n) => session.warm(n),
+      // A server restart mid-run (C4) must not fail every file left: wait up to a minute for it.
+      retry: { ...DEFAULT_RETRY, outage: { patienceMs: 60_000 } },
       ...(filter ? { filter } : {}), ...(rate ? { bucket: new TokenBucket(rate) } : {}),
     });
   } catch (err) {
