@@ -84,7 +84,9 @@ export const mirrorJobSchema = z.strictObject({
     if (!v.valid) {
       ctx.addIssue({ code: "custom", message: `not a valid cron expression: ${v.errors.map((e) => `${e.field}: ${e.message}`).join("; ")} (e.g. "*/10 * * * *"; a sixth leading field gives seconds)` });
     }
-  }).describe('cron expression in local time, e.g. "*/10 * * * *" (every 10 minutes); 6 fields add seconds'),
+  }).describe('cron expression in local time, e.g. "*/10 * * * *" (every 10 minutes); 6 fields add seconds. ' +
+    "Across DST (node-cron's rules): a time inside the hour skipped in spring does not run that day, and the hour repeated " +
+    "in autumn runs once; pick times outside 02:00-03:00, or run the daemon with TZ=UTC, for runs that must never be skipped"),
   catchUp: z.boolean().default(true).describe("run once at start when a scheduled run was missed while the daemon was down (or it never ran); default true"),
   delete: z.boolean().default(false).describe("delete target entries the source lacks, only after an error-free run; default false"),
   allowEmptySource: z.boolean().default(false)
