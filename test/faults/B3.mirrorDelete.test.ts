@@ -128,6 +128,9 @@ test("--max-delete N|P%: over the limit the transfers still run, the deletions a
   const bad = await runFerry(["mirror", url("m"), local, "--delete", "--max-delete", "lots"], { env });
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /max-delete must be a number of entries .* or a percentage/);
+  const alone = await runFerry(["mirror", url("m"), local, "--max-delete", "5"], { env });
+  assert.equal(alone.code, 2);
+  assert.match(alone.stderr, /--max-delete limits what --delete removes: add --delete/);
 });
 
 test("an exclude with an empty pattern is refused before anything runs; excluded files are never deleted", async (t) => {

@@ -68,6 +68,9 @@ async function mirrorCommand(src: string, dst: string, flags: MirrorFlags): Prom
   const target = resolveRemote(srcRemote ? src : dst, process.env, flags);
   const localRoot = resolve(srcRemote ? dst : src);
   const parallel = parseParallel(flags.parallel);
+  if (!flags.delete && (flags.maxDelete !== undefined || flags.allowEmptySource)) {
+    throw new UsageError(`${flags.maxDelete !== undefined ? "--max-delete" : "--allow-empty-source"} limits what --delete removes: add --delete, or leave it out`);
+  }
   let filter: PathFilter | undefined;
   let rate: number | undefined;
   let maxDelete: MaxDelete | undefined;
