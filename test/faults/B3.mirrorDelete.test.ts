@@ -178,6 +178,16 @@ function engine(t: import("node:test").TestContext, port: number) {
     runMirror({ direction, localRoot, remoteRoot: "m", pool, isRetriable, parallel: 2, delete: true, retry: { attempts: 2, baseMs: 10, capMs: 20 }, ...extra });
 }
 
+test("download: a source folder missing on the server is an error, never an empty source, even with --allow-empty-source", async (t) => {
+  const { tmp, server } = await setup(t);
+  const run = engine(t, server.port);
+  const local = join(tmp.path, "local");
+  await writeTree(local, tree29());
+  const before = await readTree(local);
+  await assert.rejects(run("download", local, { remoteRoot: "no-such", allowEmptySource: true }), /the source folder no-such does not exist/);
+  assert.deepEqual(await readTree(local, { withParts: true }), before);
+});
+
 test("a failed transfer means no deletion, in both directions", async (t) => {
   const { tmp, server } = await setup(t);
   const proxy = await startCutProxy({ targetPort: server.port, deny: /^(RETR|STOR) .*denied/ });
