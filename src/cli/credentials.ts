@@ -106,10 +106,14 @@ function tlsOptions(display: string, url: FtpUrl, flags: TlsFlags, env: NodeJS.P
   }
 }
 
+/** User names that mean an anonymous login (RFC 1635): FERRY_PASSWORD is never sent for them. */
+const ANONYMOUS_USERS = new Set(["anonymous", "ftp"]);
+
 /**
- * Resolve a remote URL into connect options. The password comes from the URL, else
- * FERRY_PASSWORD, else ~/.netrc (or $NETRC) for the host; the user from the URL, else .netrc,
- * else anonymous. ftpes:// is explicit TLS, ftps:// implicit TLS (see tlsOptions).
+ * Resolve a remote URL into connect options. The user comes from the URL, else ~/.netrc (or
+ * $NETRC) for the host, else anonymous; the password from the URL, else FERRY_PASSWORD (only
+ * for a named, non-anonymous user), else the .netrc entry. ftpes:// is explicit TLS, ftps://
+ * implicit TLS (see tlsOptions).
  */
 export function resolveRemote(text: string, env: NodeJS.ProcessEnv = process.env, tlsFlags: TlsFlags = {}): RemoteTarget {
   let url: FtpUrl;
@@ -124,18 +128,22 @@ export function resolveRemote(text: string, env: NodeJS.ProcessEnv = process.env
   let password = url.password;
   let account: string | undefined;
   let passwordSource: RemoteTarget["passwordSource"] = password !== undefined ? "url" : "none";
-  if (password === undefined && env.FERRY_PASSWORD !== undefined && env.FERRY_PASSWORD !== "") {
-    password = env.FERRY_PASSWORD;
-    passwordSource = "FERRY_PASSWORD";
-  }
+  let entry: NetrcEntry | undefined;
   if (password === undefined || user === undefined) {
-    const entry = findNetrc(readNetrc(env), url.host, user);
+    entry = findNetrc(readNetrc(env), url.host, user);
     if (entry) {
       user ??= entry.login;
-      if (password === undefined && entry.password !== undefined) { password = entry.password; passwordSource = "netrc"; }
       account = entry.account;
     }
   }
+  // FERRY_PASSWORD belongs to a named user (in the URL or the .netrc login): sent to an
+  // anonymous login it would hand the secret to any server a URL points at.
+  const named = user !== undefined && !ANONYMOUS_USERS.has(user.toLowerCase());
+  if (password === undefined && named && env.FERRY_PASSWORD !== undefined && env.FERRY_PASSWORD !== "") {
+    password = env.FERRY_PASSWORD;
+    passwordSource = "FERRY_PASSWORD";
+  }
+  if (password === undefined && entry?.password !== undefined) { password = entry.password; passwordSource = "netrc"; }
   const connect: ConnectOptions = {
     host: url.host, port: url.port,
     ...(user !== undefined ? { user } : {}), ...(password !== undefined ? { password } : {}),

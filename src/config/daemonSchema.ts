@@ -1,6 +1,7 @@
 import { isAbsolute, resolve, sep } from "node:path";
 import cron from "node-cron";
 import { z } from "zod";
+import { DAEMON_MAX_DELETE, parseMaxDelete } from "../sync/deleteGuard.js";
 import { serverSchema } from "./serverSchema.js";
 
 /** Milliseconds of a duration: a number of ms, or text such as "500ms", "2s", "10m", "1h", "7d". */
@@ -83,9 +84,21 @@ export const mirrorJobSchema = z.strictObject({
     if (!v.valid) {
       ctx.addIssue({ code: "custom", message: `not a valid cron expression: ${v.errors.map((e) => `${e.field}: ${e.message}`).join("; ")} (e.g. "*/10 * * * *"; a sixth leading field gives seconds)` });
     }
-  }).describe('cron expression in local time, e.g. "*/10 * * * *" (every 10 minutes); 6 fields add seconds'),
+  }).describe('cron expression in local time, e.g. "*/10 * * * *" (every 10 minutes); 6 fields add seconds. ' +
+    "Across DST (node-cron's rules): a time inside the hour skipped in spring does not run that day, and the hour repeated " +
+    "in autumn runs once; pick times outside 02:00-03:00, or run the daemon with TZ=UTC, for runs that must never be skipped"),
   catchUp: z.boolean().default(true).describe("run once at start when a scheduled run was missed while the daemon was down (or it never ran); default true"),
   delete: z.boolean().default(false).describe("delete target entries the source lacks, only after an error-free run; default false"),
+  allowEmptySource: z.boolean().default(false)
+    .describe("with delete: delete even when the source holds no files (an empty listing is refused by default, as a server that lost its mount sends one); default false"),
+  maxDelete: z.union([z.number().int().min(0), z.string()]).default(DAEMON_MAX_DELETE).transform((v, ctx) => {
+    try {
+      return parseMaxDelete(v);
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: (err as Error).message });
+      return z.NEVER;
+    }
+  }).describe(`with delete: refuse a run that would delete more than this many entries, or this share of the target's entries ("50%"); "100%" lifts the limit; default ${DAEMON_MAX_DELETE}`),
   verify: z.enum(["size", "checksum"]).default("size")
     .describe('how unchanged files are recognised: "size" (size and mtime) or "checksum" (where the server can hash); transfers are always verified; default size'),
   include: globList("only files matching these globs (a glob without / matches the name at any depth)"),

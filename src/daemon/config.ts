@@ -3,6 +3,7 @@ import {
   daemonConfigSchema, loadConfigFile, parseJobSide, type DaemonConfig, type MirrorJobConfig, type ServerConfig, type UploadJobConfig,
 } from "../config/index.js";
 import type { BackoffPolicy } from "../queue/index.js";
+import type { MaxDelete } from "../sync/deleteGuard.js";
 import { remoteEndpoint, type RemoteEndpoint } from "./remotes.js";
 
 /** What to do with an outbox file after its verified upload. */
@@ -36,6 +37,10 @@ export interface MirrorJob {
   readonly schedule: string;
   readonly catchUp: boolean;
   readonly delete: boolean;
+  /** With delete: allow deleting when the source holds no files (default false); see sync/deleteGuard.ts. */
+  readonly allowEmptySource?: boolean;
+  /** With delete: the most deletions per run (default DAEMON_MAX_DELETE). */
+  readonly maxDelete?: MaxDelete;
   readonly checksum: boolean;
   readonly include: readonly string[];
   readonly exclude: readonly string[];
@@ -127,7 +132,7 @@ function resolveMirror(job: MirrorJobConfig, abs: (p: string) => string, remoteP
   return {
     kind: "mirror", name: job.name, remote: remote.remote, remoteRoot: remotePath(remote.remote, remote.path),
     localRoot: abs(local), direction,
-    schedule: job.schedule, catchUp: job.catchUp, delete: job.delete, checksum: job.verify === "checksum",
+    schedule: job.schedule, catchUp: job.catchUp, delete: job.delete, allowEmptySource: job.allowEmptySource, maxDelete: job.maxDelete, checksum: job.verify === "checksum",
     include: job.include, exclude: job.exclude, parallel: job.parallel,
   };
 }

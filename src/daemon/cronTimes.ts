@@ -26,17 +26,30 @@ function schedule(expr: string): Schedule {
 
 const DAY_MS = 86_400_000;
 
-/** Whether the schedule fires on the local calendar day of `day` at all. */
+/**
+ * The instant local time h:m:s of `day` fires, as node-cron does across DST: none when the
+ * time does not exist (the spring-forward gap: node-cron skips it), the later one when it
+ * happens twice (the fall-back hour: node-cron fires once, in the second pass).
+ */
+function localInstant(day: Date, h: number, m: number, sec: number): Date | undefined {
+  const d = new Date(day.getFullYear(), day.getMonth(), day.getDate(), h, m, sec);
+  if (d.getHours() !== h || d.getMinutes() !== m) return undefined;
+  const later = new Date(d.getTime() + 3_600_000);
+  return later.getHours() === h && later.getMinutes() === m && later.getDate() === d.getDate() ? later : d;
+}
+
+/** Whether the schedule fires on the local calendar day of `day` at all (probed at its first existing time). */
 function dayMatches(s: Schedule, day: Date): boolean {
-  const probe = new Date(day.getFullYear(), day.getMonth(), day.getDate(), s.hours[0] ?? 0, s.minutes[0] ?? 0, s.seconds[0] ?? 0);
-  return s.match(probe);
+  for (const t of timesOfDay(s, day, false)) return s.match(t);
+  return false;
 }
 
 /** The fire times of one local day, in order. */
 function* timesOfDay(s: Schedule, day: Date, reverse: boolean): Generator<Date> {
   const order = <T>(xs: readonly T[]) => (reverse ? [...xs].reverse() : xs);
   for (const h of order(s.hours)) for (const m of order(s.minutes)) for (const sec of order(s.seconds)) {
-    yield new Date(day.getFullYear(), day.getMonth(), day.getDate(), h, m, sec);
+    const t = localInstant(day, h, m, sec);
+    if (t) yield t;
   }
 }
 

@@ -99,6 +99,8 @@ export class WorkerRunner {
   readonly #listeners = new Map<RunnerEvent, Set<Listener<never>>>();
   readonly #wakers = new Set<() => void>();
   readonly #running = new Set<AbortController>();
+  /** Renew now, one per running job: the sweep renews its own leases before judging any expired. */
+  readonly #beats = new Set<() => void>();
   readonly #stopController = new AbortController();
   #loops: Promise<void>[] = [];
   #cancelSweep: (() => void) | undefined;
@@ -304,14 +306,27 @@ export class WorkerRunner {
       cancel = this.#clock.setTimer(tick, this.#heartbeatMs);
     };
     cancel = this.#clock.setTimer(tick, this.#heartbeatMs);
+    // Lease expiry is wall time (it is persisted), timers are monotonic: after the wall clock
+    // jumps forward, the sweep could find this live job "expired" before its next beat.
+    const beat = (): void => {
+      if (stopped) return;
+      try {
+        this.#store.heartbeat(job, { leaseMs: this.#leaseMs });
+      } catch (error) {
+        if (error instanceof LeaseLostError) onLost(error);
+      }
+    };
+    this.#beats.add(beat);
     return () => {
       stopped = true;
+      this.#beats.delete(beat);
       cancel?.();
     };
   }
 
   #sweep(): void {
     let recovered: RetryOutcome[];
+    for (const beat of this.#beats) beat();
     try {
       recovered = this.#store.recoverExpiredLeases();
     } catch (error) {

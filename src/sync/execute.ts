@@ -39,11 +39,18 @@ export interface ExecuteOptions {
   retry?: RetryPolicy;
   /** Run the plan's deletions (--delete); they still run only after an error-free run. */
   delete?: boolean;
+  /**
+   * Why the plan's deletions are refused (deleteGuard.ts: an empty source, over --max-delete);
+   * the rest of the plan runs, the deletions do not, and the refusal is a failure of the run.
+   */
+  deleteRefusal?: string;
   /** Updated after each verified transfer; saved by the caller. */
   state?: SyncState;
   progress?: ProgressSink;
   logger?: Logger;
   signal?: AbortSignal;
+  /** True when an include/exclude filter is in use: a folder still holding excluded entries is kept, not a failure. */
+  filtered?: boolean;
   /** Entries the destination folder had at scan time (uploads), to judge if listing it is cheap; default 0. */
   listedEntries?: (dir: string) => number;
 }
@@ -90,15 +97,29 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
   await runEach(deletes.filter((op) => op.partial), 1, result, (op) => ctx.remove(op.path, "file"));
   const real = deletes.filter((op) => !op.partial);
   if (real.length > 0 && options.delete) {
-    if (result.failed.length > 0) {
+    if (options.deleteRefusal !== undefined) {
+      // A failure with no path: the whole deletion step, not one entry, was refused.
+      result.failed.push({ path: "", op: "delete", error: options.deleteRefusal });
+      result.deletesSkipped = options.deleteRefusal;
+      options.logger?.error(options.deleteRefusal);
+    } else if (result.failed.length > 0) {
       result.deletesSkipped = `not deleting ${real.length} extraneous entries because ${result.failed.length} operations failed`;
       options.logger?.warn(result.deletesSkipped);
     } else {
       // Sequential, children before parents, so every folder is empty when its turn comes.
-      await runEach(real, 1, result, (op) => ctx.remove(op.path, op.type).then(() => {
+      await runEach(real, 1, result, async (op) => {
+        try {
+          await ctx.remove(op.path, op.type);
+        } catch (err) {
+          // A folder that is not empty after its listed entries went still holds entries the
+          // filter left out of the mirror: excluded entries are never deleted, so it stays.
+          if (!(options.filtered && op.type === "dir" && isNotEmpty(err))) throw err;
+          options.logger?.info({ path: op.path }, "folder kept: it holds entries excluded from the mirror");
+          return;
+        }
         result.deleted.push(op.path);
         options.state?.delete(op.path);
-      }));
+      });
     }
   }
   options.state?.retain(plan.sourceFiles);
@@ -216,6 +237,12 @@ async function runEach<T extends PlanOp>(items: T[], limit: number, result: Exec
     }
   };
   await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
+}
+
+/** Whether removing a folder failed because it is not empty (locally ENOTEMPTY/EEXIST; a server answers RMD with 550). */
+function isNotEmpty(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === "ENOTEMPTY" || code === "EEXIST" || (err instanceof FtpReplyError && err.code === 550);
 }
 
 /** An error as one line: the message carries the command and the server's reply. */

@@ -1,6 +1,7 @@
 import type { Logger } from "../log/index.js";
 import type { TokenBucket } from "./bwlimit.js";
 import { executePlan, type ExecuteResult, type ProgressSink } from "./execute.js";
+import { deleteRefusal as refuseDeletes, type MaxDelete } from "./deleteGuard.js";
 import type { PathFilter } from "./filter.js";
 import { march } from "./march.js";
 import { buildPlan, type Direction, type Plan } from "./plan.js";
@@ -22,6 +23,12 @@ export interface MirrorOptions {
   isRetriable: (err: unknown) => boolean;
   /** Delete extraneous destination entries (after an error-free run); default false. */
   delete?: boolean;
+  /** Delete even when the source holds no files; default false (deleteGuard.ts). */
+  allowEmptySource?: boolean;
+  /** The most deletions allowed; default unlimited (deleteGuard.ts). */
+  maxDelete?: MaxDelete;
+  /** How the source and the destination are named in a refusal; default the local path and the remote root. */
+  names?: { source: string; destination: string };
   /** Plan only; touch nothing; default false. */
   dryRun?: boolean;
   /** Compare by checksum where the server can hash; default false. */
@@ -54,6 +61,8 @@ export interface MirrorOutcome {
   skipped: { path: string; reason: string }[];
   /** Whether --checksum could be honoured (the server can hash). */
   checksumAvailable?: boolean;
+  /** Why the plan's deletions were (or, in a dry run, would be) refused; see deleteGuard.ts. */
+  deleteRefusal?: string;
 }
 
 /** The mirror lifecycle: scan both sides, (hash), plan, execute, record state (STYLE 10). */
@@ -72,11 +81,20 @@ export async function runMirror(o: MirrorOptions): Promise<MirrorOutcome> {
   });
   o.progress?.planned?.(plan);
   const skipped = [...src.skipped, ...dst.skipped];
-  const base = { plan, skipped, ...(checksumAvailable !== undefined ? { checksumAvailable } : {}) };
+  const [srcName, dstName] = o.direction === "upload" ? [o.localRoot, o.remoteRoot] : [o.remoteRoot, o.localRoot];
+  const deleteRefusal = o.delete ? refuseDeletes(plan, src, dst, {
+    sourceName: o.names?.source ?? srcName, destinationName: o.names?.destination ?? dstName,
+    ...(o.allowEmptySource !== undefined ? { allowEmptySource: o.allowEmptySource } : {}),
+    ...(o.maxDelete ? { maxDelete: o.maxDelete } : {}),
+  }) : undefined;
+  const base = {
+    plan, skipped, ...(checksumAvailable !== undefined ? { checksumAvailable } : {}),
+    ...(deleteRefusal !== undefined ? { deleteRefusal } : {}),
+  };
   if (o.dryRun) return base;
   const result = await executePlan(plan, {
     localRoot: o.localRoot, remoteRoot: o.remoteRoot, pool: o.pool, isRetriable: o.isRetriable,
-    parallel: o.parallel ?? 4, delete: o.delete ?? false,
+    parallel: o.parallel ?? 4, delete: o.delete ?? false, filtered: o.filter !== undefined, ...(deleteRefusal !== undefined ? { deleteRefusal } : {}),
     ...(o.bucket ? { bucket: o.bucket } : {}), ...(o.retry ? { retry: o.retry } : {}),
     ...(o.state ? { state: o.state } : {}), ...(o.progress ? { progress: o.progress } : {}),
     ...(o.logger ? { logger: o.logger } : {}), ...(o.signal ? { signal: o.signal } : {}),

@@ -89,7 +89,15 @@ export function buildPlan(src: Tree, dst: Tree, options: PlanOptions): Plan {
         conflicts.push({ path: s.path, reason: `a ${s.type === "dir" ? "folder" : "file"} in the source but a ${d.type === "dir" ? "folder" : "file"} in the destination: remove one of them` });
         return false;
       }
-      if (s.type === "dir") return true;
+      if (s.type === "dir") {
+        // A source folder whose listing failed (unreadable, cut short) is not an empty one:
+        // its destination copy must stay, and the run is not clean, so no deletion runs.
+        if (!src.dirs.has(s.path)) {
+          conflicts.push({ path: s.path, reason: "the source folder could not be listed: its copy in the destination is left as it is" });
+          return false;
+        }
+        return true;
+      }
       sourceFiles.add(s.path);
       const c = compare(s, d, { ...options, state: options.state?.get(s.path) });
       if (!c.same) { transfer(s, c.reason); return false; }

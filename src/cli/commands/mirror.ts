@@ -10,10 +10,13 @@ import { CliError, ExitCode, UsageError } from "../exitCodes.js";
 import { createProgress } from "../progress.js";
 import { openRemote, toCliError } from "../remoteSession.js";
 import { resolve } from "node:path";
+import { parseMaxDelete, type MaxDelete } from "../../sync/deleteGuard.js";
 
 /** The options `ferry mirror` accepts (DESIGN "CLI"). */
 interface MirrorFlags extends TlsFlags {
   delete?: boolean;
+  allowEmptySource?: boolean;
+  maxDelete?: string;
   dryRun?: boolean;
   checksum?: boolean;
   parallel: string;
@@ -40,6 +43,8 @@ export function registerMirror(program: Command): void {
     .argument("<src>", "source: local folder or ftp://user@host/path")
     .argument("<dst>", "destination: local folder or ftp://user@host/path")
     .option("--delete", "delete destination entries the source lacks (only after an error-free run)")
+    .option("--allow-empty-source", "with --delete: delete even when the source holds no files (refused by default)")
+    .option("--max-delete <n|p%>", "with --delete: refuse to delete more than N entries, or P% of the destination's entries (default unlimited)")
     .option("--dry-run", "print the plan and change nothing")
     .option("--checksum", "compare files by checksum where the server can hash")
     .option("--parallel <n>", "transfers at once (1-64)", "4")
@@ -63,11 +68,16 @@ async function mirrorCommand(src: string, dst: string, flags: MirrorFlags): Prom
   const target = resolveRemote(srcRemote ? src : dst, process.env, flags);
   const localRoot = resolve(srcRemote ? dst : src);
   const parallel = parseParallel(flags.parallel);
+  if (!flags.delete && (flags.maxDelete !== undefined || flags.allowEmptySource)) {
+    throw new UsageError(`${flags.maxDelete !== undefined ? "--max-delete" : "--allow-empty-source"} limits what --delete removes: add --delete, or leave it out`);
+  }
   let filter: PathFilter | undefined;
   let rate: number | undefined;
+  let maxDelete: MaxDelete | undefined;
   try {
     filter = flags.include.length + flags.exclude.length > 0 ? createFilter({ include: flags.include, exclude: flags.exclude }) : undefined;
     rate = flags.bwlimit !== undefined ? parseRate(flags.bwlimit) : undefined;
+    maxDelete = flags.maxDelete !== undefined ? parseMaxDelete(flags.maxDelete) : undefined;
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -82,7 +92,8 @@ async function mirrorCommand(src: string, dst: string, flags: MirrorFlags): Prom
   try {
     outcome = await runMirror({
       direction, localRoot, remoteRoot: target.url.path, pool: session.pool, isRetriable, parallel, state, logger,
-      delete: flags.delete ?? false, dryRun: flags.dryRun ?? false, checksum: flags.checksum ?? false,
+      delete: flags.delete ?? false, allowEmptySource: flags.allowEmptySource ?? false,
+      ...(maxDelete ? { maxDelete } : {}), names: { source: srcName, destination: dstName }, dryRun: flags.dryRun ?? false, checksum: flags.checksum ?? false,
       followSymlinks: flags.followSymlinks ?? false, progress, warm: (n) => session.warm(n),
       // A server restart mid-run (C4) must not fail every file left: wait up to a minute for it.
       retry: { ...DEFAULT_RETRY, outage: { patienceMs: 60_000 } },
@@ -95,7 +106,9 @@ async function mirrorCommand(src: string, dst: string, flags: MirrorFlags): Prom
     await session.close();
   }
   report(outcome, { json: flags.json ?? false, dryRun: flags.dryRun ?? false, srcName, dstName, direction, checksum: flags.checksum ?? false });
-  return (outcome.result?.failed.length ?? outcome.plan.conflicts.length) > 0 ? ExitCode.Failed : ExitCode.Ok;
+  // A dry run whose deletions would be refused fails too, so a script trying it first learns it.
+  return (outcome.result?.failed.length ?? outcome.plan.conflicts.length + (outcome.deleteRefusal !== undefined ? 1 : 0)) > 0
+    ? ExitCode.Failed : ExitCode.Ok;
 }
 
 interface ReportContext { json: boolean; dryRun: boolean; srcName: string; dstName: string; direction: string; checksum: boolean }
@@ -108,7 +121,7 @@ function report(o: MirrorOutcome, c: ReportContext): void {
   for (const t of r?.transferred ?? []) verification[t.verified] = (verification[t.verified] ?? 0) + 1;
   if (c.json) {
     out.write(`${JSON.stringify({
-      ok: (r?.failed.length ?? o.plan.conflicts.length) === 0, direction: c.direction, source: c.srcName, destination: c.dstName,
+      ok: (r?.failed.length ?? o.plan.conflicts.length + (o.deleteRefusal !== undefined ? 1 : 0)) === 0, direction: c.direction, source: c.srcName, destination: c.dstName,
       dryRun: c.dryRun,
       ...(c.dryRun ? { plan: o.plan.ops } : {}),
       transferred: r?.transferred.map((t) => ({
@@ -119,6 +132,7 @@ function report(o: MirrorOutcome, c: ReportContext): void {
       unchanged: o.plan.unchanged.length, skipped: o.skipped, created: r?.created ?? [], deleted: r?.deleted ?? [],
       failed: r?.failed ?? o.plan.conflicts.map((x) => ({ path: x.path, op: "conflict", error: x.reason })),
       ...(r?.deletesSkipped ? { deletesSkipped: r.deletesSkipped } : {}),
+      ...(o.deleteRefusal !== undefined ? { deleteRefusal: o.deleteRefusal } : {}),
       ...(o.checksumAvailable === false ? { checksum: "unavailable: the server offers no checksum; compared by size and mtime" } : {}),
       bytes: r?.bytes ?? 0, elapsedMs: r?.elapsedMs ?? 0, verification,
     }, null, 2)}\n`);
@@ -126,14 +140,17 @@ function report(o: MirrorOutcome, c: ReportContext): void {
   }
   if (c.dryRun) {
     for (const line of describePlan(o.plan)) out.write(`${line}\n`);
+    if (o.deleteRefusal !== undefined) out.write(`the deletions would be refused: ${o.deleteRefusal}\n`);
     out.write("dry run: nothing was changed\n");
     return;
   }
   if (!r) throw new CliError("internal: no result", ExitCode.Failed);
-  for (const f of r.failed) out.write(`FAILED ${f.path}: ${f.error}\n`);
+  for (const f of r.failed) out.write(f.path === "" ? `FAILED: ${f.error}\n` : `FAILED ${f.path}: ${f.error}\n`);
   for (const t of r.transferred) if (t.restarted) out.write(`restarted ${t.path} from byte 0: ${t.restarted}\n`);
   for (const s of o.skipped) out.write(`skipped ${s.path}: ${s.reason}\n`);
-  if (r.deletesSkipped) out.write(`${r.deletesSkipped}\n`);
+  if (r.deletesSkipped && r.deletesSkipped !== o.deleteRefusal) out.write(`${r.deletesSkipped}\n`);
+  // The refusal also goes to stderr: it is the error a person running this must see and act on.
+  if (o.deleteRefusal !== undefined && r.deletesSkipped === o.deleteRefusal) process.stderr.write(`ferry: ${o.deleteRefusal}\n`);
   if (o.checksumAvailable === false) out.write("--checksum: the server offers no checksum command; files were compared by size and mtime\n");
   const fromListing = r.transferred.filter((t) => t.sizeFrom === "listing").length;
   const verified = Object.entries(verification).map(([k, n]) => `${n} by ${k === "size only" ? "size only (the server offers no checksum)" : k}`).join(", ") +

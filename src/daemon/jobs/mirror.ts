@@ -3,6 +3,7 @@ import { isRetriable } from "../../client/index.js";
 import type { Logger } from "../../log/index.js";
 import { RetryLaterError, type HandlerResult, type JobHandler, type TransferInput } from "../../queue/index.js";
 import { createFilter, remotePathOf, runMirror, stateFileFor, SyncState, type MirrorOutcome } from "../../sync/index.js";
+import { DAEMON_MAX_DELETE, parseMaxDelete } from "../../sync/deleteGuard.js";
 import type { MirrorJob } from "../config.js";
 import { PermanentJobError } from "../errors.js";
 import type { RemoteRegistry } from "../remotes.js";
@@ -47,7 +48,8 @@ export function createMirrorHandler(deps: MirrorRunnerDeps): JobHandler<"mirror"
       outcome = await runMirror({
         direction: cfg.direction, localRoot: cfg.localRoot, remoteRoot: cfg.remoteRoot,
         pool: deps.remotes.syncPool(cfg.remote, ctx.signal), isRetriable,
-        parallel: Math.min(cfg.parallel, endpoint.connections), delete: cfg.delete, checksum: cfg.checksum, state,
+        parallel: Math.min(cfg.parallel, endpoint.connections), delete: cfg.delete,
+        allowEmptySource: cfg.allowEmptySource ?? false, maxDelete: cfg.maxDelete ?? parseMaxDelete(DAEMON_MAX_DELETE), names: { source: srcName, destination: dstName }, checksum: cfg.checksum, state,
         retry: IN_RUN_RETRY, logger: log, signal: ctx.signal,
         ...(cfg.include.length + cfg.exclude.length > 0 ? { filter: createFilter({ include: cfg.include, exclude: cfg.exclude }) } : {}),
         progress: {
@@ -62,7 +64,7 @@ export function createMirrorHandler(deps: MirrorRunnerDeps): JobHandler<"mirror"
     if (!result) throw new Error("internal: a mirror run without a result");
     if (result.failed.length > 0) {
       const down = deps.remotes.downFor(cfg.remote);
-      const summary = `${result.failed.length} operation(s) failed, ${result.transferred.length} file(s) transferred; first: ${result.failed[0]!.path}: ${result.failed[0]!.error}`;
+      const summary = `${result.failed.length} operation(s) failed, ${result.transferred.length} file(s) transferred; first: ${result.failed[0]!.path === "" ? "" : `${result.failed[0]!.path}: `}${result.failed[0]!.error}`;
       if (down) throw new RetryLaterError(`remote ${cfg.remote} unreachable: ${summary}`, { delayMs: down.ms });
       throw new Error(summary);
     }
