@@ -10,6 +10,8 @@ import { CliError, ExitCode, UsageError } from "../exitCodes.js";
 import { createProgress } from "../progress.js";
 import { openRemote, toCliError } from "../remoteSession.js";
 import { resolve } from "node:path";
+import { LISTING_DEFAULTS } from "../../protocol/index.js";
+import { listingLimitsOf, rejectedCount, type ListingLimits } from "./listingFlags.js";
 
 /** The options `ferry mirror` accepts (DESIGN "CLI"). */
 interface MirrorFlags extends TlsFlags {
@@ -22,6 +24,9 @@ interface MirrorFlags extends TlsFlags {
   bwlimit?: string;
   json?: boolean;
   followSymlinks?: boolean;
+  maxEntries?: string;
+  maxDirEntries?: string;
+  maxDepth?: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -48,6 +53,9 @@ export function registerMirror(program: Command): void {
     .option("--bwlimit <rate>", "bandwidth limit shared by all transfers, e.g. 2M (bytes/s)")
     .option("--follow-symlinks", "follow local symlinks that stay inside the source tree (default: skip them)")
     .option("--json", "print the result as JSON on stdout"))
+    .option("--max-entries <n>", `refuse a remote tree with more entries (default ${LISTING_DEFAULTS.maxEntries})`)
+    .option("--max-dir-entries <n>", `refuse a remote folder with more entries (default ${LISTING_DEFAULTS.maxDirEntries})`)
+    .option("--max-depth <n>", `refuse a remote tree deeper than this (default ${LISTING_DEFAULTS.maxDepth})`)
     .action(async (src: string, dst: string, flags: MirrorFlags) => {
       process.exitCode = await mirrorCommand(src, dst, flags);
     });
@@ -65,7 +73,9 @@ async function mirrorCommand(src: string, dst: string, flags: MirrorFlags): Prom
   const parallel = parseParallel(flags.parallel);
   let filter: PathFilter | undefined;
   let rate: number | undefined;
+  let listingLimits: ListingLimits;
   try {
+    listingLimits = listingLimitsOf(flags);
     filter = flags.include.length + flags.exclude.length > 0 ? createFilter({ include: flags.include, exclude: flags.exclude }) : undefined;
     rate = flags.bwlimit !== undefined ? parseRate(flags.bwlimit) : undefined;
   } catch (err) {
@@ -83,7 +93,7 @@ async function mirrorCommand(src: string, dst: string, flags: MirrorFlags): Prom
     outcome = await runMirror({
       direction, localRoot, remoteRoot: target.url.path, pool: session.pool, isRetriable, parallel, state, logger,
       delete: flags.delete ?? false, dryRun: flags.dryRun ?? false, checksum: flags.checksum ?? false,
-      followSymlinks: flags.followSymlinks ?? false, progress, warm: (n) => session.warm(n),
+      followSymlinks: flags.followSymlinks ?? false, progress, warm: (n) => session.warm(n), listingLimits,
       ...(filter ? { filter } : {}), ...(rate ? { bucket: new TokenBucket(rate) } : {}),
     });
   } catch (err) {
@@ -129,6 +139,8 @@ function report(o: MirrorOutcome, c: ReportContext): void {
   if (!r) throw new CliError("internal: no result", ExitCode.Failed);
   for (const f of r.failed) out.write(`FAILED ${f.path}: ${f.error}\n`);
   for (const s of o.skipped) out.write(`skipped ${s.path}: ${s.reason}\n`);
+  const rejected = rejectedCount(o.skipped);
+  if (rejected > 0) out.write(`${rejected} entries rejected (unsafe names from the server; see "skipped" above)\n`);
   if (r.deletesSkipped) out.write(`${r.deletesSkipped}\n`);
   if (o.checksumAvailable === false) out.write("--checksum: the server offers no checksum command; files were compared by size and mtime\n");
   const fromListing = r.transferred.filter((t) => t.sizeFrom === "listing").length;

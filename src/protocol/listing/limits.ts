@@ -24,9 +24,9 @@ export const LISTING_DEFAULTS = {
 
 /** Where each cap is raised, for the error message. */
 const HOW_TO_RAISE: Readonly<Record<ListingLimit, string>> = {
-  dirEntries: "raise it with --max-dir-entries N (ferry ls, ferry mirror) or maxDirEntries in a daemon job",
-  entries: "raise it with --max-entries N (ferry mirror) or maxEntries in a daemon job",
-  depth: "raise it with --max-depth N (ferry mirror) or maxDepth in a daemon job",
+  dirEntries: "raise the cap with --max-dir-entries N (ferry ls, ferry mirror)",
+  entries: "raise the cap with --max-entries N (ferry mirror)",
+  depth: "raise the cap with --max-depth N (ferry mirror)",
   bytes: "the server sent an endless or huge listing; list a smaller folder",
   lineBytes: "",
 };
