@@ -54,6 +54,12 @@ export interface ListOptions {
   onEntry?: (entry: RemoteEntry) => void;
   /** Receives each refused line (unsafe name, unparsable line), after it is logged. */
   onRejected?: (rejected: RejectedLine) => void;
+  /**
+   * Awaited after each chunk of the listing has been handed out: where `onEntry` writes to a
+   * slower stream (a pipe), return its 'drain' here and the data connection waits - backpressure
+   * instead of output piling up in memory.
+   */
+  afterChunk?: () => Promise<void> | undefined;
 }
 
 /** Refused listing lines logged one by one per listing; the rest are counted. */
@@ -140,7 +146,7 @@ export class FtpClient {
         },
       });
       try {
-        await this.#retrieveListing(verb, arg, parser, options.signal);
+        await this.#retrieveListing(verb, arg, parser, options.signal, options.afterChunk);
       } catch (err) {
         if (this.#listCommand || !isReplyError(err)) throw err;
         if (!isReplyError(err, 500, 501, 502, 504)) {
@@ -421,16 +427,20 @@ export class FtpClient {
   }
 
   /** Run a listing command, feeding its data through `parser` as it arrives. */
-  async #retrieveListing(verb: string, arg: string, parser: ListingParser, signal?: AbortSignal): Promise<void> {
+  async #retrieveListing(verb: string, arg: string, parser: ListingParser, signal?: AbortSignal,
+    afterChunk?: () => Promise<void> | undefined): Promise<void> {
     const sink = new Writable({
       write(chunk: Buffer, _enc, done) {
+        let wait: Promise<void> | undefined;
         try {
           parser.push(chunk);
+          wait = afterChunk?.();
         } catch (err) {
           // A cap (or a throwing callback) aborts the transfer: ABOR, and the call rejects with it.
           return done(err as Error);
         }
-        done();
+        if (wait) wait.then(() => done(), (err: unknown) => done(err instanceof Error ? err : new Error(String(err))));
+        else done();
       },
     });
     const data = await this.#openData(signal);

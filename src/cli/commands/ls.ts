@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { once } from "node:events";
 import type { RemoteEntry } from "../../client/index.js";
 import { createLogger } from "../../log/index.js";
 import { LISTING_DEFAULTS, parseLimit, type RejectedLine } from "../../protocol/index.js";
@@ -41,6 +42,8 @@ export function registerLs(program: Command): void {
         // each as it is parsed and holds nothing (FAULTS B8: memory stays flat).
         await session.pool.use((c) => c.list(target.url.path, {
           maxEntries, onEntry: (e) => out.entry(e), onRejected: (r) => out.rejected(r),
+          // stdout to a pipe is asynchronous: without waiting for it, output piles up in memory.
+          afterChunk: () => (process.stdout.writableNeedDrain ? once(process.stdout, "drain").then(() => undefined) : undefined),
         }));
       } catch (err) {
         throw toCliError(`ls ${target.display}`, err);
