@@ -40,7 +40,7 @@ async function streamLines(s: FakeSession, count: number | undefined, line: (i: 
   while (!closed && (count === undefined || i < count)) {
     let chunk = "";
     for (let k = 0; k < 1000 && (count === undefined || i < count); k++) chunk += line(i++);
-    if (!d.write(chunk)) await new Promise((r) => { d.once("drain", r); d.once("close", r); });
+    if (!d.write(chunk)) await drainOrClose(d);
   }
   if (closed) {
     s.reply(426, "Connection closed; transfer aborted.");
@@ -154,3 +154,16 @@ test("B8: the whole-scan cap (--max-entries) and the per-folder cap end a scan w
   await assert.rejects(scan(t, server, { maxDirEntries: 1 }),
     (e: Error) => e.cause instanceof ListingLimitError && e.cause.limit === "dirEntries" && /more than 1 entries.*--max-dir-entries/.test(e.message));
 });
+
+/** Wait until `d` drains or closes, leaving no listener behind. */
+function drainOrClose(d: import("node:net").Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      d.off("drain", done);
+      d.off("close", done);
+      resolve();
+    };
+    d.on("drain", done);
+    d.on("close", done);
+  });
+}
