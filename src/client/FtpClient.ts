@@ -137,7 +137,7 @@ export class FtpClient {
       const parser = new ListingParser({
         candidates: LIST_FORMATS, ...(verb === "MLSD" ? { format: mlsxFormat } : {}),
         maxEntries: options.maxEntries ?? LISTING_DEFAULTS.maxDirEntries, maxBytes: this.#maxListingBytes,
-        what: `the ${verb} listing of ${path || "the current folder"}`,
+        what: `the ${verb} listing of ${path === undefined || path === "" || path === "." ? "the login folder" : path}`,
         onEntry: options.onEntry ?? ((e) => void entries.push(e)),
         onRejected: (r) => {
           // A hostile listing may refuse a million lines: log the first few, count the rest.
