@@ -182,7 +182,8 @@ export async function scanRemote(pool: SyncPool, root: string, options: RemoteSc
     // Refused names are part of the result, not only of the log (FAULTS B1): path, name, reason.
     for (const r of rejected) {
       const name = r.name ?? r.line;
-      tree.skipped.push({ path: joinRel(dir, printable(name)), name, reason: `rejected: ${r.reason}`, rejected: true });
+      const reason = r.name !== undefined ? `unsafe name from the server (${r.reason})` : `unreadable listing line (${r.reason})`;
+      tree.skipped.push({ path: joinRel(dir, printable(name)), name, reason, rejected: true });
     }
     total += entries.length;
     if (total > maxEntries) {
@@ -193,7 +194,7 @@ export async function scanRemote(pool: SyncPool, root: string, options: RemoteSc
       const path = joinRel(dir, e.name);
       const unsafe = unsafeNameReason(e.name);
       if (unsafe) {
-        tree.skipped.push({ path: joinRel(dir, printable(e.name)), name: e.name, reason: `rejected: ${unsafe}`, rejected: true });
+        tree.skipped.push({ path: joinRel(dir, printable(e.name)), name: e.name, reason: `unsafe name from the server (${unsafe})`, rejected: true });
         continue;
       }
       if (e.type !== "file" && e.type !== "dir") {
