@@ -13,6 +13,8 @@ import { runFerry } from "../helpers/cli.js";
 import { scanRemote, type ListingLimits } from "../../src/sync/remote.js";
 import type { Tree } from "../../src/sync/tree.js";
 import { poolFor } from "../sync/remoteHelpers.js";
+import { daemonConfigSchema, parseConfig } from "../../src/config/index.js";
+import { resolveDaemonConfig } from "../../src/daemon/index.js";
 import { tempDir } from "../helpers/tmp.js";
 
 // ferry ls of a one-entry listing peaks at about 80 MiB (node + tsx compiling the CLI); before
@@ -167,3 +169,14 @@ function drainOrClose(d: import("node:net").Socket): Promise<void> {
     d.on("close", done);
   });
 }
+
+test("B8: daemon mirror jobs take maxEntries, maxDirEntries and maxDepth; absent keys keep the defaults", () => {
+  const remotes = `remotes: { backup: { url: "ftp://edge@files.example:21/base", password: "s3cret" } }\n`;
+  const text = `${remotes}database: ./q.db\njobs:\n` +
+    `  - { name: m, kind: mirror, source: "backup:/abs", target: ./local, schedule: "*/5 * * * *", maxEntries: 10, maxDirEntries: 5, maxDepth: 3 }\n` +
+    `  - { name: n, kind: mirror, source: "backup:/abs", target: ./other, schedule: "*/5 * * * *" }\n`;
+  const cfg = resolveDaemonConfig("/etc/ferry/f.yaml", parseConfig("/etc/ferry/f.yaml", text, daemonConfigSchema, {}));
+  assert.deepEqual(cfg.mirrors[0]!.listingLimits, { maxEntries: 10, maxDirEntries: 5, maxDepth: 3 });
+  assert.deepEqual(cfg.mirrors[1]!.listingLimits, {});
+  assert.throws(() => parseConfig("/etc/ferry/f.yaml", text.replace("maxDepth: 3", "maxDepth: 0"), daemonConfigSchema, {}), /maxDepth/);
+});

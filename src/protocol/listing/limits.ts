@@ -24,9 +24,9 @@ export const LISTING_DEFAULTS = {
 
 /** Where each cap is raised, for the error message. */
 const HOW_TO_RAISE: Readonly<Record<ListingLimit, string>> = {
-  dirEntries: "raise the cap with --max-dir-entries N (ferry ls, ferry mirror)",
-  entries: "raise the cap with --max-entries N (ferry mirror)",
-  depth: "raise the cap with --max-depth N (ferry mirror)",
+  dirEntries: "raise the cap with --max-dir-entries N (ferry ls, ferry mirror) or maxDirEntries in a daemon mirror job",
+  entries: "raise the cap with --max-entries N (ferry mirror) or maxEntries in a daemon mirror job",
+  depth: "raise the cap with --max-depth N (ferry mirror) or maxDepth in a daemon mirror job",
   bytes: "the server sent an endless or huge listing; list a smaller folder",
   lineBytes: "",
 };
