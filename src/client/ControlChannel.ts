@@ -80,6 +80,8 @@ export class ControlChannel {
   readonly #decoder = new StringDecoder("utf8");
   #closingError: Error | undefined;
   #timeoutEnabled = true;
+  /** Replies that arrived with no command waiting since the last command was sent. */
+  #strayReplies = 0;
 
   constructor(socket: Socket, options: ControlChannelOptions) {
     this.socket = socket;
@@ -106,7 +108,14 @@ export class ControlChannel {
    * and counts as closed. Refused while a command runs or reply text is pending.
    */
   detach(): Socket {
-    if (this.#task || this.#pending !== "") throw new FtpUsageError("cannot detach a control channel in the middle of a reply");
+    if (this.#task) throw new FtpUsageError("cannot detach a control channel in the middle of a reply");
+    // FAULTS I8, B5 (CVE-2011-0411, curl CVE-2021-22947): bytes after the reply that starts TLS
+    // were injected by whoever sits on the plain connection; acting on them, or letting them
+    // pass for TLS records, would be acting on forged replies.
+    if (this.#pending !== "" || this.#strayReplies > 0) {
+      throw new ProtocolError(`${this.#peer} sent more after the reply that starts TLS (unread plaintext: ` +
+        `${this.#pending !== "" ? JSON.stringify(this.#pending.slice(0, 60)) : `${this.#strayReplies} more reply`}); refusing to continue - someone may be injecting replies`);
+    }
     for (const [event, listener] of Object.entries(this.#listeners)) this.socket.off(event, listener as (...args: unknown[]) => void);
     this.socket.setTimeout(0);
     this.#closingError = new FtpConnectionError(`${this.#peer}: control connection handed over to TLS`);
@@ -244,6 +253,7 @@ export class ControlChannel {
           reject(err);
         },
       };
+      this.#strayReplies = 0;
       this.#task = { command: shown, calledFrom: TRACE_CALLS ? captureCallSite() : undefined, handler: handler as ReplyHandler<unknown>, control: control as TaskControl<unknown> };
       this.#timeoutEnabled = true;
       this.#armTimeout();
@@ -293,6 +303,7 @@ export class ControlChannel {
         const cause = new FtpReplyError(421, replyMessage(reply));
         this.closeWithError(new FtpConnectionError(`${this.#peer} closed the session: 421 ${replyMessage(reply)}`, { cause }));
       } else {
+        this.#strayReplies++;
         this.#logger.warn({ code: reply.code, text: replyMessage(reply) }, "ftp reply without a command; ignored");
       }
       return;

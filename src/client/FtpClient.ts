@@ -4,7 +4,10 @@ import { open } from "node:fs/promises";
 import { isIPv6 } from "node:net";
 import { Writable, type Readable } from "node:stream";
 import type { Logger } from "../log/index.js";
-import { FtpReplyError, HASH_ALGORITHMS, ProtocolError, formatTimeVal, mlsxFormat, parseListing, type HashAlgorithm } from "../protocol/index.js";
+import {
+  FtpReplyError, HASH_ALGORITHMS, LISTING_DEFAULTS, LIST_FORMATS, ListingParser, ProtocolError, formatTimeVal, mlsxFormat,
+  type HashAlgorithm, type RejectedLine,
+} from "../protocol/index.js";
 import { replyMessage, type ControlChannel } from "./ControlChannel.js";
 import { BulkReceiver, openActive, openPassive, type DataConnection, type PassiveCommand, type Receiver } from "./dataChannel.js";
 import { FileReceiver } from "./fileReceiver.js";
@@ -41,6 +44,26 @@ export interface TransferOptions {
   /** Called with the bytes moved so far, at most every 200 ms and once at the end. */
   onProgress?: (bytes: number) => void;
 }
+
+/** Options of FtpClient.list. */
+export interface ListOptions {
+  signal?: AbortSignal;
+  /** Most entries (refused lines included) one listing may have; default LISTING_DEFAULTS.maxDirEntries. */
+  maxEntries?: number;
+  /** Receives each entry as it arrives; list() then resolves with [] and keeps nothing (ferry ls). */
+  onEntry?: (entry: RemoteEntry) => void;
+  /** Receives each refused line (unsafe name, unparsable line), after it is logged. */
+  onRejected?: (rejected: RejectedLine) => void;
+  /**
+   * Awaited after each chunk of the listing has been handed out: where `onEntry` writes to a
+   * slower stream (a pipe), return its 'drain' here and the data connection waits - backpressure
+   * instead of output piling up in memory.
+   */
+  afterChunk?: () => Promise<void> | undefined;
+}
+
+/** Refused listing lines logged one by one per listing; the rest are counted. */
+const MAX_REFUSALS_LOGGED = 20;
 
 type ListCommand = "MLSD" | "LIST -a" | "LIST";
 const LIST_CANDIDATES_MLSD: readonly ListCommand[] = ["MLSD", "LIST -a", "LIST"];
@@ -80,7 +103,7 @@ export class FtpClient {
     this.#logger = logger;
     this.#dataTimeoutMs = options.dataTimeoutMs ?? 30_000;
     this.#passiveMode = options.passive ?? true;
-    this.#maxListingBytes = options.maxListingBytes ?? 256 * 1024 * 1024;
+    this.#maxListingBytes = options.maxListingBytes ?? LISTING_DEFAULTS.maxListingBytes;
     this.#hashSelected = features.hashSelected;
   }
 
@@ -97,16 +120,33 @@ export class FtpClient {
     return this.#control.closed;
   }
 
-  /** List a directory (default: the current one) with MLSD when offered, else LIST. Unsafe names are dropped and logged. */
-  async list(path?: string, options: { signal?: AbortSignal } = {}): Promise<RemoteEntry[]> {
+  /**
+   * List a directory (default: the current one) with MLSD when offered, else LIST. The
+   * listing is parsed as it arrives (never held as text); unsafe names are refused, logged
+   * and passed to `onRejected`; caps on entries and bytes end it with a ListingLimitError
+   * (FAULTS B8). With `onEntry`, entries are handed over one by one and none is kept.
+   */
+  async list(path?: string, options: ListOptions = {}): Promise<RemoteEntry[]> {
     const candidates = this.#listCommand ? [this.#listCommand] : this.features.mlst ? LIST_CANDIDATES_MLSD : LIST_CANDIDATES;
     let firstError: unknown;
     for (const command of candidates) {
       const [verb, flag] = command.split(" ") as [string, string | undefined];
       const arg = [flag, path].filter((p) => p !== undefined && p !== "").join(" ");
-      let text: string;
+      const entries: RemoteEntry[] = [];
+      let refused = 0;
+      const parser = new ListingParser({
+        candidates: LIST_FORMATS, ...(verb === "MLSD" ? { format: mlsxFormat } : {}),
+        maxEntries: options.maxEntries ?? LISTING_DEFAULTS.maxDirEntries, maxBytes: this.#maxListingBytes,
+        what: `the ${verb} listing of ${path === undefined || path === "" || path === "." ? "the login folder" : path}`,
+        onEntry: options.onEntry ?? ((e) => void entries.push(e)),
+        onRejected: (r) => {
+          // A hostile listing may refuse a million lines: log the first few, count the rest.
+          if (++refused <= MAX_REFUSALS_LOGGED) this.#logger.warn({ line: r.line, reason: r.reason }, "ftp listing entry refused");
+          options.onRejected?.(r);
+        },
+      });
       try {
-        text = await this.#retrieveText(verb, arg, options.signal);
+        await this.#retrieveListing(verb, arg, parser, options.signal, options.afterChunk);
       } catch (err) {
         if (this.#listCommand || !isReplyError(err)) throw err;
         if (!isReplyError(err, 500, 501, 502, 504)) {
@@ -121,9 +161,8 @@ export class FtpClient {
         continue;
       }
       this.#listCommand = command;
-      const parsed = parseListing(text, verb === "MLSD" ? mlsxFormat : undefined);
-      for (const r of parsed.rejected) this.#logger.warn({ line: r.line.slice(0, 200), reason: r.reason }, "ftp listing entry refused");
-      return parsed.entries;
+      if (refused > MAX_REFUSALS_LOGGED) this.#logger.warn({ refused, path }, "ftp listing: more entries refused than logged");
+      return entries;
     }
     throw firstError;
   }
@@ -387,23 +426,28 @@ export class FtpClient {
     this.#control.closeWithError(new FtpConnectionError("the connection was closed by the client"));
   }
 
-  async #retrieveText(verb: string, arg: string, signal?: AbortSignal): Promise<string> {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    const max = this.#maxListingBytes;
+  /** Run a listing command, feeding its data through `parser` as it arrives. */
+  async #retrieveListing(verb: string, arg: string, parser: ListingParser, signal?: AbortSignal,
+    afterChunk?: () => Promise<void> | undefined): Promise<void> {
     const sink = new Writable({
       write(chunk: Buffer, _enc, done) {
-        total += chunk.length;
-        if (total > max) return done(new ProtocolError(`${verb}: listing larger than ${max} bytes; refusing it`));
-        chunks.push(chunk);
-        done();
+        let wait: Promise<void> | undefined;
+        try {
+          parser.push(chunk);
+          wait = afterChunk?.();
+        } catch (err) {
+          // A cap (or a throwing callback) aborts the transfer: ABOR, and the call rejects with it.
+          return done(err as Error);
+        }
+        if (wait) wait.then(() => done(), (err: unknown) => done(err instanceof Error ? err : new Error(String(err))));
+        else done();
       },
     });
     const data = await this.#openData(signal);
     await new TransferResolver(this.#control, {
       verb, arg, direction: "download", destination: sink, data, dataTimeoutMs: this.#dataTimeoutMs, signal, logger: this.#logger,
     }).run();
-    return Buffer.concat(chunks).toString("utf8");
+    parser.end();
   }
 
   /**

@@ -1,6 +1,6 @@
 /** ferry's FTP client engine: FtpClient on one control connection, ClientPool for concurrency. */
 export { FtpClient } from "./FtpClient.js";
-export type { ConnectOptions, EntryType, RemoteEntry, TransferOptions } from "./FtpClient.js";
+export type { ConnectOptions, EntryType, ListOptions, RemoteEntry, TransferOptions } from "./FtpClient.js";
 export type { Capabilities } from "./features.js";
 export { parseFeatures } from "./features.js";
 export { FtpConnectionError, FtpTimeoutError, FtpUsageError, isRetriable, isConnectionFatal } from "./errors.js";

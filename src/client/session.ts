@@ -1,9 +1,9 @@
 import { connect as netConnect, isIPv6 } from "node:net";
 import type { ConnectionOptions } from "node:tls";
 import { silentLogger, type Logger } from "../log/index.js";
-import { FtpReplyError, type Reply } from "../protocol/index.js";
+import { FtpReplyError, ProtocolError, type Reply } from "../protocol/index.js";
 import { ControlChannel, replyMessage } from "./ControlChannel.js";
-import { FtpConnectionError, FtpTimeoutError, abortError } from "./errors.js";
+import { FtpConnectionError, FtpTimeoutError, FtpUsageError, abortError } from "./errors.js";
 import { emptyCapabilities, parseFeatures, type Capabilities } from "./features.js";
 import { isReplyError } from "./queries.js";
 import { startTls, tlsStateFor, type TlsState } from "./tls.js";
@@ -64,6 +64,13 @@ export async function openSession(options: ConnectOptions): Promise<Session> {
   const connectTimeoutMs = options.connectTimeoutMs ?? 15_000;
   const channelOptions = { logger, timeoutMs: options.commandTimeoutMs ?? 30_000, peer };
   const { signal } = options;
+  // FAULTS B12, I6: credentials from a config file or URL that would inject a second command
+  // are refused before any connection is made (formatCommand refuses them too, but later).
+  for (const [what, value] of [["user name", options.user], ["password", options.password], ["account", options.account]] as const) {
+    if (value !== undefined && /[\r\n\0]/.test(value)) {
+      throw new FtpUsageError(`the ${what} contains CR, LF or NUL; refusing to send it (it could inject FTP commands) - fix the ${what}`);
+    }
+  }
   if (signal?.aborted) throw abortError(signal, `connect to ${peer}`);
   const tls = secure === "none" ? undefined : tlsStateFor(options.host, options.tls);
   const socket = tls && secure === "implicit" ? startTls(tls, undefined, port) : netConnect({ host: options.host, port });
@@ -80,7 +87,13 @@ export async function openSession(options: ConnectOptions): Promise<Session> {
     });
     if (tls && secure === "explicit") {
       // RFC 4217 section 4: AUTH TLS, then the TLS handshake on the same connection.
-      await control.request("AUTH", "TLS");
+      // Only 234 starts TLS (RFC 4217 section 4; 2228): a "200 OK" from a server that did not
+      // understand is no promise of TLS, and going on would send the password in clear (I9).
+      const auth = await control.request("AUTH", "TLS");
+      if (auth.code !== 234) {
+        throw new ProtocolError(`${peer} answered AUTH TLS with ${auth.code} ${replyMessage(auth)} instead of 234; ` +
+          "TLS was asked for, so ferry stops here and sends no password - check that the server offers explicit FTPS (AUTH TLS)");
+      }
       control = new ControlChannel(startTls(tls, control.detach(), port), channelOptions);
     }
     if (tls) {

@@ -104,6 +104,10 @@ export const mirrorJobSchema = z.strictObject({
   include: globList("only files matching these globs (a glob without / matches the name at any depth)"),
   exclude: globList("leave out files and folders matching these globs"),
   parallel: z.number().int().min(1).max(64).default(4).describe("transfers at once (capped by the remote's connections); default 4"),
+  // Listing caps (FAULTS B8): a hostile or broken server cannot make a scan endless or huge.
+  maxEntries: z.number().int().min(1).optional().describe("refuse a remote tree with more entries than this; default 2000000"),
+  maxDirEntries: z.number().int().min(1).optional().describe("refuse a remote folder with more entries than this; default 200000"),
+  maxDepth: z.number().int().min(1).optional().describe("refuse a remote tree deeper than this many folders; default 100"),
 });
 
 /** What happens to an outbox file after its verified upload. */

@@ -1,3 +1,4 @@
+import type { ListingLimits } from "../sync/remote.js";
 import { dirname, join, posix, resolve } from "node:path";
 import {
   daemonConfigSchema, loadConfigFile, parseJobSide, type DaemonConfig, type MirrorJobConfig, type ServerConfig, type UploadJobConfig,
@@ -45,6 +46,8 @@ export interface MirrorJob {
   readonly include: readonly string[];
   readonly exclude: readonly string[];
   readonly parallel: number;
+  /** Caps on the remote scan (maxEntries, maxDirEntries, maxDepth of the job); defaults when absent. */
+  readonly listingLimits?: ListingLimits;
 }
 
 /** The daemon's config, ready to run: paths absolute (relative to the config file), durations in ms. */
@@ -134,5 +137,9 @@ function resolveMirror(job: MirrorJobConfig, abs: (p: string) => string, remoteP
     localRoot: abs(local), direction,
     schedule: job.schedule, catchUp: job.catchUp, delete: job.delete, allowEmptySource: job.allowEmptySource, maxDelete: job.maxDelete, checksum: job.verify === "checksum",
     include: job.include, exclude: job.exclude, parallel: job.parallel,
+    listingLimits: {
+      ...(job.maxEntries ? { maxEntries: job.maxEntries } : {}), ...(job.maxDirEntries ? { maxDirEntries: job.maxDirEntries } : {}),
+      ...(job.maxDepth ? { maxDepth: job.maxDepth } : {}),
+    },
   };
 }

@@ -34,7 +34,14 @@ export function remoteBasename(path: string): string {
   return posix.basename(path);
 }
 
-/** Why a single name from a listing is unsafe, or undefined when it is fine. */
+/**
+ * The longest name accepted from a listing, in UTF-8 bytes: NAME_MAX of Linux, macOS and the
+ * BSDs. A longer name could not be written locally anyway (ENAMETOOLONG), and failing there
+ * would fail the whole job instead of this one entry (FAULTS B1).
+ */
+export const MAX_NAME_BYTES = 255;
+
+/** Why a single name from a listing is unsafe, or undefined when it is fine (FAULTS I5). */
 export function unsafeNameReason(name: string): string | undefined {
   if (name === "") return "empty name";
   if (name === "." || name === "..") return `"${name}" is not a file name`;
@@ -42,6 +49,10 @@ export function unsafeNameReason(name: string): string | undefined {
   if (name.includes("\\")) return "name contains '\\'";
   // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f]/.test(name)) return "name contains a control character";
+  // "C:x" is a drive-relative path on Windows: it would leave the destination there.
+  if (/^[A-Za-z]:/.test(name)) return "name starts with a drive letter";
+  const bytes = Buffer.byteLength(name, "utf8");
+  if (bytes > MAX_NAME_BYTES) return `name longer than ${MAX_NAME_BYTES} bytes (${bytes})`;
   return undefined;
 }
 

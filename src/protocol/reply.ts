@@ -58,6 +58,9 @@ export function parseReplies(text: string): { replies: Reply[]; rest: string } {
     const m = CODE.exec(line);
     if (!m) throw new ProtocolError(`malformed reply line: ${JSON.stringify(line.slice(0, 80))}`);
     const [, code, sep, body] = m as unknown as [string, string, string, string];
+    // RFC 959 section 4.2: the first digit is 1 to 5. "000" would pass for a preliminary reply
+    // (waited past forever) and "999" for an error (the connection kept): both are garbage.
+    if (code[0] === undefined || code[0] < "1" || code[0] > "5") throw new ProtocolError(`reply code ${code} is not an FTP reply code (1xx-5xx)`);
     if (sep === " ") replies.push({ code: Number(code), lines: [body] });
     else open = { code, lines: [body], from: lineStart };
   }

@@ -5,7 +5,7 @@ import { deleteRefusal as refuseDeletes, type MaxDelete } from "./deleteGuard.js
 import type { PathFilter } from "./filter.js";
 import { march } from "./march.js";
 import { buildPlan, type Direction, type Plan } from "./plan.js";
-import { remotePathOf, scanRemote, type SyncPool } from "./remote.js";
+import { remotePathOf, scanRemote, type ListingLimits, type SyncPool } from "./remote.js";
 import type { RetryPolicy } from "./retry.js";
 import type { SyncState } from "./state.js";
 import { localPathOf } from "./transfer.js";
@@ -38,6 +38,8 @@ export interface MirrorOptions {
   filter?: PathFilter;
   bucket?: TokenBucket;
   followSymlinks?: boolean;
+  /** Caps on the remote scan: entries in all and per folder, depth (FAULTS B8). */
+  listingLimits?: ListingLimits;
   state?: SyncState;
   modifyWindowMs?: number;
   retry?: RetryPolicy;
@@ -121,7 +123,7 @@ async function scanSides(o: MirrorOptions): Promise<{ src: Tree; dst: Tree }> {
     // Connections about to be opened for transfers may as well list folders first.
     dirsPerConnection: () => (transfersExpected && !o.dryRun ? 1 : 32),
     ...(o.filter ? { filter: o.filter } : {}), ...(o.retry ? { retry: o.retry } : {}),
-    ...(o.logger ? { logger: o.logger } : {}), ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.logger ? { logger: o.logger } : {}), ...(o.signal ? { signal: o.signal } : {}), ...o.listingLimits,
   });
   const [l, r] = await Promise.all([local, remote]);
   return o.direction === "upload" ? { src: l, dst: r } : { src: r, dst: l };

@@ -1,6 +1,8 @@
 import type { Readable, Writable } from "node:stream";
 import type { Logger } from "../log/index.js";
-import { FtpReplyError, unsafeNameReason, type HashAlgorithm } from "../protocol/index.js";
+import {
+  FtpReplyError, LISTING_DEFAULTS, ListingLimitError, unsafeNameReason, type HashAlgorithm, type RejectedLine,
+} from "../protocol/index.js";
 import type { PathFilter } from "./filter.js";
 import { withRetry, type RetryPolicy } from "./retry.js";
 import { addEntry, emptyTree, joinRel, type Entry, type Tree } from "./tree.js";
@@ -12,8 +14,17 @@ export interface SyncRemoteEntry {
   size?: number;
   modifiedAt?: Date;
   rawModifiedAt?: string;
-  /** MLSD/MLST facts by lowercase name (e.g. `unique`, which partIdentity records). */
+  /** MLSD/MLST facts by lowercase name: `unique` identifies a file (partIdentity) or a folder (loop detection). */
   facts?: Readonly<Record<string, string>>;
+}
+
+/** Options of one listing: the per-folder cap, and where refused lines go. */
+export interface SyncListOptions {
+  signal?: AbortSignal;
+  /** Most entries one folder's listing may have; the client's default otherwise. */
+  maxEntries?: number;
+  /** Lines the client refused (unsafe names, unparsable lines). */
+  onRejected?: (rejected: RejectedLine) => void;
 }
 
 /**
@@ -22,7 +33,7 @@ export interface SyncRemoteEntry {
  */
 export interface SyncClient {
   readonly features: { readonly rest: boolean; readonly hash: readonly HashAlgorithm[]; readonly legacyHash: readonly HashAlgorithm[] };
-  list(path?: string, options?: { signal?: AbortSignal }): Promise<SyncRemoteEntry[]>;
+  list(path?: string, options?: SyncListOptions): Promise<SyncRemoteEntry[]>;
   stat(path: string): Promise<SyncRemoteEntry | undefined>;
   size(path: string): Promise<number>;
   setModifiedTime(path: string, date: Date): Promise<boolean>;
@@ -69,11 +80,24 @@ export function remoteEntry(dir: string, e: SyncRemoteEntry): Entry {
   };
 }
 
+/** Refused lines of one folder kept for the report; the client logs and counts the rest. */
+const MAX_REJECTED_PER_DIR = 100;
+
 /** Waiting folders that justify one more listing connection. */
 const DIRS_PER_CONNECTION = 32;
 
+/** Caps on a remote scan (FAULTS B8, I10); defaults in LISTING_DEFAULTS. */
+export interface ListingLimits {
+  /** Entries of the whole scan. */
+  maxEntries?: number;
+  /** Entries of one folder. */
+  maxDirEntries?: number;
+  /** Folder depth below the root. */
+  maxDepth?: number;
+}
+
 /** Options of scanRemote. */
-export interface RemoteScanOptions {
+export interface RemoteScanOptions extends ListingLimits {
   /** Most folders listed at once; default 4 (fewer while few folders wait). */
   concurrency?: number;
   /**
@@ -111,6 +135,12 @@ export async function scanRemote(pool: SyncPool, root: string, options: RemoteSc
   };
   const queue: string[] = [""];
   const max = Math.max(1, options.concurrency ?? 4);
+  const maxEntries = options.maxEntries ?? LISTING_DEFAULTS.maxEntries;
+  const maxDirEntries = options.maxDirEntries ?? LISTING_DEFAULTS.maxDirEntries;
+  const maxDepth = options.maxDepth ?? LISTING_DEFAULTS.maxDepth;
+  let total = 0;
+  /** Folders by their MLSD unique fact, for loop detection. */
+  const uniques = new Map<string, string>();
   let active = 0;
   await new Promise<void>((resolve, reject) => {
     let failed = false;
@@ -133,28 +163,70 @@ export async function scanRemote(pool: SyncPool, root: string, options: RemoteSc
 
   async function listDir(dir: string): Promise<void> {
     let entries: SyncRemoteEntry[];
+    let rejected: RejectedLine[] = [];
     try {
-      entries = await withRetry(() => pool.use((c) => c.list(remotePathOf(root, dir), options.signal ? { signal: options.signal } : {})),
-        { isRetriable: options.isRetriable, ...(options.retry ? { policy: options.retry } : {}),
-          ...(options.signal ? { signal: options.signal } : {}) });
+      entries = await withRetry(() => {
+        rejected = []; // a retried listing reports its refusals once
+        return pool.use((c) => c.list(remotePathOf(root, dir), {
+          ...(options.signal ? { signal: options.signal } : {}), maxEntries: maxDirEntries,
+          onRejected: (r) => void (rejected.length < MAX_REJECTED_PER_DIR && rejected.push(r)),
+        }));
+      }, { isRetriable: options.isRetriable, ...(options.retry ? { policy: options.retry } : {}),
+        ...(options.signal ? { signal: options.signal } : {}) });
     } catch (err) {
       if (dir === "" && isNotFound(err)) { tree.missing = true; return; } // a destination that does not exist yet is empty
       throw new Error(`list ${remotePathOf(root, dir)}: ${(err as Error).message}`, { cause: err });
     }
     if (dir === "" && !(await checkRoot(entries))) { tree.missing = true; return; }
     if (!tree.dirs.has(dir)) tree.dirs.set(dir, []);
+    // Refused names are part of the result, not only of the log (FAULTS B1): path, name, reason.
+    for (const r of rejected) {
+      const name = r.name ?? r.line;
+      const reason = r.name !== undefined ? `unsafe name from the server (${r.reason})` : `unreadable listing line (${r.reason})`;
+      tree.skipped.push({ path: joinRel(dir, printable(name)), name, reason, rejected: true });
+    }
+    total += entries.length;
+    if (total > maxEntries) {
+      throw new ListingLimitError("entries", maxEntries, `the remote tree under ${root} has more than ${maxEntries} entries`);
+    }
+    const depth = dir === "" ? 1 : dir.split("/").length + 1;
     for (const e of entries) {
       const path = joinRel(dir, e.name);
       const unsafe = unsafeNameReason(e.name);
-      if (unsafe) { tree.skipped.push({ path: dir, reason: `unsafe name from the server (${unsafe})` }); continue; }
+      if (unsafe) {
+        tree.skipped.push({ path: joinRel(dir, printable(e.name)), name: e.name, reason: `unsafe name from the server (${unsafe})`, rejected: true });
+        continue;
+      }
       if (e.type !== "file" && e.type !== "dir") {
         tree.skipped.push({ path, reason: e.type === "symlink" ? "remote symlink" : "not a regular file or folder" });
         continue;
       }
       const entry = remoteEntry(dir, e);
       if (options.filter && !options.filter.accepts(path, entry.type)) continue;
+      if (entry.type === "dir") {
+        // A server that follows a link to an ancestor (or lists a folder inside every folder)
+        // makes the walk endless: the unique fact, where given, names the same folder twice.
+        const unique = e.facts?.unique;
+        const seen = unique !== undefined ? uniques.get(unique) : undefined;
+        if (seen !== undefined) {
+          tree.skipped.push({ path, reason: `folder loop: the server lists the same folder as ${seen || "the root"} (MLSD unique=${unique})` });
+          continue;
+        }
+        if (depth > maxDepth) {
+          throw new ListingLimitError("depth", maxDepth,
+            `the remote tree under ${root} is deeper than ${maxDepth} folders (at ${path.slice(0, 200)}); a server listing a folder inside every folder never ends`);
+        }
+        if (unique !== undefined) uniques.set(unique, path);
+      }
       addEntry(tree, dir, entry);
       if (entry.type === "dir") queue.push(path);
     }
   }
+}
+
+/** A name shown in a report: control characters escaped, cut to 200 characters. */
+function printable(name: string): string {
+  // eslint-disable-next-line no-control-regex
+  const shown = name.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  return shown.length > 200 ? `${shown.slice(0, 200)}…` : shown;
 }

@@ -30,14 +30,25 @@ export interface Entry {
   hash?: { algorithm: HashAlgorithm; value: string };
 }
 
+/** An entry left out of a tree, and why. */
+export interface SkippedEntry {
+  /** Relative path; a refused name is shown with control characters escaped and cut. */
+  path: string;
+  reason: string;
+  /** A name refused as unsafe, exactly as the server sent it (cut to 200 characters). */
+  name?: string;
+  /** True for a name or line refused as unsafe or unreadable (FAULTS B1), not merely left out. */
+  rejected?: boolean;
+}
+
 /** A scanned side: listings per folder, plus leftovers of earlier interrupted transfers. */
 export interface Tree {
   /** Listing of each folder by its path ("" is the root), in no particular order. */
   readonly dirs: Map<string, Entry[]>;
   /** Leftover `.NAME.ferry-part` files, keyed by the path of the file they would become. */
   readonly partials: Map<string, Entry>;
-  /** Entries left out (symlinks, special files, unreadable folders) and why. */
-  readonly skipped: { path: string; reason: string }[];
+  /** Entries left out (symlinks, special files, unreadable folders, refused names) and why. */
+  readonly skipped: SkippedEntry[];
   /** True when the root folder itself does not exist (a destination may; a source must not). */
   missing?: boolean;
 }

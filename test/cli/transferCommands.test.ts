@@ -124,8 +124,9 @@ test("ferry put / get with --continue, and ferry ls", async (t) => {
   assert.deepEqual(ls.stdout.split("\n").filter(Boolean), ["data file.bin", "sub/", "é.txt"]);
   const long = await ferry("ls", `${base(server)}/in`, "--long");
   assert.match(long.stdout, /^- +1000000 {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ +data file\.bin$/m);
-  const json = JSON.parse((await ferry("ls", `${base(server)}/in`, "--json")).stdout) as { name: string; type: string; size?: number }[];
-  assert.deepEqual(json.map((e) => [e.name, e.type]), [["data file.bin", "file"], ["sub", "dir"], ["é.txt", "file"]]);
+  const json = JSON.parse((await ferry("ls", `${base(server)}/in`, "--json")).stdout) as { entries: { name: string; type: string; size?: number }[]; skipped: unknown[] };
+  assert.deepEqual(json.skipped, []);
+  assert.deepEqual(json.entries.map((e) => [e.name, e.type]), [["data file.bin", "file"], ["sub", "dir"], ["é.txt", "file"]]);
 });
 
 test("credentials: FERRY_PASSWORD and ~/.netrc", async (t) => {

@@ -153,7 +153,8 @@ test("parseListing with MLSD forced, hostile MLSD names refused", () => {
   const text = "type=cdir; .\r\ntype=file;size=3; ..\r\ntype=file;size=3; good\r\ntype=dir; ../up\r\n";
   const result = parseListing(text, mlsxFormat);
   assert.deepEqual(result.entries.map((e) => e.name), ["good"]);
-  assert.equal(result.rejected.length, 1);
+  // A *file* named ".." is hostile and reported (FAULTS B1); only the folders "." and ".." of LIST -a pass silently.
+  assert.deepEqual(result.rejected.map((r) => r.name), ["..", "../up"]);
 });
 
 test("parseListing: empty and total-only listings are empty", () => {

@@ -11,6 +11,8 @@ import { createProgress } from "../progress.js";
 import { openRemote, toCliError } from "../remoteSession.js";
 import { resolve } from "node:path";
 import { parseMaxDelete, type MaxDelete } from "../../sync/deleteGuard.js";
+import { LISTING_DEFAULTS } from "../../protocol/index.js";
+import { listingLimitsOf, rejectedCount, type ListingLimits } from "./listingFlags.js";
 
 /** The options `ferry mirror` accepts (DESIGN "CLI"). */
 interface MirrorFlags extends TlsFlags {
@@ -25,6 +27,9 @@ interface MirrorFlags extends TlsFlags {
   bwlimit?: string;
   json?: boolean;
   followSymlinks?: boolean;
+  maxEntries?: string;
+  maxDirEntries?: string;
+  maxDepth?: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -53,6 +58,9 @@ export function registerMirror(program: Command): void {
     .option("--bwlimit <rate>", "bandwidth limit shared by all transfers, e.g. 2M (bytes/s)")
     .option("--follow-symlinks", "follow local symlinks that stay inside the source tree (default: skip them)")
     .option("--json", "print the result as JSON on stdout"))
+    .option("--max-entries <n>", `refuse a remote tree with more entries (default ${LISTING_DEFAULTS.maxEntries})`)
+    .option("--max-dir-entries <n>", `refuse a remote folder with more entries (default ${LISTING_DEFAULTS.maxDirEntries})`)
+    .option("--max-depth <n>", `refuse a remote tree deeper than this (default ${LISTING_DEFAULTS.maxDepth})`)
     .action(async (src: string, dst: string, flags: MirrorFlags) => {
       process.exitCode = await mirrorCommand(src, dst, flags);
     });
@@ -74,7 +82,9 @@ async function mirrorCommand(src: string, dst: string, flags: MirrorFlags): Prom
   let filter: PathFilter | undefined;
   let rate: number | undefined;
   let maxDelete: MaxDelete | undefined;
+  let listingLimits: ListingLimits;
   try {
+    listingLimits = listingLimitsOf(flags);
     filter = flags.include.length + flags.exclude.length > 0 ? createFilter({ include: flags.include, exclude: flags.exclude }) : undefined;
     rate = flags.bwlimit !== undefined ? parseRate(flags.bwlimit) : undefined;
     maxDelete = flags.maxDelete !== undefined ? parseMaxDelete(flags.maxDelete) : undefined;
@@ -94,7 +104,7 @@ async function mirrorCommand(src: string, dst: string, flags: MirrorFlags): Prom
       direction, localRoot, remoteRoot: target.url.path, pool: session.pool, isRetriable, parallel, state, logger,
       delete: flags.delete ?? false, allowEmptySource: flags.allowEmptySource ?? false,
       ...(maxDelete ? { maxDelete } : {}), names: { source: srcName, destination: dstName }, dryRun: flags.dryRun ?? false, checksum: flags.checksum ?? false,
-      followSymlinks: flags.followSymlinks ?? false, progress, warm: (n) => session.warm(n),
+      followSymlinks: flags.followSymlinks ?? false, progress, warm: (n) => session.warm(n), listingLimits,
       // A server restart mid-run (C4) must not fail every file left: wait up to a minute for it.
       retry: { ...DEFAULT_RETRY, outage: { patienceMs: 60_000 } },
       ...(filter ? { filter } : {}), ...(rate ? { bucket: new TokenBucket(rate) } : {}),
@@ -148,6 +158,8 @@ function report(o: MirrorOutcome, c: ReportContext): void {
   for (const f of r.failed) out.write(f.path === "" ? `FAILED: ${f.error}\n` : `FAILED ${f.path}: ${f.error}\n`);
   for (const t of r.transferred) if (t.restarted) out.write(`restarted ${t.path} from byte 0: ${t.restarted}\n`);
   for (const s of o.skipped) out.write(`skipped ${s.path}: ${s.reason}\n`);
+  const rejected = rejectedCount(o.skipped);
+  if (rejected > 0) out.write(`${rejected} entries rejected (unsafe names from the server; see "skipped" above)\n`);
   if (r.deletesSkipped && r.deletesSkipped !== o.deleteRefusal) out.write(`${r.deletesSkipped}\n`);
   // The refusal also goes to stderr: it is the error a person running this must see and act on.
   if (o.deleteRefusal !== undefined && r.deletesSkipped === o.deleteRefusal) process.stderr.write(`ferry: ${o.deleteRefusal}\n`);

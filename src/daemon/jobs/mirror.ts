@@ -50,7 +50,7 @@ export function createMirrorHandler(deps: MirrorRunnerDeps): JobHandler<"mirror"
         pool: deps.remotes.syncPool(cfg.remote, ctx.signal), isRetriable,
         parallel: Math.min(cfg.parallel, endpoint.connections), delete: cfg.delete,
         allowEmptySource: cfg.allowEmptySource ?? false, maxDelete: cfg.maxDelete ?? parseMaxDelete(DAEMON_MAX_DELETE), names: { source: srcName, destination: dstName }, checksum: cfg.checksum, state,
-        retry: IN_RUN_RETRY, logger: log, signal: ctx.signal,
+        retry: IN_RUN_RETRY, logger: log, signal: ctx.signal, ...(cfg.listingLimits ? { listingLimits: cfg.listingLimits } : {}),
         ...(cfg.include.length + cfg.exclude.length > 0 ? { filter: createFilter({ include: cfg.include, exclude: cfg.exclude }) } : {}),
         progress: {
           fileStarted: (p) => started.set(p, performance.now()),

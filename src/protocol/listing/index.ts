@@ -1,6 +1,5 @@
-import { ProtocolError } from "../errors.js";
-import { unsafeNameReason } from "../remotePath.js";
 import { dosFormat } from "./dos.js";
+import { ListingParser, type RejectedLine } from "./stream.js";
 import { mlsxFormat } from "./mlsx.js";
 import type { ListingFormat, ParsedEntry } from "./types.js";
 import { unixFormat } from "./unix.js";
@@ -9,15 +8,11 @@ export type { ListingFormat, ParsedEntry, ParsedEntryType } from "./types.js";
 export { parseMlsxLine, parseMlsxFacts, mlsxFormat } from "./mlsx.js";
 export { parseUnixLine, unixFormat } from "./unix.js";
 export { parseDosLine, dosFormat } from "./dos.js";
+export { ListingParser, type ListingParserOptions, type RejectedLine } from "./stream.js";
+export { LISTING_DEFAULTS, ListingLimitError, parseLimit, type ListingLimit } from "./limits.js";
 
 /** The LIST formats in detection order; MLSD output is parsed with mlsxFormat directly. */
 export const LIST_FORMATS: readonly ListingFormat[] = [unixFormat, dosFormat, mlsxFormat];
-
-/** A listing line that was refused, and why. */
-export interface RejectedLine {
-  readonly line: string;
-  readonly reason: string;
-}
 
 /** The result of parsing a listing: safe entries, and the lines refused as unsafe. */
 export interface ParsedListing {
@@ -44,37 +39,21 @@ export function detectListingFormat(lines: readonly string[]): ListingFormat | u
 }
 
 /**
- * Parse a listing. `format` forces one (MLSD output); otherwise it is detected. Entries
- * whose names could escape a destination ("..", "/", "\\", NUL, control characters) are
- * refused into `rejected`, never returned (DESIGN.md "Transfer safety"); "." and ".."
- * themselves (from `LIST -a`) are simply skipped. Lines of no known format are an error
+ * Parse a whole listing held in memory (tests, MLST replies); streams go through
+ * ListingParser, which this wraps. `format` forces one (MLSD output); otherwise it is
+ * detected. Unsafe names are refused into `rejected`. Lines of no known format are an error
  * naming the fix.
  */
-export function parseListing(text: string, format?: ListingFormat): ParsedListing {
-  const lines = splitListingLines(text);
-  const chosen = format ?? detectListingFormat(lines);
-  if (!chosen) {
-    if (lines.every((l) => /^total\s+\d+/i.test(l))) return { format: "empty", entries: [], rejected: [] };
-    throw new ProtocolError(
-      `unrecognised directory listing format (first line ${JSON.stringify((lines[0] ?? "").slice(0, 100))}); ` +
-        "ferry reads Unix ls -l, DOS/IIS and MLSD listings - if the server offers MLSD, enable it there",
-    );
-  }
+export function parseListing(text: string, format?: ListingFormat, options: { maxEntries?: number } = {}): ParsedListing {
   const entries: ParsedEntry[] = [];
   const rejected: RejectedLine[] = [];
-  for (const line of lines) {
-    let entry: ParsedEntry | undefined;
-    try {
-      entry = chosen.parseLine(line);
-    } catch (err) {
-      rejected.push({ line, reason: (err as Error).message });
-      continue;
-    }
-    if (!entry) continue;
-    if (entry.name === "." || entry.name === "..") continue;
-    const reason = unsafeNameReason(entry.name);
-    if (reason) rejected.push({ line, reason });
-    else entries.push(entry);
-  }
+  const parser = new ListingParser({
+    candidates: LIST_FORMATS, ...(format ? { format } : {}), maxEntries: options.maxEntries ?? Number.MAX_SAFE_INTEGER,
+    maxBytes: Number.MAX_SAFE_INTEGER, onEntry: (e) => entries.push(e), onRejected: (r) => rejected.push(r),
+  });
+  parser.push(Buffer.from(text, "utf8"));
+  parser.end();
+  const chosen = parser.format;
+  if (!chosen) return { format: "empty", entries: [], rejected };
   return { format: chosen.name, entries: chosen.transformList(entries), rejected };
 }
