@@ -25,7 +25,7 @@ async function closedPort(): Promise<number> {
 test("C6 CLI: refused, unresolvable, 530 and 421 each end ferry get and ferry ls with exit 3 and the cause, after one try", { timeout: 60_000 }, async (t) => {
   const lines: Record<string, unknown>[] = [];
   const logger = pino({ level: "info" }, { write: (s: string) => { lines.push(JSON.parse(s) as Record<string, unknown>); } });
-  const server = await startFerryServer({ logger, limits: { loginFailureDelayMs: 0, maxConnections: 1 } });
+  const server = await startFerryServer({ logger, limits: { loginFailureDelayMs: 0 } });
   // A second server that is full: one session holds its only slot.
   const full = await startFerryServer({ limits: { maxConnections: 1 } });
   const holder: Socket = connect(full.port, "127.0.0.1");
