@@ -291,6 +291,22 @@ export class JobStore {
   }
 
   /**
+   * Makes the waiting (queued or failed) jobs of these config job names runnable now, e.g.
+   * when the full disk they wait for has room again. Returns how many were woken.
+   */
+  wake(names: readonly string[]): number {
+    const now = this.#clock.now();
+    let n = 0;
+    this.#transaction(() => {
+      for (const name of names) {
+        n += this.#stmt(`UPDATE jobs SET run_after = @now, updated_at = @now WHERE name = @name AND state IN ${WAITING} AND run_after > @now`)
+          .run({ name, now }).changes;
+      }
+    });
+    return n;
+  }
+
+  /**
    * Returns every job whose lease has expired (its worker died or hung) to waiting, as a failed
    * attempt runnable at once, or `dead` when that was its last attempt. Call at start and
    * periodically. Returns what happened to each.
