@@ -4,8 +4,10 @@ import type { FtpClient } from "../../client/index.js";
 import type { Logger } from "../../log/index.js";
 import { RetryLaterError, type HandlerResult, type JobHandler } from "../../queue/index.js";
 import { canHash, hashLocalFile, remotePartPath, sameDigest, uploadAttempt, VerifyError, type TransferOutcome } from "../../sync/index.js";
+import type { HashAlgorithm } from "../../protocol/index.js";
 import type { AfterAction, UploadJob } from "../config.js";
 import { PermanentJobError } from "../errors.js";
+import { findOpenWriters, type OpenWriter } from "../openWriters.js";
 import type { RemoteRegistry } from "../remotes.js";
 
 /** What the upload runner needs. */
@@ -15,7 +17,16 @@ export interface UploadRunnerDeps {
   readonly logger: Logger;
   /** Default Date.now. */
   readonly now?: () => number;
+  /** Who holds a file open for writing; default a /proc scan (findOpenWriters). */
+  readonly openWriters?: (path: string, stableMs: number) => Promise<readonly OpenWriter[]>;
 }
+
+/**
+ * How long a job waits for a writer that keeps its outbox file open, counted from the job's
+ * creation: a log file held open for days must still be sent some time (then the check after
+ * the upload still refuses to archive a file that changed).
+ */
+export const OPEN_WRITER_MAX_WAIT_MS = 3_600_000;
 
 /** Where an outbox file goes: the target folder plus its path below the watched folder. */
 export function remotePathFor(job: UploadJob, localPath: string): string {
@@ -33,6 +44,21 @@ export function remotePathFor(job: UploadJob, localPath: string): string {
  */
 export function createUploadHandler(deps: UploadRunnerDeps): JobHandler<"upload"> {
   const now = deps.now ?? Date.now;
+  // A scan serves the checks of a burst of files for up to 250 ms, and never longer than half
+  // the stability window: a writer of a stable file opened it at least a window ago, so the
+  // scan that is reused was taken after that open.
+  const openWriters = deps.openWriters ?? ((p: string, stableMs: number) => findOpenWriters(p, { maxAgeMs: Math.min(250, stableMs / 2) }));
+  /** Defer while a process holds the file open for writing (bounded by OPEN_WRITER_MAX_WAIT_MS). */
+  const waitForWriters = async (path: string, createdAt: number, stableMs: number, log: Logger, when: string): Promise<void> => {
+    const writers = await openWriters(path, stableMs).catch(() => []);
+    if (writers.length === 0) return;
+    const pids = writers.map((w) => w.pid).join(", ");
+    if (now() - createdAt > OPEN_WRITER_MAX_WAIT_MS) {
+      log.warn({ pids, waitedMs: now() - createdAt }, `${path} is still open for writing (pid ${pids}) after an hour; sent as it is`);
+      return;
+    }
+    throw new RetryLaterError(`${path} is still open for writing by pid ${pids} (${when}); waiting for it to close`, { delayMs: Math.max(stableMs, 200) });
+  };
   return async (job, ctx): Promise<HandlerResult> => {
     const cfg = deps.jobs.get(job.payload.job);
     if (!cfg) throw new PermanentJobError(`upload job "${job.payload.job}" is no longer in the config`);
@@ -49,6 +75,8 @@ export function createUploadHandler(deps: UploadRunnerDeps): JobHandler<"upload"
     const changed = st.size !== job.payload.size || st.mtimeMs !== job.payload.mtimeMs;
     const quietFor = now() - st.mtimeMs;
     if (changed && quietFor < cfg.stableMs) throw new RetryLaterError(`${path} is still being written`, { delayMs: Math.ceil(cfg.stableMs - quietFor) });
+    // Quiet is not done: a writer that paused longer than the window still holds it open (D9).
+    await waitForWriters(path, job.createdAt, cfg.stableMs, log, "before the upload");
     const started = now();
     const outcome = await deps.remotes.use(cfg.remote, async (client) => {
       const dir = posix.dirname(remotePath);
@@ -72,13 +100,19 @@ export function createUploadHandler(deps: UploadRunnerDeps): JobHandler<"upload"
         throw err;
       }
     }, ctx.signal);
-    const after = await stat(path).catch(() => undefined);
-    if (after && (after.size !== st.size || after.mtimeMs !== st.mtimeMs)) {
-      // Rewritten during the upload: the watcher has seen the change and queues the new form;
-      // deleting or moving it now would lose that version.
-      log.info({ remotePath }, "changed during the upload; the new version is queued, after-action skipped");
-    } else {
+    if (cfg.after.kind !== "keep") {
+      // The after-action destroys the outbox copy: only a file that is still exactly what was
+      // sent may go. A writer that resumed (or still holds it open) would otherwise write the
+      // rest into sent/ and the server would keep the half it got (D9).
+      const why = await changedSince(path, st, "hash" in outcome ? outcome.hash : undefined);
+      if (why) {
+        log.warn({ remotePath, why }, "changed during the upload; sent again once quiet, not archived");
+        throw new RetryLaterError(`${path} changed during its upload (${why}); it is sent again once it is quiet`, { delayMs: cfg.stableMs });
+      }
+      await waitForWriters(path, job.createdAt, cfg.stableMs, log, "after the upload");
       await applyAfter(cfg.after, cfg, path, log);
+      await removeMarker(cfg, path);
+    } else {
       await removeMarker(cfg, path);
     }
     const durationMs = Math.max(0, now() - started);
@@ -88,6 +122,19 @@ export function createUploadHandler(deps: UploadRunnerDeps): JobHandler<"upload"
     if ("skipped" in outcome && job.attempts <= 1) return {};
     return { transfers: [{ path: remotePath, bytes: st.size, durationMs, verified: outcome.verified }] };
   };
+}
+
+/**
+ * Why the local file is no longer what was sent, or undefined when it still is: its size or
+ * mtime moved, or (when the upload verified a checksum) its bytes hash differently now.
+ */
+async function changedSince(path: string, sent: { size: number; mtimeMs: number }, hash: { algorithm: HashAlgorithm; value: string } | undefined): Promise<string | undefined> {
+  const now = await stat(path).catch(() => undefined);
+  if (!now) return undefined; // gone: nothing left to archive
+  if (now.size !== sent.size) return `size ${sent.size} → ${now.size}`;
+  if (now.mtimeMs !== sent.mtimeMs) return "modification time moved";
+  if (hash && !sameDigest(await hashLocalFile(path, hash.algorithm), hash.value)) return `${hash.algorithm} differs from the bytes sent`;
+  return undefined;
 }
 
 /** The hash algorithm by which the final name already holds exactly this file, or undefined. */
