@@ -62,6 +62,8 @@ export class Daemon {
    */
   readonly #refused = new Map<string, { job: UploadJob; file: StableFile }>();
   #refusedTimer: NodeJS.Timeout | undefined;
+  /** Files whose refusal was already logged. */
+  readonly #refusedBefore = new Set<string>();
   /** The last time a runner error was logged, per kind of error (a full disk would log each poll). */
   readonly #runnerErrorLogged = new Map<string, number>();
 
@@ -218,6 +220,10 @@ export class Daemon {
     try {
       writeHealth(this.#config.database, this.#health);
     } catch (err) {
+      // Its disk may be full for an hour: once a minute is enough to say so.
+      const now = Date.now();
+      if (now - (this.#runnerErrorLogged.get("health") ?? 0) < 60_000) return;
+      this.#runnerErrorLogged.set("health", now);
       this.#log.warn({ err }, "could not write the health file for `ferry status`");
     }
   }
@@ -235,7 +241,7 @@ export class Daemon {
 
   #setQueueTrouble(error: unknown): void {
     if (this.#health.queue) {
-      this.#publishHealth({ queue: { ...this.#health.queue, refusedFiles: this.#refused.size } });
+      // Already said; the count of refused files is refreshed with the retry round instead.
       return;
     }
     const queue: QueueTrouble = { message: `${queueFullMessage(this.#config.database)} (${(error as Error).message})`, since: Date.now(), refusedFiles: this.#refused.size };
@@ -261,6 +267,8 @@ export class Daemon {
         clearInterval(this.#refusedTimer);
         this.#refusedTimer = undefined;
         this.#clearQueueTrouble();
+      } else if (this.#health.queue && this.#health.queue.refusedFiles !== this.#refused.size) {
+        this.#publishHealth({ queue: { ...this.#health.queue, refusedFiles: this.#refused.size } });
       }
     }, REFUSED_RETRY_MS);
     this.#refusedTimer.unref();
@@ -287,14 +295,18 @@ export class Daemon {
         // A file rewritten while its upload runs gets a new job: the running one sent the old bytes.
         { coalesceWithLeased: false },
       );
+      this.#refusedBefore.delete(file.path);
       log.info({ jobId: row.id, size: file.size, coalesced: !created }, created ? "file stable; upload queued" : "file stable; upload already queued");
       if (created) this.#runner?.notify();
     } catch (err) {
       // Not queued: the file stays in the outbox; it is queued again every few seconds (and
       // found again at the next start), so a full database volume loses nothing.
+      const again = this.#refusedBefore.has(file.path);
       this.#refused.set(file.path, { job, file });
+      this.#refusedBefore.add(file.path);
       if (isQueueFull(err)) this.#setQueueTrouble(err);
-      log.error({ err, retryInMs: REFUSED_RETRY_MS }, isQueueFull(err) ? `${queueFullMessage(this.#config.database)}; the upload is queued once it has room` : "could not queue the upload; trying again");
+      // Once per file: a retry round every few seconds over hundreds of files would flood the log.
+      if (!again) log.error({ err, retryInMs: REFUSED_RETRY_MS }, isQueueFull(err) ? `${queueFullMessage(this.#config.database)}; the upload is queued once it has room` : "could not queue the upload; trying again");
       this.#retryRefusedSoon();
     }
   }

@@ -76,6 +76,8 @@ export function createUploadHandler(deps: UploadRunnerDeps): JobHandler<"upload"
     const quietFor = now() - st.mtimeMs;
     if (changed && quietFor < cfg.stableMs) throw new RetryLaterError(`${path} is still being written`, { delayMs: Math.ceil(cfg.stableMs - quietFor) });
     // Quiet is not done: a writer that paused longer than the window still holds it open (D9).
+    // Checked once, here: a writer that opens the file only during the upload and has not
+    // written by its end is the one case left (the check below sees any write).
     await waitForWriters(path, job.createdAt, cfg.stableMs, log, "before the upload");
     const started = now();
     const outcome = await deps.remotes.use(cfg.remote, async (client) => {
@@ -109,7 +111,6 @@ export function createUploadHandler(deps: UploadRunnerDeps): JobHandler<"upload"
         log.warn({ remotePath, why }, "changed during the upload; sent again once quiet, not archived");
         throw new RetryLaterError(`${path} changed during its upload (${why}); it is sent again once it is quiet`, { delayMs: cfg.stableMs });
       }
-      await waitForWriters(path, job.createdAt, cfg.stableMs, log, "after the upload");
       await applyAfter(cfg.after, cfg, path, log);
       await removeMarker(cfg, path);
     } else {
