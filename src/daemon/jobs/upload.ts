@@ -1,4 +1,5 @@
-import { mkdir, rename, stat, unlink } from "node:fs/promises";
+import { constants as fsConstants } from "node:fs";
+import { copyFile, mkdir, open, rename, stat, unlink, utimes } from "node:fs/promises";
 import { basename, dirname, extname, join, posix, relative, sep } from "node:path";
 import type { FtpClient } from "../../client/index.js";
 import type { Logger } from "../../log/index.js";
@@ -183,7 +184,7 @@ async function applyAfter(after: AfterAction, cfg: UploadJob, path: string, log:
     case "move": {
       const dest = await freeName(join(after.dir, relative(cfg.watch, path)));
       await mkdir(dirname(dest), { recursive: true });
-      await rename(path, dest);
+      await moveFile(path, dest, log);
       log.debug({ movedTo: dest }, "moved after upload");
       return;
     }
@@ -191,6 +192,51 @@ async function applyAfter(after: AfterAction, cfg: UploadJob, path: string, log:
       const never: never = after;
       throw new Error(`unknown after-action ${JSON.stringify(never)}`);
     }
+  }
+}
+
+/**
+ * rename, or across filesystems (EXDEV: the `after.move` folder is on another mount) a copy to
+ * a hidden temporary name beside the target (exclusive), fsync, rename into place, fsync the
+ * folder, and only then unlink the original: a crash leaves the file in the outbox (sent
+ * again, harmless) or both copies, never none.
+ */
+export async function moveFile(from: string, to: string, log?: Logger): Promise<void> {
+  try {
+    await rename(from, to);
+    return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
+  }
+  log?.debug({ from, to }, "after.move folder is on another filesystem: copying");
+  const tmp = join(dirname(to), `.${basename(to)}.ferry-move-${process.pid}`);
+  try {
+    await copyFile(from, tmp, fsConstants.COPYFILE_EXCL);
+    const fh = await open(tmp, "r+");
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    const st = await stat(from);
+    await utimes(tmp, st.atime, st.mtime);
+    await rename(tmp, to);
+    await syncDir(dirname(to));
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await unlink(from);
+}
+
+/** fsync a folder so a rename in it survives a power loss (best effort: not every filesystem allows it). */
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, "r").catch(() => undefined);
+  if (!fh) return;
+  try {
+    await fh.sync().catch(() => undefined);
+  } finally {
+    await fh.close();
   }
 }
 
