@@ -150,6 +150,8 @@ export class LocalConditions {
   async record(job: string, err: LocalFileError): Promise<number> {
     const now = this.#now();
     const e = this.#jobs.get(job) ?? { condition: err.condition, path: err.path, message: err.message, failures: 0, since: now, retryAt: now, freeAtFailure: undefined };
+    // Runs of one job failing together (an outbox's files) count once: the wait grows per window, not per file.
+    if (e.retryAt > now && e.condition === err.condition) return e.retryAt - now;
     const delay = backoffDelay(Math.min(e.failures, 30), this.#o.backoff, this.#rng);
     e.failures++;
     e.condition = err.condition;

@@ -116,5 +116,34 @@ describe("D4/D6: the daemon over a full or read-only local destination", { skip:
     await waitUntil(async () => (await readFile(p("vol", "mirror", "later.txt"), "utf8").catch(() => "")) === "written after the remount\n",
       { timeoutMs: 15_000, what: "the mirror to complete once writable", exited: daemon, onTimeout: () => daemon!.stderr.slice(-4000) });
     assert.equal(daemon.child.exitCode, null);
+    await daemon.stop();
+    daemon = undefined;
+  });
+
+  it("the daemon's own write: an outbox's after.move folder on a full disk keeps the file, waits, then archives it", { timeout: 60_000 }, async () => {
+    await mkdir(p("outbox"), { recursive: true });
+    const body = pseudoRandomBytes(400_000, 9);
+    await writeFile(p("outbox", "out.bin"), body);
+    await fillUp(p("vol", "filler2"));
+    await writeFile(p("ferry2.json"), testConfig({
+      dir: dir.path, url: server.url,
+      extra: { database: "./var2/ferry.db", retry: { attempts: 2, initialDelay: "100ms", maxDelay: "1s", jitter: 0, localDelay: "300ms", localMaxDelay: "1s", spaceCheck: 0 } },
+      jobs: [{ name: "outbox", kind: "upload", watch: "./outbox", target: "srv:/inbox", stable: "100ms", after: { move: "./vol/sent" } }],
+    }));
+    daemon = new DaemonProcess(p("ferry2.json"));
+    await daemon.waitForLog("daemon ready");
+    await waitUntil(() => daemon!.lines.filter((l) => l.event === "local.trouble").length >= 2,
+      { timeoutMs: 20_000, what: "the move to be deferred twice", exited: daemon, onTimeout: () => daemon!.stderr.slice(-4000) });
+    assert.ok(daemon.lines.filter((l) => l.event === "local.trouble").every((l) => l.condition === "disk-full"));
+    assert.ok((await readFile(p("outbox", "out.bin"))).equals(body), "the file stays in the outbox meanwhile");
+    const { json } = await status(p("ferry2.json"));
+    assert.equal(json.localProblems[0]?.job, "outbox");
+    assert.match(json.localProblems[0]!.summary, /^local disk full: /);
+    assert.equal(readQueue(p("var2", "ferry.db")).dead, 0);
+    await freeUp(p("vol", "filler2"));
+    await waitUntil(async () => (await readFile(p("vol", "sent", "out.bin")).catch(() => Buffer.alloc(0))).equals(body),
+      { timeoutMs: 15_000, what: "the file archived once space returned", exited: daemon, onTimeout: () => daemon!.stderr.slice(-4000) });
+    assert.deepEqual((await readFile(p("srv", "inbox", "out.bin"))).equals(body), true);
+    assert.equal(readQueue(p("var2", "ferry.db")).dead, 0);
   });
 });
