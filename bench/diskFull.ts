@@ -3,7 +3,7 @@
  *   node --import tsx bench/diskFull.ts [--hold S] [--space-check DURATION] [--local-delay DURATION] [--local-max-delay DURATION]
  * A mirror job (remote → local) downloads a 1.5 MB file into a 4 MiB tmpfs that is full. The
  * daemon runs with the default retry settings unless told otherwise (local backoff 1 min
- * doubling to 15 min, a free-space check every 10 s). The disk stays full for --hold seconds
+ * doubling to 15 min, a free-space check every 2 s). The disk stays full for --hold seconds
  * (default 30) after the job was first deferred; then the filler is deleted and the time until
  * the file is published is measured. Prints one JSON line: the deferrals seen while full, the
  * daemon's exit state, and recoveryMs (freeing → file complete).
