@@ -142,8 +142,13 @@ export class Daemon {
   #reclaimAbandoned(store: JobStore): void {
     for (const job of store.listJobs({ states: ["leased"], limit: 100_000 })) {
       if (job.leaseToken === null) continue;
-      const outcome = store.fail({ id: job.id, leaseToken: job.leaseToken }, new Error(`the daemon stopped while running this job (lease held by ${job.leaseOwner ?? "?"})`), { delayMs: 0 });
-      this.#log.warn({ jobId: job.id, job: job.name, outcome: outcome.outcome }, "reclaimed a job left running by a stopped daemon");
+      try {
+        const outcome = store.fail({ id: job.id, leaseToken: job.leaseToken }, new Error(`the daemon stopped while running this job (lease held by ${job.leaseOwner ?? "?"})`), { delayMs: 0 });
+        this.#log.warn({ jobId: job.id, job: job.name, outcome: outcome.outcome }, "reclaimed a job left running by a stopped daemon");
+      } catch (err) {
+        // A full database volume must not stop the start: the lease sweep recovers the job once its lease expires.
+        this.#log.error({ err, jobId: job.id, job: job.name }, "could not reclaim a job left running; its lease expiry will");
+      }
     }
   }
 
