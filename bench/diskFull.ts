@@ -62,10 +62,12 @@ async function fill(path: string): Promise<void> {
 
 await mkdir(join(vol, "mirror"));
 await fill(join(vol, "filler"));
-const retry: Record<string, string> = {};
-if (values["space-check"] !== undefined) retry.spaceCheck = values["space-check"];
-if (values["local-delay"] !== undefined) retry.localDelay = values["local-delay"];
-if (values["local-max-delay"] !== undefined) retry.localMaxDelay = values["local-max-delay"];
+// A bare number is milliseconds (the config takes "0" only as a number).
+const duration = (v: string): string | number => (/^\d+$/.test(v) ? Number(v) : v);
+const retry: Record<string, string | number> = {};
+if (values["space-check"] !== undefined) retry.spaceCheck = duration(values["space-check"]);
+if (values["local-delay"] !== undefined) retry.localDelay = duration(values["local-delay"]);
+if (values["local-max-delay"] !== undefined) retry.localMaxDelay = duration(values["local-max-delay"]);
 await writeFile(join(work, "ferry.json"), JSON.stringify({
   database: join(work, "var", "ferry.db"), logLevel: "info",
   retry,
@@ -114,8 +116,11 @@ try {
     wokenBySpaceCheck: lines.some((l) => l.event === "local.space"),
   };
 } finally {
-  daemon.kill("SIGTERM");
-  await new Promise((r) => daemon.once("exit", r));
+  if (daemon.exitCode === null && daemon.signalCode === null) {
+    const exited = new Promise((r) => daemon.once("exit", r));
+    daemon.kill("SIGTERM");
+    await exited;
+  } else console.error(lines.slice(-5).map((l) => JSON.stringify(l)).join("\n"));
   await server.close(0);
   execFileSync("umount", ["-l", vol]);
   await rm(work, { recursive: true, force: true });
