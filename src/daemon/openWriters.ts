@@ -40,7 +40,7 @@ function scanFds(proc: string, maxProcesses: number, budgetMs: number): FdTable 
   const table: FdTable = new Map();
   let pids: number[];
   try {
-    pids = readdirSync(proc).filter((n) => /^\d+$/.test(n)).map(Number).filter((pid) => pid !== process.pid);
+    pids = readdirSync(proc).filter((n) => /^\d+$/.test(n)).map(Number);
   } catch {
     return table;
   }
@@ -71,7 +71,8 @@ function scanFds(proc: string, maxProcesses: number, budgetMs: number): FdTable 
 /**
  * The processes that hold `path` open with a write mode, found by scanning /proc/PID/fd for a
  * link to the file and reading the descriptor's flags from /proc/PID/fdinfo/FD (Linux only;
- * an empty list elsewhere). The daemon itself is skipped (it only reads outbox files). One
+ * an empty list elsewhere). The daemon's own process counts too: its embedded server may be the
+ * writer (the daemon's own reads of outbox files are read-only and never match). One
  * scan serves every check within `maxAgeMs` (a burst of outbox files costs one pass).
  *
  * Limits, by design of /proc: only processes whose fd folder this user may read are seen —
