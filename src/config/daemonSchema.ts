@@ -141,6 +141,11 @@ export const retrySchema = z.strictObject({
   initialDelay: duration("delay before the first retry", "1s", 0),
   maxDelay: duration("longest delay between retries (also for an unreachable remote)", "5m", 1),
   jitter: z.number().min(0).max(1).default(0.2).describe("fraction by which delays are spread either way; default 0.2"),
+  localDelay: duration("a job whose local side is full, read-only or unwritable waits this long first (no attempt used), doubling", "1m", 0),
+  localMaxDelay: duration("longest wait of such a job", "15m", 1),
+  spaceCheck: duration("while a local disk is full, its free space is checked this often (one statfs) and the waiting jobs run as soon as room returns; 0 turns the check off", "2s", 0),
+  loginDelay: duration("after a refused login (530), the remote's next login try waits this long (no attempt used), doubling", "1m", 0),
+  loginMaxDelay: duration("longest wait between login tries of a remote that refuses the login", "30m", 1),
 });
 
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;

@@ -1,10 +1,12 @@
 import type { Logger } from "../log/index.js";
-import { JobStore, openDatabase, WorkerRunner, type Database, type RunnerEvent, type RunnerEventMap } from "../queue/index.js";
+import { JobStore, openDatabase, RetryLaterError, WorkerRunner, type Database, type JobHandler, type JobKind, type RunnerEvent, type RunnerEventMap } from "../queue/index.js";
 import type { ResolvedConfig } from "./config.js";
 import { isRetryableJobError } from "./errors.js";
 import { createMirrorHandler } from "./jobs/mirror.js";
 import { createUploadHandler } from "./jobs/upload.js";
-import { removeRemoteHealth, writeRemoteHealth } from "./health.js";
+import { removeRemoteHealth, writeHealth, type DaemonHealth, type QueueTrouble } from "./health.js";
+import { LocalConditions, localFailureOf, probeLocalDestination } from "./localTrouble.js";
+import { isQueueFull, queueFullMessage } from "./queueTrouble.js";
 import { acquireLock } from "./lock.js";
 import { RemoteRegistry } from "./remotes.js";
 import { Scheduler } from "./scheduler.js";
@@ -19,6 +21,9 @@ export interface DaemonOptions {
   /** Listeners of the worker runner's job events (the demo prints them). */
   readonly events?: { [E in RunnerEvent]?: (payload: RunnerEventMap[E]) => void };
 }
+
+/** How often stable files the database refused are offered to it again, in ms. */
+const REFUSED_RETRY_MS = 5000;
 
 /** The dedupe key of an outbox file: one waiting upload per file. */
 export function uploadDedupeKey(job: string, path: string): string {
@@ -47,6 +52,20 @@ export class Daemon {
   #watchers: OutboxWatcher[] = [];
   #pruneTimer: NodeJS.Timeout | undefined;
   #stopping: Promise<void> | undefined;
+  #local: LocalConditions | undefined;
+  /** What `ferry status` shows beside the queue: remotes down, local sides unwritable, the queue itself. */
+  #health: DaemonHealth = { troubled: [], local: [], queue: null };
+  /**
+   * Stable outbox files the database could not take (its volume was full). The watcher reports
+   * a file once; these are queued again every few seconds until the database takes writes, so
+   * no restart is needed once space returns (D5).
+   */
+  readonly #refused = new Map<string, { job: UploadJob; file: StableFile }>();
+  #refusedTimer: NodeJS.Timeout | undefined;
+  /** Files whose refusal was already logged. */
+  readonly #refusedBefore = new Set<string>();
+  /** The last time a runner error was logged, per kind of error (a full disk would log each poll). */
+  readonly #runnerErrorLogged = new Map<string, number>();
 
   constructor(options: DaemonOptions) {
     this.#config = options.config;
@@ -86,6 +105,8 @@ export class Daemon {
   async #shutdown(graceMs: number): Promise<void> {
     this.#scheduler?.stop();
     clearInterval(this.#pruneTimer);
+    clearInterval(this.#refusedTimer);
+    this.#local?.stop();
     await Promise.all(this.#watchers.map((w) => w.close()));
     if (this.#runner) {
       const { aborted } = await this.#runner.stop(graceMs);
@@ -121,23 +142,33 @@ export class Daemon {
   #reclaimAbandoned(store: JobStore): void {
     for (const job of store.listJobs({ states: ["leased"], limit: 100_000 })) {
       if (job.leaseToken === null) continue;
-      const outcome = store.fail({ id: job.id, leaseToken: job.leaseToken }, new Error(`the daemon stopped while running this job (lease held by ${job.leaseOwner ?? "?"})`), { delayMs: 0 });
-      this.#log.warn({ jobId: job.id, job: job.name, outcome: outcome.outcome }, "reclaimed a job left running by a stopped daemon");
+      try {
+        const outcome = store.fail({ id: job.id, leaseToken: job.leaseToken }, new Error(`the daemon stopped while running this job (lease held by ${job.leaseOwner ?? "?"})`), { delayMs: 0 });
+        this.#log.warn({ jobId: job.id, job: job.name, outcome: outcome.outcome }, "reclaimed a job left running by a stopped daemon");
+      } catch (err) {
+        // A full database volume must not stop the start: the lease sweep recovers the job once its lease expires.
+        this.#log.error({ err, jobId: job.id, job: job.name }, "could not reclaim a job left running; its lease expiry will");
+      }
     }
   }
 
   #startWorkers(): void {
     const store = this.#store!;
     const c = this.#config;
-    writeRemoteHealth(c.database, []);
+    this.#publishHealth({});
     this.#remotes = new RemoteRegistry(c.remotes, {
-      backoff: c.backoff, logger: this.#log,
-      // For `ferry status`: which remotes are unreachable, since when, and the last error.
-      onHealthChange: (troubled) => {
+      backoff: c.backoff, loginBackoff: c.loginBackoff, logger: this.#log,
+      // For `ferry status`: which remotes are unreachable or refuse the login, since when, and the last error.
+      onHealthChange: (troubled) => this.#publishHealth({ troubled }),
+    });
+    this.#local = new LocalConditions({
+      backoff: c.localBackoff, spaceCheckMs: c.spaceCheckMs, logger: this.#log,
+      onChange: (local) => this.#publishHealth({ local }),
+      wake: (jobs) => {
         try {
-          writeRemoteHealth(c.database, troubled);
+          if (store.wake(jobs) > 0) this.#runner?.notify();
         } catch (err) {
-          this.#log.warn({ err }, "could not write the remote health file");
+          this.#log.warn({ err, jobs }, "could not wake the jobs waiting for space");
         }
       },
     });
@@ -145,8 +176,11 @@ export class Daemon {
     const mirrors = new Map(c.mirrors.map((j) => [j.name, j]));
     this.#runner = new WorkerRunner(store, {
       handlers: {
-        upload: createUploadHandler({ jobs: uploads, remotes: this.#remotes, logger: this.#log }),
-        mirror: createMirrorHandler({ jobs: mirrors, remotes: this.#remotes, stateDir: c.stateDir, logger: this.#log }),
+        upload: this.#guard(createUploadHandler({ jobs: uploads, remotes: this.#remotes, logger: this.#log }), (job) => ({ path: job.payload.path })),
+        mirror: this.#guard(createMirrorHandler({ jobs: mirrors, remotes: this.#remotes, stateDir: c.stateDir, logger: this.#log }), (job) => {
+          const m = mirrors.get(job.payload.job);
+          return m ? { path: m.localRoot, probe: m.direction === "download" } : undefined;
+        }),
       },
       concurrency: c.workers,
       keyLimits: this.#remotes.keyLimits(),
@@ -155,7 +189,94 @@ export class Daemon {
       leaseMs: c.leaseMs,
     });
     for (const [event, listener] of Object.entries(this.#events) as [RunnerEvent, (p: unknown) => void][]) this.#runner.on(event, listener);
+    this.#runner.on("runner:error", ({ error, during }) => this.#onStoreError(error, during));
     this.#runner.start();
+  }
+
+  /**
+   * A job handler wrapped so that a full, read-only or unwritable local side defers the job
+   * with the long local backoff instead of using an attempt (D4, D6, I15), and so that its
+   * success clears the condition. `local` names the job's local path; `probe` says the path is
+   * a destination worth checking directly when the error carries no errno (the sync engine
+   * reports per-file failures as text).
+   */
+  #guard<K extends JobKind>(handler: JobHandler<K>, local: (job: Parameters<JobHandler<K>>[0]) => { path: string; probe?: boolean } | undefined): JobHandler<K> {
+    return async (job, ctx) => {
+      let result;
+      try {
+        result = await handler(job, ctx);
+      } catch (err) {
+        if (err instanceof RetryLaterError || ctx.signal.aborted) throw err;
+        const where = local(job);
+        if (!where) throw err;
+        const found = localFailureOf(err, where.path, { matchText: where.probe === true }) ?? (where.probe ? await probeLocalDestination(where.path).catch(() => undefined) : undefined);
+        if (!found) throw err;
+        const delayMs = await this.#local!.record(job.name, found);
+        throw new RetryLaterError(`${found.message}; the job waits ${Math.ceil(delayMs / 1000)} s without using an attempt`, { delayMs, cause: err });
+      }
+      this.#local?.clear(job.name);
+      return result;
+    };
+  }
+
+  /** Replace parts of the health file; a failure (its disk is full too) is logged, never thrown. */
+  #publishHealth(part: Partial<DaemonHealth>): void {
+    this.#health = { ...this.#health, ...part };
+    try {
+      writeHealth(this.#config.database, this.#health);
+    } catch (err) {
+      // Its disk may be full for an hour: once a minute is enough to say so.
+      const now = Date.now();
+      if (now - (this.#runnerErrorLogged.get("health") ?? 0) < 60_000) return;
+      this.#runnerErrorLogged.set("health", now);
+      this.#log.warn({ err }, "could not write the health file for `ferry status`");
+    }
+  }
+
+  /** The store failed outside a handler (lease, settle, heartbeat): say so once a minute per kind, and flag a full database. */
+  #onStoreError(error: unknown, during: string): void {
+    const full = isQueueFull(error);
+    if (full) this.#setQueueTrouble(error);
+    const kind = `${full ? "full" : (error as { code?: unknown } | null)?.code ?? "error"}:${during.replace(/\d+/g, "N")}`;
+    const now = Date.now();
+    if (now - (this.#runnerErrorLogged.get(kind) ?? 0) < 60_000) return;
+    this.#runnerErrorLogged.set(kind, now);
+    this.#log.error({ err: error, during }, full ? queueFullMessage(this.#config.database) : "queue database error; the daemon keeps running");
+  }
+
+  #setQueueTrouble(error: unknown): void {
+    if (this.#health.queue) {
+      // Already said; the count of refused files is refreshed with the retry round instead.
+      return;
+    }
+    const queue: QueueTrouble = { message: `${queueFullMessage(this.#config.database)} (${(error as Error).message})`, since: Date.now(), refusedFiles: this.#refused.size };
+    this.#log.error({ event: "queue.full", database: this.#config.database, err: error }, queue.message);
+    this.#publishHealth({ queue });
+  }
+
+  #clearQueueTrouble(): void {
+    if (!this.#health.queue || this.#refused.size > 0) return;
+    this.#log.info({ event: "queue.ok", database: this.#config.database }, "the queue database takes writes again");
+    this.#publishHealth({ queue: null });
+  }
+
+  /** Queue again, every few seconds, the files the database refused; stops when none is left. */
+  #retryRefusedSoon(): void {
+    if (this.#refusedTimer) return;
+    this.#refusedTimer = setInterval(() => {
+      for (const [path, { job, file }] of [...this.#refused]) {
+        this.#refused.delete(path);
+        this.#enqueueUpload(job, file); // puts it back on failure
+      }
+      if (this.#refused.size === 0) {
+        clearInterval(this.#refusedTimer);
+        this.#refusedTimer = undefined;
+        this.#clearQueueTrouble();
+      } else if (this.#health.queue && this.#health.queue.refusedFiles !== this.#refused.size) {
+        this.#publishHealth({ queue: { ...this.#health.queue, refusedFiles: this.#refused.size } });
+      }
+    }, REFUSED_RETRY_MS);
+    this.#refusedTimer.unref();
   }
 
   async #startWatchers(): Promise<void> {
@@ -179,11 +300,19 @@ export class Daemon {
         // A file rewritten while its upload runs gets a new job: the running one sent the old bytes.
         { coalesceWithLeased: false },
       );
+      this.#refusedBefore.delete(file.path);
       log.info({ jobId: row.id, size: file.size, coalesced: !created }, created ? "file stable; upload queued" : "file stable; upload already queued");
       if (created) this.#runner?.notify();
     } catch (err) {
-      // Not queued: the file stays in the outbox and is found again at the next start.
-      log.error({ err }, "could not queue the upload");
+      // Not queued: the file stays in the outbox; it is queued again every few seconds (and
+      // found again at the next start), so a full database volume loses nothing.
+      const again = this.#refusedBefore.has(file.path);
+      this.#refused.set(file.path, { job, file });
+      this.#refusedBefore.add(file.path);
+      if (isQueueFull(err)) this.#setQueueTrouble(err);
+      // Once per file: a retry round every few seconds over hundreds of files would flood the log.
+      if (!again) log.error({ err, retryInMs: REFUSED_RETRY_MS }, isQueueFull(err) ? `${queueFullMessage(this.#config.database)}; the upload is queued once it has room` : "could not queue the upload; trying again");
+      this.#retryRefusedSoon();
     }
   }
 

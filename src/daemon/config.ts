@@ -60,6 +60,12 @@ export interface ResolvedConfig {
   readonly logLevel: string;
   readonly maxAttempts: number;
   readonly backoff: BackoffPolicy;
+  /** Waits of a job whose local side is full, read-only or unwritable. */
+  readonly localBackoff: BackoffPolicy;
+  /** How often a full local disk is checked for space, in ms (0: never). */
+  readonly spaceCheckMs: number;
+  /** Waits of a remote that refused the login. */
+  readonly loginBackoff: BackoffPolicy;
   readonly leaseMs: number;
   readonly retentionMs: number;
   readonly graceMs: number;
@@ -97,6 +103,9 @@ export function resolveDaemonConfig(file: string, cfg: DaemonConfig): ResolvedCo
     file: resolve(file), database, stateDir: join(dirname(database), "state"),
     workers: cfg.workers, logLevel: cfg.logLevel, maxAttempts: cfg.retry.attempts,
     backoff: { baseMs: cfg.retry.initialDelay, capMs: Math.max(cfg.retry.maxDelay, cfg.retry.initialDelay), jitter: cfg.retry.jitter },
+    localBackoff: { baseMs: cfg.retry.localDelay, capMs: Math.max(cfg.retry.localMaxDelay, cfg.retry.localDelay), jitter: cfg.retry.jitter },
+    spaceCheckMs: cfg.retry.spaceCheck,
+    loginBackoff: { baseMs: cfg.retry.loginDelay, capMs: Math.max(cfg.retry.loginMaxDelay, cfg.retry.loginDelay), jitter: cfg.retry.jitter },
     leaseMs: cfg.leaseTimeout, retentionMs: cfg.retention, graceMs: cfg.shutdownGrace,
     remotes, uploads, mirrors,
     ...(cfg.server ? {

@@ -1,6 +1,6 @@
 import { setMaxListeners } from "node:events";
 import { readFileSync } from "node:fs";
-import { ClientPool, FtpClient, isConnectionFatal, parseFtpUrl, redactUrl, type ConnectOptions } from "../client/index.js";
+import { ClientPool, FtpClient, FtpReplyError, isConnectionFatal, parseFtpUrl, redactUrl, type ConnectOptions } from "../client/index.js";
 import type { RemoteConfig } from "../config/index.js";
 import type { Logger } from "../log/index.js";
 import { backoffDelay, RetryLaterError, type BackoffPolicy } from "../queue/index.js";
@@ -54,8 +54,24 @@ export function isUnreachable(err: unknown): boolean {
   return false;
 }
 
+/**
+ * Whether the server refused the login (530 "not logged in", 430 "invalid username or
+ * password"): retrying soon with the same credentials cannot help and locks accounts on many
+ * servers (C6, I15).
+ */
+export function isLoginRefused(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 20; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof FtpReplyError && (e.code === 530 || e.code === 430)) return true;
+  }
+  return false;
+}
+
+/** Why a remote counts as down. */
+export type RemoteTroubleReason = "unreachable" | "login refused";
+
 /** Health of one remote: consecutive connection failures and until when it counts as down. */
 interface Health {
+  reason: RemoteTroubleReason;
   failures: number;
   downUntil: number;
   lastError: string;
@@ -65,6 +81,8 @@ interface Health {
 /** A remote that could not be reached, as `ferry status` shows it. */
 export interface RemoteTrouble {
   readonly name: string;
+  /** "unreachable" (connect or connection failed) or "login refused" (530: wrong user or password). Older health files lack it. */
+  readonly reason?: RemoteTroubleReason;
   /** Consecutive connection failures (one per backoff window). */
   readonly failures: number;
   /** When the first of them happened (ms since epoch). */
@@ -74,10 +92,15 @@ export interface RemoteTrouble {
   readonly lastError: string;
 }
 
+/** Login retries after a 530: one minute, doubling to half an hour (an account lock-out usually needs several failures in minutes). */
+export const DEFAULT_LOGIN_BACKOFF: BackoffPolicy = { baseMs: 60_000, capMs: 1_800_000, jitter: 0.1 };
+
 /** Options of a RemoteRegistry. */
 export interface RemoteRegistryOptions {
   /** Delays while a remote stays unreachable (doubling per failure, capped). */
   readonly backoff: BackoffPolicy;
+  /** Delays while a remote refuses the login (530): long, so an account is not locked; default 1 min doubling to 30 min. */
+  readonly loginBackoff?: BackoffPolicy;
   readonly logger: Logger;
   /** Idle connections are closed after this long, in ms; default 60000. */
   readonly idleMs?: number;
@@ -106,6 +129,14 @@ export class RemoteRegistry {
   readonly #health = new Map<string, Health>();
   /** Remote folders known to exist, per remote, so an outbox upload does not MKD each time. */
   readonly #dirs = new Map<string, Set<string>>();
+  /**
+   * Remotes that accepted a login since start (or since their last refusal). Until then, and
+   * after a refusal, connects to a remote go one at a time: a wrong password costs one failed
+   * login per backoff window, not one per job or per pooled connection.
+   */
+  readonly #loggedIn = new Set<string>();
+  /** The tail of each remote's one-at-a-time connect queue. */
+  readonly #connectGate = new Map<string, Promise<void>>();
   /** Aborted by drain(): a connect hanging on a silent server must not hold the shutdown. */
   readonly #closing = new AbortController();
 
@@ -150,6 +181,12 @@ export class RemoteRegistry {
       return result;
     } catch (err) {
       if (signal?.aborted) throw err;
+      // The gate found the remote down while this use waited for its turn to connect.
+      if (err instanceof RetryLaterError) throw err;
+      if (isLoginRefused(err)) {
+        const delayMs = this.#failed(name, err, "login refused");
+        throw new RetryLaterError(`remote ${name}: login refused (${(err as Error).message}); check the user and password in the config; next login try in ${Math.ceil(delayMs / 1000)} s`, { delayMs, cause: err });
+      }
       if (!isUnreachable(err)) {
         this.#healthy(name); // the server answered: it is up, this operation failed
         throw err;
@@ -176,7 +213,7 @@ export class RemoteRegistry {
 
   /** Every remote currently in trouble. */
   troubled(): RemoteTrouble[] {
-    return [...this.#health].map(([name, h]) => ({ name, failures: h.failures, since: h.since, retryAt: h.downUntil, lastError: h.lastError }));
+    return [...this.#health].map(([name, h]) => ({ name, reason: h.reason, failures: h.failures, since: h.since, retryAt: h.downUntil, lastError: h.lastError }));
   }
 
   #notify(): void {
@@ -212,37 +249,77 @@ export class RemoteRegistry {
         idleMs: this.#options.idleMs ?? 60_000,
         logger: log,
         // Bounded timeouts: a silent server must free the worker within a lease period.
-        connect: () => FtpClient.connect({ connectTimeoutMs: 10_000, commandTimeoutMs: 30_000, dataTimeoutMs: 30_000, ...e.connect, signal: this.#closing.signal }),
+        connect: () => this.#gatedConnect(name, () =>
+          FtpClient.connect({ connectTimeoutMs: 10_000, commandTimeoutMs: 30_000, dataTimeoutMs: 30_000, ...e.connect, signal: this.#closing.signal })),
       });
       this.#pools.set(name, pool);
     }
     return pool;
   }
 
+  /**
+   * Connect, one at a time per remote until a login succeeded: the connects queued behind a
+   * refused or failed one see the remote down and give up without touching the server.
+   */
+  async #gatedConnect(name: string, connect: () => Promise<FtpClient>): Promise<FtpClient> {
+    if (this.#loggedIn.has(name)) return connect();
+    const before = this.#connectGate.get(name) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    const tail = before.then(() => mine);
+    this.#connectGate.set(name, tail);
+    await before;
+    try {
+      this.#assertUp(name);
+      const client = await connect();
+      this.#loggedIn.add(name);
+      return client;
+    } finally {
+      release();
+      if (this.#connectGate.get(name) === tail) this.#connectGate.delete(name);
+    }
+  }
+
   #assertUp(name: string): void {
     const down = this.downFor(name);
-    if (down) {
-      throw new RetryLaterError(`remote ${name} is unreachable (${down.lastError}); next try in ${Math.ceil(down.ms / 1000)} s`, { delayMs: down.ms });
+    if (!down) return;
+    const h = this.#health.get(name);
+    if (h?.reason === "login refused") {
+      throw new RetryLaterError(`remote ${name}: login refused (${down.lastError}); next login try in ${Math.ceil(down.ms / 1000)} s`, { delayMs: down.ms });
     }
+    throw new RetryLaterError(`remote ${name} is unreachable (${down.lastError}); next try in ${Math.ceil(down.ms / 1000)} s`, { delayMs: down.ms });
   }
 
   #healthy(name: string): void {
     const h = this.#health.get(name);
     if (!h) return;
-    if (h.failures > 0) this.#options.logger.info({ remote: name, failures: h.failures }, "remote reachable again");
+    if (h.failures > 0 && h.reason === "login refused") this.#options.logger.info({ remote: name, failures: h.failures }, "remote accepts the login again");
+    else if (h.failures > 0) this.#options.logger.info({ remote: name, failures: h.failures }, "remote reachable again");
     this.#health.delete(name);
     this.#notify();
   }
 
   /** Records a connection failure; returns how long the remote now counts as down. */
-  #failed(name: string, err: unknown): number {
+  #failed(name: string, err: unknown, reason: RemoteTroubleReason = "unreachable"): number {
     const now = this.#now();
-    const h = this.#health.get(name) ?? { failures: 0, downUntil: 0, lastError: "", since: now };
+    const h = this.#health.get(name) ?? { reason, failures: 0, downUntil: 0, lastError: "", since: now };
+    if (reason === "login refused") this.#loggedIn.delete(name);
+    if (h.reason !== reason) {
+      // A new kind of trouble starts its own backoff.
+      h.reason = reason;
+      h.failures = 0;
+      h.downUntil = 0;
+    }
     // Jobs failing together on one outage count once: the delay grows per window, not per job.
     if (h.downUntil <= now) {
-      h.downUntil = now + backoffDelay(h.failures, this.#options.backoff, this.#rng);
+      const policy = reason === "login refused" ? (this.#options.loginBackoff ?? DEFAULT_LOGIN_BACKOFF) : this.#options.backoff;
+      h.downUntil = now + backoffDelay(Math.min(h.failures, 30), policy, this.#rng);
       h.failures++;
-      this.#options.logger.warn({ remote: name, failures: h.failures, retryInMs: h.downUntil - now, err: (err as Error).message }, "remote unreachable; backing off");
+      if (reason === "login refused") {
+        // Loud: only a person can fix credentials; the jobs wait without using attempts.
+        this.#options.logger.error({ event: "remote.login-refused", remote: name, failures: h.failures, retryInMs: h.downUntil - now, err: (err as Error).message },
+          `remote ${name}: LOGIN REFUSED (${(err as Error).message}); fix the user or password in the config; its jobs wait, next login try in ${Math.ceil((h.downUntil - now) / 1000)} s`);
+      } else this.#options.logger.warn({ remote: name, failures: h.failures, retryInMs: h.downUntil - now, err: (err as Error).message }, "remote unreachable; backing off");
       h.lastError = (err as Error).message;
       this.#health.set(name, h);
       this.#notify();

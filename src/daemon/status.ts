@@ -1,7 +1,9 @@
-import { existsSync } from "node:fs";
+import { existsSync, statfsSync } from "node:fs";
+import { dirname } from "node:path";
 import { JobStore, openDatabase, type JobState, type Transfer } from "../queue/index.js";
 import type { ResolvedConfig } from "./config.js";
-import { readRemoteHealth } from "./health.js";
+import { readHealth } from "./health.js";
+import { queueFullMessage } from "./queueTrouble.js";
 import { lockHolder } from "./lock.js";
 import { nextScheduledRun } from "./scheduler.js";
 
@@ -20,13 +22,32 @@ export interface JobStatus {
   readonly nextRunAt: string | null;
   readonly counts: Readonly<Record<JobState, number>>;
   readonly recentTransfers: readonly { path: string; bytes: number; durationMs: number; verified: string; finishedAt: string }[];
-  /** Set while the running daemon cannot reach this job's remote (its jobs wait without using attempts). */
+  /** Set while the running daemon cannot reach this job's remote, or the remote refuses the login (its jobs wait without using attempts). */
   readonly remoteDown: RemoteDownView | null;
+  /** Set while this job waits because its local side is full, read-only or unwritable (no attempts used). */
+  readonly localProblem: LocalProblemView | null;
+}
+
+/** A job's local side that cannot be written, as `ferry status` shows it. */
+export interface LocalProblemView {
+  readonly job: string;
+  /** "disk-full", "read-only", "permission", … */
+  readonly condition: string;
+  /** "local disk full: /data/x" */
+  readonly summary: string;
+  readonly path: string;
+  /** The full message with its fix. */
+  readonly message: string;
+  readonly since: string;
+  readonly failures: number;
+  readonly retryAt: string;
 }
 
 /** An unreachable remote, as `ferry status` shows it. */
 export interface RemoteDownView {
   readonly remote: string;
+  /** "unreachable", or "login refused" (a 530: wrong user or password; the server's reply is in lastError). */
+  readonly reason: string;
   readonly since: string;
   readonly failures: number;
   readonly retryAt: string;
@@ -40,8 +61,12 @@ export interface DaemonStatus {
   /** The pid of the running daemon, or null when none holds the database. */
   readonly daemonPid: number | null;
   readonly jobs: readonly JobStatus[];
-  /** Remotes the running daemon cannot reach. */
+  /** Remotes the running daemon cannot reach or that refuse its login. */
   readonly remotesDown: readonly RemoteDownView[];
+  /** Jobs waiting for their local side (disk full, read-only, permission). */
+  readonly localProblems: readonly LocalProblemView[];
+  /** Set when the queue database cannot take writes (its volume is full): new jobs are refused meanwhile. */
+  readonly queueProblem: string | null;
 }
 
 const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
@@ -55,14 +80,21 @@ export function collectStatus(config: ResolvedConfig, options: { now?: number; r
   const now = options.now ?? Date.now();
   const pid = lockHolder(config.database) ?? null;
   const jobs = [...config.mirrors, ...config.uploads];
-  const remotesDown: RemoteDownView[] = (pid === null ? [] : readRemoteHealth(config.database, pid)).map((t) => ({
-    remote: t.name, since: iso(t.since)!, failures: t.failures, retryAt: iso(t.retryAt)!, lastError: t.lastError,
+  const health = pid === null ? { troubled: [], local: [], queue: null } : readHealth(config.database, pid);
+  const remotesDown: RemoteDownView[] = health.troubled.map((t) => ({
+    remote: t.name, reason: t.reason ?? "unreachable", since: iso(t.since)!, failures: t.failures, retryAt: iso(t.retryAt)!, lastError: t.lastError,
   }));
+  const localProblems: LocalProblemView[] = health.local.map((l) => ({
+    job: l.job, condition: l.condition, summary: `${l.summary}: ${l.path}`, path: l.path, message: l.message,
+    since: iso(l.since)!, failures: l.failures, retryAt: iso(l.retryAt)!,
+  }));
+  const queueProblem = health.queue?.message ?? (pid !== null && volumeFull(config.database) ? queueFullMessage(config.database) : null);
   const downOf = (remote: string) => remotesDown.find((r) => r.remote === remote) ?? null;
+  const localOf = (job: string) => localProblems.find((l) => l.job === job) ?? null;
   if (!existsSync(config.database)) {
-    return { config: config.file, database: config.database, daemonPid: pid, remotesDown, jobs: jobs.map((j) => ({
+    return { config: config.file, database: config.database, daemonPid: pid, remotesDown, localProblems, queueProblem, jobs: jobs.map((j) => ({
       name: j.name, kind: j.kind, state: "idle", target: targetOf(j), lastSuccessAt: null, lastError: null, lastErrorAt: null,
-      nextRunAt: j.kind === "mirror" ? iso(nextScheduledRun(j, now)) : null, counts: ZERO, recentTransfers: [], remoteDown: downOf(j.remote),
+      nextRunAt: j.kind === "mirror" ? iso(nextScheduledRun(j, now)) : null, counts: ZERO, recentTransfers: [], remoteDown: downOf(j.remote), localProblem: localOf(j.name),
     })) };
   }
   const db = openDatabase(config.database, { readonly: true });
@@ -70,7 +102,7 @@ export function collectStatus(config: ResolvedConfig, options: { now?: number; r
     const store = new JobStore(db);
     const summaries = new Map(store.jobSummaries().map((s) => [s.name, s]));
     return {
-      config: config.file, database: config.database, daemonPid: pid, remotesDown,
+      config: config.file, database: config.database, daemonPid: pid, remotesDown, localProblems, queueProblem,
       jobs: jobs.map((j): JobStatus => {
         const s = summaries.get(j.name);
         const counts = s?.counts ?? ZERO;
@@ -82,12 +114,25 @@ export function collectStatus(config: ResolvedConfig, options: { now?: number; r
           name: j.name, kind: j.kind, state, target: targetOf(j),
           lastSuccessAt: iso(s?.lastSuccessAt), lastError: s?.lastError ?? null, lastErrorAt: iso(s?.lastErrorAt),
           nextRunAt: j.kind === "mirror" ? iso(nextScheduledRun(j, now)) : iso(s?.nextRunAt),
-          counts, recentTransfers: transfers.map(transferView), remoteDown: downOf(j.remote),
+          counts, recentTransfers: transfers.map(transferView), remoteDown: downOf(j.remote), localProblem: localOf(j.name),
         };
       }),
     };
   } finally {
     db.close();
+  }
+}
+
+/**
+ * Whether the database's volume has (almost) no room left: the daemon may not be able to say
+ * so itself (its health file lives on the same volume), so status looks directly.
+ */
+function volumeFull(database: string): boolean {
+  try {
+    const s = statfsSync(dirname(database));
+    return s.bavail * s.bsize < 64 * 1024;
+  } catch {
+    return false;
   }
 }
 

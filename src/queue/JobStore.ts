@@ -291,6 +291,22 @@ export class JobStore {
   }
 
   /**
+   * Makes the waiting (queued or failed) jobs of these config job names runnable now, e.g.
+   * when the full disk they wait for has room again. Returns how many were woken.
+   */
+  wake(names: readonly string[]): number {
+    const now = this.#clock.now();
+    let n = 0;
+    this.#transaction(() => {
+      for (const name of names) {
+        n += this.#stmt(`UPDATE jobs SET run_after = @now, updated_at = @now WHERE name = @name AND state IN ${WAITING} AND run_after > @now`)
+          .run({ name, now }).changes;
+      }
+    });
+    return n;
+  }
+
+  /**
    * Returns every job whose lease has expired (its worker died or hung) to waiting, as a failed
    * attempt runnable at once, or `dead` when that was its last attempt. Call at start and
    * periodically. Returns what happened to each.
@@ -415,13 +431,37 @@ export class JobStore {
     return { job: rowToJob(back) };
   }
 
+  /** How many #transaction calls are running (nested ones become savepoints). */
+  #depth = 0;
+
   #stmt(sql: string): Statement {
     return this.#statements.get(sql);
   }
 
   /** Runs fn in an IMMEDIATE transaction: taking the write lock up front means a read-then-write never fails with SQLITE_BUSY halfway. */
   #transaction<T>(fn: () => T): T {
-    return this.#db.transaction(fn).immediate();
+    const outermost = this.#depth === 0;
+    // A transaction left open by a failed COMMIT and a failed ROLLBACK (see below): end it first.
+    if (outermost && this.#db.inTransaction) this.#db.exec("ROLLBACK");
+    this.#depth++;
+    try {
+      return this.#db.transaction(fn).immediate();
+    } catch (err) {
+      // A COMMIT that fails with SQLITE_FULL leaves the transaction open, and the ROLLBACK
+      // better-sqlite3 then tries can fail the same way. Left open, every later call would
+      // run as a savepoint inside it and nothing would ever commit, even once space returns
+      // (D5). Close it here; if that fails too, the next call tries again.
+      if (outermost && this.#db.inTransaction) {
+        try {
+          this.#db.exec("ROLLBACK");
+        } catch {
+          // still no room: the next transaction rolls back first
+        }
+      }
+      throw err;
+    } finally {
+      this.#depth--;
+    }
   }
 }
 

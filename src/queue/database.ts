@@ -54,7 +54,32 @@ export function openDatabase(file: string, options: OpenDatabaseOptions = {}): D
     return db;
   } catch (err) {
     db.close();
+    if (isCorrupt(err)) throw new CorruptDatabaseError(file, err);
     throw err;
+  }
+}
+
+/** Whether SQLite says the file is not a database or is damaged. */
+function isCorrupt(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT" || (typeof code === "string" && code.startsWith("SQLITE_CORRUPT_"));
+}
+
+/**
+ * The queue database is not a database or is damaged. The message names the file and the way
+ * out: the queue holds only work that can be found again (outbox files still in their folder
+ * are queued at start, mirrors catch up), so moving the file aside loses the history only.
+ */
+export class CorruptDatabaseError extends Error {
+  override readonly name = "CorruptDatabaseError";
+  constructor(readonly file: string, cause: unknown) {
+    super(
+      `open database ${file}: it is not a ferry queue database or it is damaged (${(cause as Error).message}); ` +
+        `move it aside (mv ${file} ${file}.corrupt, with its -wal and -shm files) and start the daemon again: ` +
+        "it creates an empty queue, queues the files still in the watched outboxes, and runs the mirrors at once (catch-up) or at their next scheduled time; " +
+        "only the job and transfer history is lost",
+      { cause },
+    );
   }
 }
 

@@ -14,7 +14,7 @@
 // A handler returns { transfers } to have them recorded in the transaction that completes the job;
 // it throws to fail (retry with backoff, then dead), or throws RetryLaterError to defer without
 // using an attempt. Its AbortSignal fires when stop's grace runs out or the lease was lost.
-export { openDatabase, type Database, type OpenDatabaseOptions } from "./database.js";
+export { openDatabase, CorruptDatabaseError, type Database, type OpenDatabaseOptions } from "./database.js";
 export { migrate, loadMigrations, migrationStatus, defaultMigrationsDir, type Migration, type MigrationStatus, type MigrateOptions } from "./migrate.js";
 export {
   JobStore,

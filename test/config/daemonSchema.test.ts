@@ -93,7 +93,7 @@ describe("daemon config: good configs", () => {
     const cfg = parseConfig("ok.yaml", withJob(`{ name: o, kind: upload, watch: ./o, target: "backup:in" }`), daemonConfigSchema, {});
     assert.equal(cfg.workers, 4);
     assert.equal(cfg.leaseTimeout, 30_000);
-    assert.deepEqual(cfg.retry, { attempts: 10, initialDelay: 1000, maxDelay: 300_000, jitter: 0.2 });
+    assert.deepEqual(cfg.retry, { attempts: 10, initialDelay: 1000, maxDelay: 300_000, jitter: 0.2, localDelay: 60_000, localMaxDelay: 900_000, spaceCheck: 2000, loginDelay: 60_000, loginMaxDelay: 1_800_000 });
     const job = cfg.jobs[0]!;
     assert.equal(job.kind, "upload");
     if (job.kind === "upload") {

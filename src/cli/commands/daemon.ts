@@ -27,6 +27,14 @@ export async function runDaemonUntilSignal(config: ResolvedConfig, logger: Logge
     throw new CliError(`daemon: ${(err as Error).message}`, ExitCode.Failed, { cause: err });
   }
   options.onReady?.(daemon);
+  // A last resort, not the fix: every job path catches its own errors (a job that throws is
+  // failed or deferred by the worker runner). A rejection that still escapes is a bug; it is
+  // logged loudly and the daemon keeps serving the other jobs instead of crash-looping while,
+  // say, a disk stays full (issue 12, D4).
+  const onUnhandled = (reason: unknown): void => {
+    logger.error({ event: "daemon.unhandled-rejection", err: reason }, "BUG: unhandled promise rejection; the daemon keeps running (please report it)");
+  };
+  process.on("unhandledRejection", onUnhandled);
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
       process.removeListener("SIGINT", onSignal);
@@ -47,6 +55,7 @@ export async function runDaemonUntilSignal(config: ResolvedConfig, logger: Logge
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
   });
+  process.removeListener("unhandledRejection", onUnhandled);
   logger.flush();
   // Everything is closed; a connect still timing out against a silent server must not keep
   // the process alive past the grace period (its job is safely back in the queue).

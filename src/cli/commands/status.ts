@@ -34,8 +34,14 @@ export function formatStatus(s: DaemonStatus, now: number): string {
     `config: ${s.config}`,
     `database: ${s.database}`,
   ];
+  if (s.queueProblem !== null) lines.push(`QUEUE: ${s.queueProblem}`);
   for (const r of s.remotesDown) {
-    lines.push(`remote ${r.remote}: UNREACHABLE since ${ago(r.since, now)}, ${r.failures} failed tries, next ${ago(r.retryAt, now)}; last error: ${r.lastError}`);
+    if (r.reason === "login refused") {
+      lines.push(`remote ${r.remote}: LOGIN REFUSED since ${ago(r.since, now)}, ${r.failures} refused logins, next try ${ago(r.retryAt, now)}; server said: ${r.lastError}; fix the user or password in the config`);
+    } else lines.push(`remote ${r.remote}: UNREACHABLE since ${ago(r.since, now)}, ${r.failures} failed tries, next ${ago(r.retryAt, now)}; last error: ${r.lastError}`);
+  }
+  for (const l of s.localProblems) {
+    lines.push(`job ${l.job}: ${l.summary.toUpperCase().replace(/:.*/, "")}: ${l.path} since ${ago(l.since, now)}, next try ${ago(l.retryAt, now)}; ${l.message}`);
   }
   for (const j of s.jobs) lines.push("", ...formatJob(j, now));
   return `${lines.join("\n")}\n`;
@@ -52,7 +58,7 @@ function ago(isoTime: string | null, now: number): string {
 function formatJob(j: JobStatus, now: number): string[] {
   const c = j.counts;
   const out = [
-    `${j.name} (${j.kind}) — ${j.state}${j.remoteDown ? ` (waiting: remote ${j.remoteDown.remote} unreachable)` : ""}`,
+    `${j.name} (${j.kind}) — ${j.state}${j.remoteDown ? ` (waiting: remote ${j.remoteDown.remote} ${j.remoteDown.reason})` : ""}${j.localProblem ? ` (waiting: ${j.localProblem.summary})` : ""}`,
     `  ${j.target}`,
     `  queued ${c.queued}, running ${c.leased}, retrying ${c.failed}, dead ${c.dead}, done ${c.done}`,
     `  last success: ${ago(j.lastSuccessAt, now)}`,

@@ -1,11 +1,14 @@
-import { mkdir, rename, stat, unlink } from "node:fs/promises";
+import { constants as fsConstants } from "node:fs";
+import { copyFile, mkdir, open, rename, stat, unlink, utimes } from "node:fs/promises";
 import { basename, dirname, extname, join, posix, relative, sep } from "node:path";
 import type { FtpClient } from "../../client/index.js";
 import type { Logger } from "../../log/index.js";
 import { RetryLaterError, type HandlerResult, type JobHandler } from "../../queue/index.js";
 import { canHash, hashLocalFile, remotePartPath, sameDigest, uploadAttempt, VerifyError, type TransferOutcome } from "../../sync/index.js";
+import type { HashAlgorithm } from "../../protocol/index.js";
 import type { AfterAction, UploadJob } from "../config.js";
 import { PermanentJobError } from "../errors.js";
+import { findOpenWriters, type OpenWriter } from "../openWriters.js";
 import type { RemoteRegistry } from "../remotes.js";
 
 /** What the upload runner needs. */
@@ -15,7 +18,16 @@ export interface UploadRunnerDeps {
   readonly logger: Logger;
   /** Default Date.now. */
   readonly now?: () => number;
+  /** Who holds a file open for writing; default a /proc scan (findOpenWriters). */
+  readonly openWriters?: (path: string, stableMs: number) => Promise<readonly OpenWriter[]>;
 }
+
+/**
+ * How long a job waits for a writer that keeps its outbox file open, counted from the job's
+ * creation: a log file held open for days must still be sent some time (then the check after
+ * the upload still refuses to archive a file that changed).
+ */
+export const OPEN_WRITER_MAX_WAIT_MS = 3_600_000;
 
 /** Where an outbox file goes: the target folder plus its path below the watched folder. */
 export function remotePathFor(job: UploadJob, localPath: string): string {
@@ -33,6 +45,21 @@ export function remotePathFor(job: UploadJob, localPath: string): string {
  */
 export function createUploadHandler(deps: UploadRunnerDeps): JobHandler<"upload"> {
   const now = deps.now ?? Date.now;
+  // A scan serves the checks of a burst of files for up to 250 ms, and never longer than half
+  // the stability window: a writer of a stable file opened it at least a window ago, so the
+  // scan that is reused was taken after that open.
+  const openWriters = deps.openWriters ?? ((p: string, stableMs: number) => findOpenWriters(p, { maxAgeMs: Math.min(250, stableMs / 2) }));
+  /** Defer while a process holds the file open for writing (bounded by OPEN_WRITER_MAX_WAIT_MS). */
+  const waitForWriters = async (path: string, createdAt: number, stableMs: number, log: Logger, when: string): Promise<void> => {
+    const writers = await openWriters(path, stableMs).catch(() => []);
+    if (writers.length === 0) return;
+    const pids = writers.map((w) => w.pid).join(", ");
+    if (now() - createdAt > OPEN_WRITER_MAX_WAIT_MS) {
+      log.warn({ pids, waitedMs: now() - createdAt }, `${path} is still open for writing (pid ${pids}) after an hour; sent as it is`);
+      return;
+    }
+    throw new RetryLaterError(`${path} is still open for writing by pid ${pids} (${when}); waiting for it to close`, { delayMs: Math.max(stableMs, 200) });
+  };
   return async (job, ctx): Promise<HandlerResult> => {
     const cfg = deps.jobs.get(job.payload.job);
     if (!cfg) throw new PermanentJobError(`upload job "${job.payload.job}" is no longer in the config`);
@@ -49,6 +76,10 @@ export function createUploadHandler(deps: UploadRunnerDeps): JobHandler<"upload"
     const changed = st.size !== job.payload.size || st.mtimeMs !== job.payload.mtimeMs;
     const quietFor = now() - st.mtimeMs;
     if (changed && quietFor < cfg.stableMs) throw new RetryLaterError(`${path} is still being written`, { delayMs: Math.ceil(cfg.stableMs - quietFor) });
+    // Quiet is not done: a writer that paused longer than the window still holds it open (D9).
+    // Checked once, here: a writer that opens the file only during the upload and has not
+    // written by its end is the one case left (the check below sees any write).
+    await waitForWriters(path, job.createdAt, cfg.stableMs, log, "before the upload");
     const started = now();
     const outcome = await deps.remotes.use(cfg.remote, async (client) => {
       const dir = posix.dirname(remotePath);
@@ -72,13 +103,18 @@ export function createUploadHandler(deps: UploadRunnerDeps): JobHandler<"upload"
         throw err;
       }
     }, ctx.signal);
-    const after = await stat(path).catch(() => undefined);
-    if (after && (after.size !== st.size || after.mtimeMs !== st.mtimeMs)) {
-      // Rewritten during the upload: the watcher has seen the change and queues the new form;
-      // deleting or moving it now would lose that version.
-      log.info({ remotePath }, "changed during the upload; the new version is queued, after-action skipped");
-    } else {
+    if (cfg.after.kind !== "keep") {
+      // The after-action destroys the outbox copy: only a file that is still exactly what was
+      // sent may go. A writer that resumed (or still holds it open) would otherwise write the
+      // rest into sent/ and the server would keep the half it got (D9).
+      const why = await changedSince(path, st, "hash" in outcome ? outcome.hash : undefined);
+      if (why) {
+        log.warn({ remotePath, why }, "changed during the upload; sent again once quiet, not archived");
+        throw new RetryLaterError(`${path} changed during its upload (${why}); it is sent again once it is quiet`, { delayMs: cfg.stableMs });
+      }
       await applyAfter(cfg.after, cfg, path, log);
+      await removeMarker(cfg, path);
+    } else {
       await removeMarker(cfg, path);
     }
     const durationMs = Math.max(0, now() - started);
@@ -88,6 +124,19 @@ export function createUploadHandler(deps: UploadRunnerDeps): JobHandler<"upload"
     if ("skipped" in outcome && job.attempts <= 1) return {};
     return { transfers: [{ path: remotePath, bytes: st.size, durationMs, verified: outcome.verified }] };
   };
+}
+
+/**
+ * Why the local file is no longer what was sent, or undefined when it still is: its size or
+ * mtime moved, or (when the upload verified a checksum) its bytes hash differently now.
+ */
+async function changedSince(path: string, sent: { size: number; mtimeMs: number }, hash: { algorithm: HashAlgorithm; value: string } | undefined): Promise<string | undefined> {
+  const now = await stat(path).catch(() => undefined);
+  if (!now) return undefined; // gone: nothing left to archive
+  if (now.size !== sent.size) return `size ${sent.size} → ${now.size}`;
+  if (now.mtimeMs !== sent.mtimeMs) return "modification time moved";
+  if (hash && !sameDigest(await hashLocalFile(path, hash.algorithm), hash.value)) return `${hash.algorithm} differs from the bytes sent`;
+  return undefined;
 }
 
 /** The hash algorithm by which the final name already holds exactly this file, or undefined. */
@@ -135,7 +184,7 @@ async function applyAfter(after: AfterAction, cfg: UploadJob, path: string, log:
     case "move": {
       const dest = await freeName(join(after.dir, relative(cfg.watch, path)));
       await mkdir(dirname(dest), { recursive: true });
-      await rename(path, dest);
+      await moveFile(path, dest, log);
       log.debug({ movedTo: dest }, "moved after upload");
       return;
     }
@@ -143,6 +192,51 @@ async function applyAfter(after: AfterAction, cfg: UploadJob, path: string, log:
       const never: never = after;
       throw new Error(`unknown after-action ${JSON.stringify(never)}`);
     }
+  }
+}
+
+/**
+ * rename, or across filesystems (EXDEV: the `after.move` folder is on another mount) a copy to
+ * a hidden temporary name beside the target (exclusive), fsync, rename into place, fsync the
+ * folder, and only then unlink the original: a crash leaves the file in the outbox (sent
+ * again, harmless) or both copies, never none.
+ */
+export async function moveFile(from: string, to: string, log?: Logger): Promise<void> {
+  try {
+    await rename(from, to);
+    return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
+  }
+  log?.debug({ from, to }, "after.move folder is on another filesystem: copying");
+  const tmp = join(dirname(to), `.${basename(to)}.ferry-move-${process.pid}`);
+  try {
+    await copyFile(from, tmp, fsConstants.COPYFILE_EXCL);
+    const fh = await open(tmp, "r+");
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    const st = await stat(from);
+    await utimes(tmp, st.atime, st.mtime);
+    await rename(tmp, to);
+    await syncDir(dirname(to));
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await unlink(from);
+}
+
+/** fsync a folder so a rename in it survives a power loss (best effort: not every filesystem allows it). */
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, "r").catch(() => undefined);
+  if (!fh) return;
+  try {
+    await fh.sync().catch(() => undefined);
+  } finally {
+    await fh.close();
   }
 }
 
