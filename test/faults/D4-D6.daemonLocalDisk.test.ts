@@ -68,6 +68,9 @@ describe("D4/D6: the daemon over a full or read-only local destination", { skip:
       { timeoutMs: 20_000, what: "three local.trouble deferrals", exited: daemon, onTimeout: () => daemon!.stderr.slice(-4000) });
     const troubles = daemon.lines.filter((l) => l.event === "local.trouble");
     assert.ok(troubles.every((l) => l.condition === "disk-full"), JSON.stringify(troubles.map((l) => l.condition)));
+    // The sync engine reports the full disk as a typed error: the daemon's last-resort handler never fires.
+    assert.deepEqual(daemon.lines.filter((l) => l.event === "daemon.unhandled-rejection"), []);
+    assert.doesNotMatch(daemon.stderr, /Unhandled|unhandledRejection/);
     const { json, text } = await status(p("ferry.json"));
     assert.equal(json.daemonPid, daemon.child.pid);
     assert.equal(json.localProblems.length, 1, JSON.stringify(json));

@@ -4,7 +4,7 @@ import { basename, dirname, extname, join, posix, relative, sep } from "node:pat
 import type { FtpClient } from "../../client/index.js";
 import type { Logger } from "../../log/index.js";
 import { RetryLaterError, type HandlerResult, type JobHandler } from "../../queue/index.js";
-import { canHash, hashLocalFile, remotePartPath, sameDigest, uploadAttempt, VerifyError, type TransferOutcome } from "../../sync/index.js";
+import { canHash, hashLocalFile, loadRecord, partKey, remotePartPath, sameDigest, uploadAttempt, VerifyError, type TransferOutcome } from "../../sync/index.js";
 import type { HashAlgorithm } from "../../protocol/index.js";
 import type { AfterAction, UploadJob } from "../config.js";
 import { PermanentJobError } from "../errors.js";
@@ -93,8 +93,12 @@ export function createUploadHandler(deps: UploadRunnerDeps): JobHandler<"upload"
         return { bytes: 0, verified: present, skipped: true } as const;
       }
       try {
-        // A later attempt resumes the partial, but only when a checksum will prove the result.
-        const attempt = job.attempts > 1 && canHash(client.features) ? 2 : 1;
+        // A retry resumes the partial, also one that used no attempt (a cut connection defers
+        // the job as an outage): a record of what an earlier run started sending says there
+        // is a partial worth asking for. uploadAttempt then resumes only onto bytes of this
+        // very file (B11: the record, or a checksum, proves it) and starts over otherwise.
+        const startedBefore = job.attempts > 1 || (await loadRecord(partKey("upload", { localPath: path, remotePath }))) !== undefined;
+        const attempt = startedBefore ? 2 : 1;
         // No mtime is set on the server: in an inbox the arrival time is what readers go by.
         return await uploadAttempt(client, { localPath: path, remotePath, size: st.size }, { attempt, signal: ctx.signal });
       } catch (err) {
