@@ -50,6 +50,9 @@ describe("hardening: no FTP bounce, no data-connection theft", () => {
 
   it("PORT to our own address but a privileged port is refused", async () => {
     assert.equal((await client.send(`PORT ${formatHostPortNumbers({ host: "127.0.0.1", port: 25 })}`))?.code, 504);
+    assert.equal((await client.send(`PORT ${formatHostPortNumbers({ host: "127.0.0.1", port: 22 })}`))?.code, 504);
+    assert.equal((await client.send(`EPRT ${formatEprtArg({ host: "127.0.0.1", port: 25 })}`))?.code, 504);
+    assert.equal((await client.send("RETR file.txt"))?.code, 425, "no data channel was prepared");
   });
 
   it("malformed PORT/EPRT get 501", async () => {
