@@ -66,6 +66,21 @@ export function isLoginRefused(err: unknown): boolean {
   return false;
 }
 
+/**
+ * Whether the server said it is busy (421, e.g. "too many connections" at the greeting): it is
+ * up and will take us later, so hammering it only keeps its slots full. Such a failure backs
+ * off as if two more had happened (lftp's net:persist-retries idea, FAULTS C6).
+ */
+export function isServerBusy(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 20; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof FtpReplyError && e.code === 421) return true;
+  }
+  return false;
+}
+
+/** Doublings a busy server's backoff starts ahead of an unreachable one's. */
+const BUSY_HEAD_START = 2;
+
 /** Why a remote counts as down. */
 export type RemoteTroubleReason = "unreachable" | "login refused";
 
@@ -313,7 +328,8 @@ export class RemoteRegistry {
     // Jobs failing together on one outage count once: the delay grows per window, not per job.
     if (h.downUntil <= now) {
       const policy = reason === "login refused" ? (this.#options.loginBackoff ?? DEFAULT_LOGIN_BACKOFF) : this.#options.backoff;
-      h.downUntil = now + backoffDelay(Math.min(h.failures, 30), policy, this.#rng);
+      const step = h.failures + (reason === "unreachable" && isServerBusy(err) ? BUSY_HEAD_START : 0);
+      h.downUntil = now + backoffDelay(Math.min(step, 30), policy, this.#rng);
       h.failures++;
       if (reason === "login refused") {
         // Loud: only a person can fix credentials; the jobs wait without using attempts.
