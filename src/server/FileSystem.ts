@@ -7,7 +7,7 @@ import { resolveRemotePath, type ListEntry } from "../protocol/index.js";
 import { descriptorPath, DirHandle } from "./confined.js";
 import { STREAM_CHUNK_BYTES } from "./limits.js";
 import { checkPathEncoding, isReservedName, uploadTempName } from "./pathNames.js";
-import { Upload, type UploadMode } from "./Upload.js";
+import { sweepStaleUploads, Upload, type UploadMode } from "./Upload.js";
 
 /** A path as the FTP user sees it: absolute, normalised, rooted at the user's root ("/a/b"). */
 export type VirtualPath = string & { readonly __brand: "VirtualPath" };
@@ -225,6 +225,7 @@ export class FileSystem {
         return Upload.inPlace(dir, handle, mode === "append" ? null : start);
       }
       const temp = uploadTempName();
+      await sweepStaleUploads(dir); // a killed server's leftovers, once per folder and process
       const handle = await open(dir.at(temp), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
       if (existing) await keepOwnership(handle, existing);
       return Upload.viaTemp(dir, handle, temp, name, existing !== undefined);

@@ -1,7 +1,8 @@
-import { link, lstat, open, rename, unlink } from "node:fs/promises";
+import { link, lstat, open, opendir, rename, unlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { constants } from "node:fs";
 import type { DirHandle } from "./confined.js";
+import { isReservedName } from "./pathNames.js";
 
 /**
  * How an upload treats its target (FAULTS.md A17, I12):
@@ -132,4 +133,38 @@ async function syncDirectory(path: string): Promise<void> {
   } catch {
     // A folder the server may not read (mode -wx), or a filesystem without directory fsync.
   }
+}
+
+/**
+ * A temporary file untouched for this long belongs to no running upload (a stalled one is cut
+ * at the data timeout, seconds to minutes): it is what a server killed mid-STOR left behind.
+ */
+export const STALE_UPLOAD_MS = 60 * 60 * 1000;
+
+/** Folders already swept by this process: each is swept once, at its first upload (bounded set). */
+const swept = new Set<string>();
+const SWEPT_MAX = 10_000;
+
+/**
+ * Remove stale upload temporaries (see STALE_UPLOAD_MS) from the folder of an upload that is
+ * starting, the first time this process uploads into that folder. Through the verified folder
+ * handle, so a swapped link cannot lead the removal elsewhere; only regular files with the
+ * reserved name are removed. Resolves with how many were removed; never throws.
+ */
+export async function sweepStaleUploads(dir: DirHandle, now: number = Date.now()): Promise<number> {
+  if (swept.has(dir.real)) return 0;
+  if (swept.size >= SWEPT_MAX) swept.clear();
+  swept.add(dir.real);
+  let removed = 0;
+  try {
+    for await (const entry of await opendir(dir.at("."))) {
+      if (!isReservedName(entry.name)) continue;
+      const st = await lstat(dir.at(entry.name)).catch(() => undefined);
+      if (!st?.isFile() || now - st.mtimeMs < STALE_UPLOAD_MS) continue;
+      await unlink(dir.at(entry.name)).then(() => removed++, () => undefined);
+    }
+  } catch {
+    // A folder that cannot be read is no reason to refuse the upload.
+  }
+  return removed;
 }
