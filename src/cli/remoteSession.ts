@@ -1,4 +1,4 @@
-import { ClientPool, FtpClient, FtpConnectionError, FtpReplyError, FtpTimeoutError } from "../client/index.js";
+import { ClientPool, FtpClient, FtpConnectionError, FtpReplyError, FtpTimeoutError, isConnectionLimit } from "../client/index.js";
 import type { Logger } from "../log/index.js";
 import type { RemoteTarget } from "./credentials.js";
 import { CliError, ExitCode } from "./exitCodes.js";
@@ -19,6 +19,7 @@ export interface RemoteSession {
 /** Why a connection or login failed, with a hint a person can act on. */
 function connectMessage(target: RemoteTarget, err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
+  if (isConnectionLimit(err)) return `${target.display} is full (${msg}): it takes no more connections now; try again later`;
   if (err instanceof FtpReplyError && err.code === 530) {
     const hint = target.passwordSource === "none"
       ? "no password was given: put it in the URL, in FERRY_PASSWORD or in ~/.netrc"
@@ -41,15 +42,21 @@ export async function openRemote(target: RemoteTarget, options: { max: number; l
   } catch (err) {
     throw new CliError(connectMessage(target, err), ExitCode.Connection, { cause: err });
   }
-  // Logged-in (or logging-in) clients the pool has not taken yet; undefined when one failed.
-  const spares: Promise<FtpClient | undefined>[] = [Promise.resolve(first)];
+  // Logged-in (or logging-in) clients the pool has not taken yet; undefined when one failed,
+  // the error when the server refused it as too many (the pool lowers its cap on it).
+  const spares: Promise<FtpClient | Error | undefined>[] = [Promise.resolve(first)];
   const pool = new ClientPool({
     max: options.max,
+    remote: target.display,
     connect: async () => {
+      // A logged-in spare first (it holds a server slot); else the server's refusal, if any.
+      let refusal: Error | undefined;
       for (let spare = spares.shift(); spare; spare = spares.shift()) {
         const c = await spare;
-        if (c && !c.closed) return c;
+        if (c instanceof Error) refusal ??= c;
+        else if (c && !c.closed) return c;
       }
+      if (refusal) throw refusal;
       return connect();
     },
     ...(options.logger ? { logger: options.logger } : {}),
@@ -61,13 +68,16 @@ export async function openRemote(target: RemoteTarget, options: { max: number; l
       for (let i = 0; i < missing; i++) {
         spares.push(connect().catch((err: unknown) => {
           options.logger?.debug({ err: (err as Error).message }, "early login failed; the pool connects when needed");
-          return undefined;
+          return isConnectionLimit(err) && err instanceof Error ? err : undefined;
         }));
       }
     },
     close: async () => {
       await pool.drain();
-      await Promise.all(spares.splice(0).map(async (spare) => (await spare)?.quit()));
+      await Promise.all(spares.splice(0).map(async (spare) => {
+        const c = await spare;
+        if (c instanceof FtpClient) await c.quit();
+      }));
     },
   };
 }

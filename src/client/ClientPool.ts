@@ -1,5 +1,6 @@
 import { silentLogger, type Logger } from "../log/index.js";
 import { FtpReplyError } from "../protocol/index.js";
+import { connectionLimitReply } from "./connectionLimit.js";
 import { isConnectionFatal, FtpUsageError } from "./errors.js";
 import type { FtpClient } from "./FtpClient.js";
 
@@ -7,8 +8,13 @@ import type { FtpClient } from "./FtpClient.js";
 export interface ClientPoolOptions {
   /** Opens a new logged-in client (FtpClient.connect with the remote's options). */
   connect: () => Promise<FtpClient>;
-  /** Most connections open at once (the per-remote cap); at least 1. */
+  /**
+   * Most connections open at once (the per-remote cap, e.g. --parallel); at least 1. The pool
+   * lowers it for its lifetime when the server refuses an extra connection as too many.
+   */
   max: number;
+  /** How logs name the server (e.g. its URL without password); omitted when the logger already says. */
+  remote?: string;
   /** An idle connection is closed after this many ms; default 60000. */
   idleMs?: number;
   /** An idle connection gets a NOOP this often, in ms, so the server keeps it; default 20000 (0: never). */
@@ -30,11 +36,20 @@ interface Idle {
  * how the use ended: after a transport error (or 421, 425, 426) the client is discarded;
  * after another error it is checked with NOOP first; idle clients get NOOPs and are closed
  * after `idleMs`.
+ *
+ * Adaptive concurrency (lftp >= 4.8.0 does the same): when opening an extra connection is
+ * refused as too many (any 421, or a 530 saying too many connections/users; see
+ * connectionLimit.ts) while the pool holds a working connection, the cap drops to the
+ * connections it has, for the pool's lifetime, and the waiting work is served by those;
+ * one warning per lowering. With no working connection the refusal surfaces as before (the
+ * server is full: the caller's transient-error handling applies, FAULTS C6). The cap is
+ * never raised again: probing upward would cost refused logins for little gain in one run.
  */
 export class ClientPool {
   // parameters
   readonly #connect: () => Promise<FtpClient>;
   readonly #max: number;
+  readonly #remote: string | undefined;
   readonly #idleMs: number;
   readonly #keepAliveMs: number;
   readonly #logger: Logger;
@@ -42,12 +57,21 @@ export class ClientPool {
   readonly #idle: Idle[] = [];
   readonly #waiters: { resolve: (c: FtpClient | undefined) => void; reject: (e: unknown) => void }[] = [];
   #open = 0; // clients that exist (idle, in use, or connecting)
+  #connecting = 0; // of those, still connecting (not yet known to work)
+  #cap: number; // most clients at once now: #max, lowered when the server says too many
+  #announcedCap: number; // the cap last logged
+  #lastRefusal = ""; // the reply that lowered the cap last, for the log
+  /** Woken whenever a connect settles: refused connects wait here to learn whether another works. */
+  #settleWaiters: (() => void)[] = [];
   #draining = false;
 
   constructor(options: ClientPoolOptions) {
     if (!Number.isInteger(options.max) || options.max < 1) throw new FtpUsageError(`ClientPool: max must be a whole number >= 1, not ${options.max}`);
     this.#connect = options.connect;
     this.#max = options.max;
+    this.#cap = options.max;
+    this.#announcedCap = options.max;
+    this.#remote = options.remote;
     this.#idleMs = options.idleMs ?? 60_000;
     this.#keepAliveMs = options.keepAliveMs ?? 20_000;
     this.#logger = options.logger ?? silentLogger();
@@ -56,6 +80,11 @@ export class ClientPool {
   /** Connections open now (idle, in use or connecting). */
   get size(): number {
     return this.#open;
+  }
+
+  /** Most connections the pool opens at once now: `max`, or lower after the server refused one as too many. */
+  get cap(): number {
+    return this.#cap;
   }
 
   /** Run `fn` with a client of the pool; the client returns to the pool however `fn` ends. */
@@ -93,19 +122,65 @@ export class ClientPool {
         this.#open--;
         continue;
       }
-      if (this.#open < this.#max) {
+      if (this.#open < this.#cap) {
         this.#open++;
+        this.#connecting++;
+        let client: FtpClient;
         try {
-          return await this.#connect();
+          client = await this.#connect();
         } catch (err) {
           this.#open--;
+          this.#settled();
+          if (await this.#lowerCap(err)) continue; // served by the connections the pool has
           this.#wakeOne();
           throw err;
         }
+        this.#settled();
+        return client;
       }
       const handed = await new Promise<FtpClient | undefined>((resolve, reject) => this.#waiters.push({ resolve, reject }));
       if (handed) return handed;
     }
+  }
+
+  /**
+   * After a refused connect: whether it was refused as too many while another connection of
+   * the pool works (then the cap is lowered and the caller waits for a connection). While
+   * other connects are still in flight and none works yet, wait for them to tell.
+   */
+  async #lowerCap(err: unknown): Promise<boolean> {
+    const reply = connectionLimitReply(err);
+    if (!reply) return false;
+    for (;;) {
+      if (this.#draining) return false;
+      if (this.#open - this.#connecting >= 1) break;
+      if (this.#connecting === 0) return false; // nothing works: the server is really full
+      await new Promise<void>((resolve) => this.#settleWaiters.push(resolve));
+    }
+    // The connections that exist (those still connecting included: a refused one lowers it
+    // again) are what the server takes.
+    const cap = Math.max(1, Math.min(this.#cap, this.#open));
+    if (cap < this.#cap) {
+      this.#cap = cap;
+      this.#lastRefusal = reply.message;
+    }
+    this.#announce();
+    return true;
+  }
+
+  #settled(): void {
+    this.#connecting--;
+    for (const wake of this.#settleWaiters.splice(0)) wake();
+    this.#announce();
+  }
+
+  /** Log a lowered cap once its burst of connects has settled: one warning per lowering, not per refusal. */
+  #announce(): void {
+    if (this.#connecting > 0 || this.#cap >= this.#announcedCap) return;
+    const was = this.#announcedCap;
+    this.#announcedCap = this.#cap;
+    this.#logger.warn({ event: "pool.limit-lowered", ...(this.#remote !== undefined ? { remote: this.#remote } : {}), limit: this.#cap, was, max: this.#max, reply: this.#lastRefusal },
+      `the server refused another connection (${this.#lastRefusal}); using at most ${this.#cap} connection${this.#cap === 1 ? "" : "s"} to it for this run`);
   }
 
   async #release(client: FtpClient, failed: boolean, failure: unknown): Promise<void> {

@@ -5,6 +5,7 @@ export type { Capabilities } from "./features.js";
 export { parseFeatures } from "./features.js";
 export { FtpConnectionError, FtpTimeoutError, FtpUsageError, isRetriable, isConnectionFatal } from "./errors.js";
 export { ClientPool } from "./ClientPool.js";
+export { connectionLimitReply, isConnectionLimit, saysTooManyConnections } from "./connectionLimit.js";
 export type { ClientPoolOptions } from "./ClientPool.js";
 export { parseFtpUrl, redactUrl, FtpUrlError } from "./url.js";
 export type { FtpUrl } from "./url.js";

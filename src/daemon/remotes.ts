@@ -1,6 +1,6 @@
 import { setMaxListeners } from "node:events";
 import { readFileSync } from "node:fs";
-import { ClientPool, FtpClient, FtpReplyError, isConnectionFatal, parseFtpUrl, redactUrl, type ConnectOptions } from "../client/index.js";
+import { ClientPool, FtpClient, FtpReplyError, isConnectionFatal, isConnectionLimit, saysTooManyConnections, parseFtpUrl, redactUrl, type ConnectOptions } from "../client/index.js";
 import type { RemoteConfig } from "../config/index.js";
 import type { Logger } from "../log/index.js";
 import { backoffDelay, RetryLaterError, type BackoffPolicy } from "../queue/index.js";
@@ -57,25 +57,23 @@ export function isUnreachable(err: unknown): boolean {
 /**
  * Whether the server refused the login (530 "not logged in", 430 "invalid username or
  * password"): retrying soon with the same credentials cannot help and locks accounts on many
- * servers (C6, I15).
+ * servers (C6, I15). A 530 saying too many connections (proftpd's MaxClients) is a busy
+ * server, not a refused login.
  */
 export function isLoginRefused(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e && depth < 20; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof FtpReplyError && (e.code === 530 || e.code === 430)) return true;
+    if (e instanceof FtpReplyError && (e.code === 530 || e.code === 430) && !saysTooManyConnections(e.message)) return true;
   }
   return false;
 }
 
 /**
- * Whether the server said it is busy (421, e.g. "too many connections" at the greeting): it is
- * up and will take us later, so hammering it only keeps its slots full. Such a failure backs
- * off as if two more had happened (lftp's net:persist-retries idea, FAULTS C6).
+ * Whether the server said it is busy (421, e.g. "too many connections" at the greeting, or a
+ * 530 saying so): it is up and will take us later, so hammering it only keeps its slots full.
+ * Such a failure backs off as if two more had happened (lftp's net:persist-retries idea, FAULTS C6).
  */
 export function isServerBusy(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e && depth < 20; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof FtpReplyError && e.code === 421) return true;
-  }
-  return false;
+  return isConnectionLimit(err);
 }
 
 /** Doublings a busy server's backoff starts ahead of an unreachable one's. */
@@ -202,7 +200,7 @@ export class RemoteRegistry {
         const delayMs = this.#failed(name, err, "login refused");
         throw new RetryLaterError(`remote ${name}: login refused (${(err as Error).message}); check the user and password in the config; next login try in ${Math.ceil(delayMs / 1000)} s`, { delayMs, cause: err });
       }
-      if (!isUnreachable(err)) {
+      if (!isUnreachable(err) && !isServerBusy(err)) {
         this.#healthy(name); // the server answered: it is up, this operation failed
         throw err;
       }

@@ -21,8 +21,11 @@ export type FakeHandler = (arg: string, session: FakeSession) => void | Promise<
 
 /** Options of the fake server. */
 export interface FakeServerOptions {
-  /** Raw greeting text; default "220 fake ready\r\n". */
-  greeting?: string;
+  /**
+   * Raw greeting text; default "220 fake ready\r\n". A function gets the session's number
+   * (0 for the first) and how many control connections are open, this one included.
+   */
+  greeting?: string | ((session: { index: number; open: number }) => string);
   /** Handlers by upper-case verb; they override the defaults. */
   handlers?: Record<string, FakeHandler>;
   /** The FEAT lines (without the framing); default MLST-less vsftpd-like features. */
@@ -119,8 +122,13 @@ export async function startFakeFtpServer(options: FakeServerOptions = {}): Promi
     });
   }
 
+  let sessionCount = 0;
+  let openSessions = 0;
   const server = createServer((control) => {
     sockets.add(control);
+    const index = sessionCount++;
+    openSessions++;
+    control.once("close", () => openSessions--);
     const state: Record<string, unknown> = { dataWaiters: [], dataReady: [] };
     const session: FakeSession = {
       control,
@@ -149,7 +157,8 @@ export async function startFakeFtpServer(options: FakeServerOptions = {}): Promi
       },
     };
     control.on("error", () => undefined);
-    control.write(options.greeting ?? "220 fake ready\r\n");
+    const greeting = typeof options.greeting === "function" ? options.greeting({ index, open: openSessions }) : options.greeting;
+    control.write(greeting ?? "220 fake ready\r\n");
     let buffer = "";
     let chain = Promise.resolve();
     control.setEncoding("utf8");
