@@ -19,7 +19,7 @@ export interface RemoteSession {
 /** Why a connection or login failed, with a hint a person can act on. */
 function connectMessage(target: RemoteTarget, err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
-  if (isConnectionLimit(err)) return `${target.display} is full (${msg}): it takes no more connections now; try again later`;
+  if (isConnectionLimit(err)) return `cannot connect to ${target.display}: ${msg} (the server is full: it takes no more connections now; try again later)`;
   if (err instanceof FtpReplyError && err.code === 530) {
     const hint = target.passwordSource === "none"
       ? "no password was given: put it in the URL, in FERRY_PASSWORD or in ~/.netrc"

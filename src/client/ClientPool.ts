@@ -130,8 +130,10 @@ export class ClientPool {
           client = await this.#connect();
         } catch (err) {
           this.#open--;
-          this.#settled();
+          // No announcement yet: this refusal may lower the cap first (one warning per burst).
+          this.#settled(false);
           if (await this.#lowerCap(err)) continue; // served by the connections the pool has
+          this.#announce();
           this.#wakeOne();
           throw err;
         }
@@ -168,10 +170,10 @@ export class ClientPool {
     return true;
   }
 
-  #settled(): void {
+  #settled(announce = true): void {
     this.#connecting--;
     for (const wake of this.#settleWaiters.splice(0)) wake();
-    this.#announce();
+    if (announce) this.#announce();
   }
 
   /** Log a lowered cap once its burst of connects has settled: one warning per lowering, not per refusal. */

@@ -8,6 +8,7 @@ import { connectionLimitReply } from "../../src/client/connectionLimit.js";
 import { isLoginRefused, isServerBusy } from "../../src/daemon/remotes.js";
 import { runMirror } from "../../src/sync/mirror.js";
 import { startFakeFtpServer, type FakeServerOptions } from "../helpers/fakeFtpServer.js";
+import { runFerry } from "../helpers/cli.js";
 import { startFerryServer } from "../helpers/ferryServer.js";
 import { tempDir } from "../helpers/tmp.js";
 
@@ -188,4 +189,41 @@ test("connection-limit classifier: 'too many' replies of real servers, not wrong
     assert.equal(isLoginRefused(e), true, e.message);
     assert.equal(isServerBusy(e), false, e.message);
   }
+});
+
+test("adaptive pool, CLI: ferry mirror --parallel 6 into a 2-connection ferry server: exit 0, 30 files, one warning; a full server's 530 is not a wrong password", async (t) => {
+  const server = await startFerryServer({ limits: { maxConnectionsPerAddress: 2 } });
+  const tmp = await tempDir();
+  t.after(async () => { await server.close(); await tmp.remove(); });
+  const env = { FERRY_STATE_DIR: join(tmp.path, "state"), HOME: tmp.path, FERRY_PASSWORD: "", NETRC: "", FERRY_LOG_LEVEL: "warn" };
+  const local = join(tmp.path, "src");
+  await mkdir(local);
+  for (let i = 0; i < 30; i++) await writeFile(join(local, `f${i}.txt`), `cli ${i}\n`);
+
+  const up = await runFerry(["mirror", local, `ftp://user:pass@127.0.0.1:${server.port}/site`, "--parallel", "6"], { env, timeoutMs: 60_000 });
+
+  assert.equal(up.code, 0, up.stderr + up.stdout);
+  assert.match(up.stdout, /30 transferred, 0 unchanged, 0 deleted, 0 failed/);
+  const lowered = up.stderr.split("\n").filter((l) => l.includes("pool.limit-lowered"));
+  assert.equal(lowered.length, 1, up.stderr);
+  const line = JSON.parse(lowered[0]!) as Record<string, unknown>;
+  assert.equal(line.limit, 2);
+  assert.match(String(line.remote), /ftp:\/\/user:\*\*\*\*@127\.0\.0\.1/);
+  assert.doesNotMatch(up.stderr + up.stdout, /:pass@/);
+  for (let i = 0; i < 30; i++) assert.equal(await readFile(join(server.root, "site", `f${i}.txt`), "utf8"), `cli ${i}\n`);
+
+  // The first connection refused: a full server (exit 3, "full"), never "check the password".
+  const full = await startFakeFtpServer({ handlers: { PASS: (_a, s) => s.reply(530, "Sorry, the maximum number of clients (2) from your host are already connected.") } });
+  t.after(() => full.close());
+  const ls = await runFerry(["ls", `ftp://u:p@127.0.0.1:${full.port}/`], { env, timeoutMs: 30_000 });
+  assert.equal(ls.code, 3, ls.stderr);
+  assert.match(ls.stderr, /cannot connect to .*maximum number of clients.*the server is full/);
+  assert.doesNotMatch(ls.stderr, /check the user/);
+
+  // A wrong password stays a refused login (exit 3).
+  const wrong = await startFakeFtpServer({ handlers: { PASS: (_a, s) => s.reply(530, "Login incorrect.") } });
+  t.after(() => wrong.close());
+  const bad = await runFerry(["ls", `ftp://u:p@127.0.0.1:${wrong.port}/`], { env, timeoutMs: 30_000 });
+  assert.equal(bad.code, 3, bad.stderr);
+  assert.match(bad.stderr, /login to .* refused .*Login incorrect.*check the user and the password/);
 });
