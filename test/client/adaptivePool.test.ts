@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { ClientPool, FtpClient, FtpReplyError, isRetriable } from "../../src/client/index.js";
 import { connectionLimitReply } from "../../src/client/connectionLimit.js";
-import { isLoginRefused, isServerBusy } from "../../src/daemon/remotes.js";
+import { isLoginRefused, isServerBusy, RemoteRegistry } from "../../src/daemon/remotes.js";
+import { RetryLaterError } from "../../src/queue/index.js";
 import { runMirror } from "../../src/sync/mirror.js";
 import { startFakeFtpServer, type FakeServerOptions } from "../helpers/fakeFtpServer.js";
 import { runFerry } from "../helpers/cli.js";
@@ -226,4 +227,27 @@ test("adaptive pool, CLI: ferry mirror --parallel 6 into a 2-connection ferry se
   const bad = await runFerry(["ls", `ftp://u:p@127.0.0.1:${wrong.port}/`], { env, timeoutMs: 30_000 });
   assert.equal(bad.code, 3, bad.stderr);
   assert.match(bad.stderr, /login to .* refused .*Login incorrect.*check the user and the password/);
+});
+
+test("adaptive pool, daemon: a full server's 530 backs the remote off as busy (not 'login refused'); with a working connection, uses beyond the server's limit all succeed", async (t) => {
+  const full = await startFakeFtpServer({ handlers: { PASS: (_a, s) => s.reply(530, "Sorry, the maximum number of clients (2) from your host are already connected.") } });
+  const server = await startFerryServer({ limits: { maxConnectionsPerAddress: 2 } });
+  t.after(async () => { await full.close(); await server.close(); });
+  const log = capture();
+  const endpoint = (name: string, port: number, user: string, password: string) => ({
+    name, display: `ftp://${user}@127.0.0.1:${port}/`, connect: { host: "127.0.0.1", port, user, password }, basePath: ".", connections: 4,
+  });
+  const registry = new RemoteRegistry([endpoint("full", full.port, "u", "p"), endpoint("limited", server.port, "user", "pass")], {
+    backoff: { baseMs: 1000, capMs: 10_000, jitter: 0 }, logger: log.logger,
+  });
+  t.after(() => registry.drain());
+
+  await assert.rejects(registry.use("full", (c) => c.noop()), (e: unknown) => e instanceof RetryLaterError && /unreachable/.test(e.message) && !/login refused/.test(e.message));
+  assert.deepEqual(registry.troubled().map((r) => [r.name, r.reason]), [["full", "unreachable"]]);
+
+  await registry.use("limited", (c) => c.noop()); // a working connection first (the daemon's login gate)
+  const done = await Promise.all(Array.from({ length: 8 }, (_v, i) => registry.use("limited", async (c) => { await c.noop(); return i; })));
+  assert.equal(done.length, 8);
+  assert.equal(log.lowered().length, 1);
+  assert.equal(log.lowered()[0]!.limit, 2);
 });
