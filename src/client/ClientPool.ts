@@ -62,7 +62,7 @@ export class ClientPool {
   #announcedCap: number; // the cap last logged
   #lastRefusal = ""; // the reply that lowered the cap last, for the log
   /** Woken whenever a connect settles: refused connects wait here to learn whether another works. */
-  #settleWaiters: (() => void)[] = [];
+  readonly #settleWaiters: (() => void)[] = [];
   #draining = false;
 
   constructor(options: ClientPoolOptions) {
