@@ -173,6 +173,8 @@ export async function scanRemote(pool: SyncPool, root: string, options: RemoteSc
   /** Listings started and not merged yet, in walk order. */
   const window: Listed[] = [];
   let active = 0;
+  /** Most listings run at once so far: the connections the scan has already paid a login for. */
+  let widest = 1;
   /** Time spent in listings (inside the connection, without waiting for one or logging in) and their count. */
   let listMs = 0;
   let listed = 0;
@@ -200,8 +202,9 @@ export async function scanRemote(pool: SyncPool, root: string, options: RemoteSc
       if (listed === 0) return 1;
       const avg = listMs / listed;
       const loginMs = Math.max(LISTINGS_PER_LOGIN * avg, MIN_LOGIN_MS);
-      // Enough connections that each still has about a login's worth of listing to do.
-      return Math.min(max, Math.max(1, Math.floor((waiting.length + active) * avg / loginMs)));
+      // Enough connections that each new one still has about a login's worth of listing to
+      // do; connections already opened for the scan cost nothing more and stay busy.
+      return Math.min(max, Math.max(widest, Math.floor((waiting.length + active) * avg / loginMs)));
     };
 
     const pump = (): void => {
@@ -211,6 +214,7 @@ export async function scanRemote(pool: SyncPool, root: string, options: RemoteSc
         const slot: Listed = { dir: waiting.shift()! };
         window.push(slot);
         active++;
+        widest = Math.max(widest, active);
         void listDir(slot.dir).then((outcome) => {
           slot.outcome = outcome;
           active--;
