@@ -90,10 +90,11 @@ const MAX_REJECTED_PER_DIR = 100;
 const LISTINGS_PER_LOGIN = 3;
 
 /**
- * The least a login is taken to cost, in ms: on loopback a listing takes well under a
- * millisecond while a login still costs a fork and PAM on vsftpd (tens of ms of server CPU).
+ * The least a login is taken to cost, in ms: on loopback a listing takes a few ms while a
+ * login costs a fork and PAM on vsftpd (PASS alone about 100 ms, measured), so a fast
+ * server is walked on few connections, as before.
  */
-const MIN_LOGIN_MS = 20;
+const MIN_LOGIN_MS = 100;
 
 /** Listings started but not yet merged, per connection allowed: bounds the listings held in memory. */
 const WINDOW_PER_CONNECTION = 2;
@@ -178,6 +179,8 @@ export async function scanRemote(pool: SyncPool, root: string, options: RemoteSc
   /** Time spent in listings (inside the connection, without waiting for one or logging in) and their count. */
   let listMs = 0;
   let listed = 0;
+  /** The longest wait for a connection (a login when the pool had none idle): a measured login cost. */
+  let slowestAcquire = 0;
   const signal = options.signal;
   signal?.throwIfAborted();
 
@@ -201,7 +204,7 @@ export async function scanRemote(pool: SyncPool, root: string, options: RemoteSc
       if (per !== undefined) return Math.min(max, 1 + Math.floor(waiting.length / Math.max(1, per)));
       if (listed === 0) return 1;
       const avg = listMs / listed;
-      const loginMs = Math.max(LISTINGS_PER_LOGIN * avg, MIN_LOGIN_MS);
+      const loginMs = Math.max(LISTINGS_PER_LOGIN * avg, MIN_LOGIN_MS, slowestAcquire);
       // Enough connections that each new one still has about a login's worth of listing to
       // do; connections already opened for the scan cost nothing more and stay busy.
       return Math.min(max, Math.max(widest, Math.floor((waiting.length + active) * avg / loginMs)));
@@ -251,8 +254,10 @@ export async function scanRemote(pool: SyncPool, root: string, options: RemoteSc
     try {
       const entries = await withRetry(() => {
         rejected = []; // a retried listing reports its refusals once
+        const asked = now();
         return pool.use(async (c) => {
           const started = now();
+          slowestAcquire = Math.max(slowestAcquire, started - asked);
           const list = await c.list(remotePathOf(root, dir), {
             ...(signal ? { signal } : {}), maxEntries: maxDirEntries,
             onRejected: (r) => void (rejected.length < MAX_REJECTED_PER_DIR && rejected.push(r)),
