@@ -125,7 +125,7 @@ export interface RemoteScanOptions extends ListingLimits {
   retry?: RetryPolicy;
   logger?: Logger;
   signal?: AbortSignal;
-  /** Clock for the listing times, in ms; default performance.now (tests inject one). */
+  /** Clock for the listing and connection wait times, in ms; default performance.now. */
   now?: () => number;
 }
 
@@ -201,7 +201,7 @@ export async function scanRemote(pool: SyncPool, root: string, options: RemoteSc
     /** How many listings may run now: more connections only when the waiting folders pay for their logins. */
     const limit = (): number => {
       const per = options.dirsPerConnection?.();
-      if (per !== undefined) return Math.min(max, 1 + Math.floor(waiting.length / Math.max(1, per)));
+      if (per !== undefined) return Math.min(max, Math.max(widest, 1 + Math.floor(waiting.length / Math.max(1, per))));
       if (listed === 0) return 1;
       const avg = listMs / listed;
       const loginMs = Math.max(LISTINGS_PER_LOGIN * avg, MIN_LOGIN_MS, slowestAcquire);
