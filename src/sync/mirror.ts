@@ -120,8 +120,9 @@ async function scanSides(o: MirrorOptions): Promise<{ src: Tree; dst: Tree }> {
   });
   const remote = scanRemote(o.pool, o.remoteRoot, {
     concurrency: parallel, isRetriable: o.isRetriable,
-    // Connections about to be opened for transfers may as well list folders first.
-    dirsPerConnection: () => (transfersExpected && !o.dryRun ? 1 : 32),
+    // Connections about to be opened for transfers may as well list folders first; otherwise
+    // the scan widens when the listings' measured time pays for the logins (remote.ts).
+    dirsPerConnection: () => (transfersExpected && !o.dryRun ? 1 : undefined),
     ...(o.filter ? { filter: o.filter } : {}), ...(o.retry ? { retry: o.retry } : {}),
     ...(o.logger ? { logger: o.logger } : {}), ...(o.signal ? { signal: o.signal } : {}), ...o.listingLimits,
   });

@@ -83,8 +83,21 @@ export function remoteEntry(dir: string, e: SyncRemoteEntry): Entry {
 /** Refused lines of one folder kept for the report; the client logs and counts the rest. */
 const MAX_REJECTED_PER_DIR = 100;
 
-/** Waiting folders that justify one more listing connection. */
-const DIRS_PER_CONNECTION = 32;
+/**
+ * A login costs about this many listings' worth of round trips (connect, greeting, USER,
+ * PASS, FEAT, OPTS, TYPE against EPSV, LIST and its 226).
+ */
+const LISTINGS_PER_LOGIN = 3;
+
+/**
+ * The least a login is taken to cost, in ms: on loopback a listing takes a few ms while a
+ * login costs a fork and PAM on vsftpd (PASS alone about 100 ms, measured), so a fast
+ * server is walked on few connections, as before.
+ */
+const MIN_LOGIN_MS = 100;
+
+/** Listings started but not yet merged, per connection allowed: bounds the listings held in memory. */
+const WINDOW_PER_CONNECTION = 2;
 
 /** Caps on a remote scan (FAULTS B8, I10); defaults in LISTING_DEFAULTS. */
 export interface ListingLimits {
@@ -98,26 +111,41 @@ export interface ListingLimits {
 
 /** Options of scanRemote. */
 export interface RemoteScanOptions extends ListingLimits {
-  /** Most folders listed at once; default 4 (fewer while few folders wait). */
+  /** Most folders listed at once (the mirror's --parallel; the pool bounds it too); default 4. */
   concurrency?: number;
   /**
    * Waiting folders that justify one more listing connection, asked again whenever a listing
-   * ends; default 32. A run about to transfer opens its connections anyway and says 1.
+   * ends. A run about to transfer opens its connections anyway and says 1. Undefined (or no
+   * function): decided from the listings' measured time against a login's estimated cost.
    */
-  dirsPerConnection?: () => number;
+  dirsPerConnection?: () => number | undefined;
   filter?: PathFilter;
   /** Whether an error deserves another try (the client's isRetriable). */
   isRetriable: (err: unknown) => boolean;
   retry?: RetryPolicy;
   logger?: Logger;
   signal?: AbortSignal;
+  /** Clock for the listing and connection wait times, in ms; default performance.now. */
+  now?: () => number;
+}
+
+/** One folder's listing as it came back, waiting to be merged in walk order. */
+interface Listed {
+  readonly dir: string;
+  outcome?: { entries: SyncRemoteEntry[]; rejected: RejectedLine[] } | { error: unknown };
 }
 
 /**
- * List a remote folder tree into a Tree, walking folders in parallel over the pool. The
- * client lists with MLSD when the server offers it, else LIST, and has already dropped
- * names that could escape (checked again here). A missing root is an empty tree; symlinks
- * and special entries are skipped and reported.
+ * List a remote folder tree into a Tree, folders as work items served by up to `concurrency`
+ * pool connections at once. The client lists with MLSD when the server offers it, else LIST,
+ * and has already dropped names that could escape (checked again here). A missing root is
+ * an empty tree; symlinks and special entries are skipped and reported.
+ *
+ * Listings run in parallel but are merged strictly in the order a one-connection
+ * breadth-first walk would merge them: the tree, `skipped`, the caps, loop detection by MLSD
+ * `unique` (which of two folders with one unique is the loop) and the error a failed scan
+ * ends with are the same whatever order the replies arrive in. The queue holds folder paths;
+ * at most WINDOW_PER_CONNECTION listings per connection wait to be merged.
  */
 export async function scanRemote(pool: SyncPool, root: string, options: RemoteScanOptions): Promise<Tree> {
   const tree = emptyTree();
@@ -133,50 +161,125 @@ export async function scanRemote(pool: SyncPool, root: string, options: RemoteSc
     if (st.type === "file") throw new Error(`${root} is a file on the server, not a folder: use ferry get / put for one file`);
     return true;
   };
-  const queue: string[] = [""];
   const max = Math.max(1, options.concurrency ?? 4);
   const maxEntries = options.maxEntries ?? LISTING_DEFAULTS.maxEntries;
   const maxDirEntries = options.maxDirEntries ?? LISTING_DEFAULTS.maxDirEntries;
   const maxDepth = options.maxDepth ?? LISTING_DEFAULTS.maxDepth;
+  const now = options.now ?? (() => performance.now());
   let total = 0;
   /** Folders by their MLSD unique fact, for loop detection. */
   const uniques = new Map<string, string>();
+  /** Folders to list, in walk order (breadth first). */
+  const waiting: string[] = [""];
+  /** Listings started and not merged yet, in walk order. */
+  const window: Listed[] = [];
   let active = 0;
+  /** Most listings run at once so far: the connections the scan has already paid a login for. */
+  let widest = 1;
+  /** Time spent in listings (inside the connection, without waiting for one or logging in) and their count. */
+  let listMs = 0;
+  let listed = 0;
+  /** The longest wait for a connection (a login when the pool had none idle): a measured login cost. */
+  let slowestAcquire = 0;
+  const signal = options.signal;
+  signal?.throwIfAborted();
+
   await new Promise<void>((resolve, reject) => {
-    let failed = false;
+    let done = false;
+    let merging = false;
+    const finish = (err?: unknown): void => {
+      if (done) return;
+      done = true;
+      signal?.removeEventListener("abort", onAbort);
+      if (err === undefined) resolve();
+      else reject(err);
+    };
+    // Stop at once: listings in flight see the signal too and end on their own.
+    const onAbort = (): void => finish(signal!.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+
+    /** How many listings may run now: more connections only when the waiting folders pay for their logins. */
+    const limit = (): number => {
+      const per = options.dirsPerConnection?.();
+      if (per !== undefined) return Math.min(max, Math.max(widest, 1 + Math.floor(waiting.length / Math.max(1, per))));
+      if (listed === 0) return 1;
+      const avg = listMs / listed;
+      const loginMs = Math.max(LISTINGS_PER_LOGIN * avg, MIN_LOGIN_MS, slowestAcquire);
+      // Enough connections that each new one still has about a login's worth of listing to
+      // do; connections already opened for the scan cost nothing more and stay busy.
+      return Math.min(max, Math.max(widest, Math.floor((waiting.length + active) * avg / loginMs)));
+    };
+
     const pump = (): void => {
-      if (failed) return;
-      // A new connection costs a login (several round trips, a fork and PAM on vsftpd) while a
-      // listing costs one or two: only widen when enough folders wait to pay for it.
-      const perConnection = Math.max(1, options.dirsPerConnection?.() ?? DIRS_PER_CONNECTION);
-      const limit = Math.min(max, 1 + Math.floor(queue.length / perConnection));
-      while ((active < limit || active === 0) && queue.length > 0) {
-        const dir = queue.shift()!;
+      if (done) return;
+      const cap = limit();
+      while (active < cap && waiting.length > 0 && window.length < max * WINDOW_PER_CONNECTION) {
+        const slot: Listed = { dir: waiting.shift()! };
+        window.push(slot);
         active++;
-        listDir(dir).then(() => { active--; pump(); }, (err: unknown) => { failed = true; reject(err); });
+        widest = Math.max(widest, active);
+        void listDir(slot.dir).then((outcome) => {
+          slot.outcome = outcome;
+          active--;
+          void merge();
+        });
       }
-      if (active === 0 && queue.length === 0) resolve();
+      if (active === 0 && waiting.length === 0 && window.length === 0 && !merging) finish();
+    };
+
+    /** Merge finished listings in walk order; a failure ends the scan with the error a sequential walk would give. */
+    const merge = async (): Promise<void> => {
+      if (merging || done) return;
+      merging = true;
+      try {
+        while (!done && window[0]?.outcome) {
+          const slot = window.shift()!;
+          await mergeDir(slot.dir, slot.outcome!);
+        }
+      } catch (err) {
+        finish(err);
+        return;
+      } finally {
+        merging = false;
+      }
+      pump();
     };
     pump();
   });
   return tree;
 
-  async function listDir(dir: string): Promise<void> {
-    let entries: SyncRemoteEntry[];
+  /** List one folder; never rejects: the outcome is merged (or thrown) in walk order. */
+  async function listDir(dir: string): Promise<NonNullable<Listed["outcome"]>> {
     let rejected: RejectedLine[] = [];
     try {
-      entries = await withRetry(() => {
+      const entries = await withRetry(() => {
         rejected = []; // a retried listing reports its refusals once
-        return pool.use((c) => c.list(remotePathOf(root, dir), {
-          ...(options.signal ? { signal: options.signal } : {}), maxEntries: maxDirEntries,
-          onRejected: (r) => void (rejected.length < MAX_REJECTED_PER_DIR && rejected.push(r)),
-        }));
-      }, { isRetriable: options.isRetriable, ...(options.retry ? { policy: options.retry } : {}),
-        ...(options.signal ? { signal: options.signal } : {}) });
-    } catch (err) {
+        const asked = now();
+        return pool.use(async (c) => {
+          const started = now();
+          slowestAcquire = Math.max(slowestAcquire, started - asked);
+          const list = await c.list(remotePathOf(root, dir), {
+            ...(signal ? { signal } : {}), maxEntries: maxDirEntries,
+            onRejected: (r) => void (rejected.length < MAX_REJECTED_PER_DIR && rejected.push(r)),
+          });
+          listMs += now() - started;
+          listed++;
+          return list;
+        });
+      }, { ...retry, ...(signal ? { signal } : {}) });
+      return { entries, rejected };
+    } catch (error) {
+      return { error };
+    }
+  }
+
+  async function mergeDir(dir: string, outcome: NonNullable<Listed["outcome"]>): Promise<void> {
+    if ("error" in outcome) {
+      const err = outcome.error;
       if (dir === "" && isNotFound(err)) { tree.missing = true; return; } // a destination that does not exist yet is empty
       throw new Error(`list ${remotePathOf(root, dir)}: ${(err as Error).message}`, { cause: err });
     }
+    const { entries, rejected } = outcome;
     if (dir === "" && !(await checkRoot(entries))) { tree.missing = true; return; }
     if (!tree.dirs.has(dir)) tree.dirs.set(dir, []);
     // Refused names are part of the result, not only of the log (FAULTS B1): path, name, reason.
@@ -219,7 +322,7 @@ export async function scanRemote(pool: SyncPool, root: string, options: RemoteSc
         if (unique !== undefined) uniques.set(unique, path);
       }
       addEntry(tree, dir, entry);
-      if (entry.type === "dir") queue.push(path);
+      if (entry.type === "dir") waiting.push(path);
     }
   }
 }
