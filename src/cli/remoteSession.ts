@@ -1,3 +1,4 @@
+import { causeChain } from "../protocol/index.js";
 import { ClientPool, FtpClient, FtpConnectionError, FtpReplyError, FtpTimeoutError, isConnectionLimit } from "../client/index.js";
 import type { Logger } from "../log/index.js";
 import type { RemoteTarget } from "./credentials.js";
@@ -84,7 +85,7 @@ export async function openRemote(target: RemoteTarget, options: { max: number; l
 
 /** Whether an error means the server could not be reached or kept (exit 3) rather than a failed file. */
 export function isConnectionFailure(err: unknown): boolean {
-  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
+  for (const e of causeChain(err)) {
     if (e instanceof FtpConnectionError || e instanceof FtpTimeoutError) return true;
     if (e instanceof FtpReplyError && (e.code === 421 || e.code === 530)) return true;
     const code = (e as { code?: unknown }).code;

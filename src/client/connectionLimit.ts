@@ -1,4 +1,4 @@
-import { FtpReplyError } from "../protocol/index.js";
+import { causeChain, FtpReplyError } from "../protocol/index.js";
 
 // What servers say when they refuse a session because too many are open (from their sources
 // and manuals):
@@ -40,7 +40,7 @@ export function saysTooManyConnections(text: string): boolean {
  * I15). Later replies are not read this way ("452 Too many files" is about the folder).
  */
 export function connectionLimitReply(err: unknown): FtpReplyError | undefined {
-  for (let e: unknown = err, depth = 0; e && depth < 20; e = (e as { cause?: unknown }).cause, depth++) {
+  for (const e of causeChain(err)) {
     if (!(e instanceof FtpReplyError)) continue;
     if (e.code === 421) return e;
     if (e.code >= 400 && e.code < 600 && LOGIN_PHASE.test(e.command) && saysTooManyConnections(e.message)) return e;

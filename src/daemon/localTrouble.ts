@@ -1,3 +1,4 @@
+import { causeChain } from "../protocol/index.js";
 import { access, statfs } from "node:fs/promises";
 import { constants } from "node:fs";
 import { dirname } from "node:path";
@@ -38,7 +39,7 @@ function codeOf(e: unknown): string | undefined {
  * for ENOSPC, EDQUOT and EROFS: "permission denied" in a message may well be the server's.
  */
 export function localFailureOf(err: unknown, path: string, options: { matchText?: boolean } = {}): LocalFileError | undefined {
-  for (let e: unknown = err, depth = 0; e && depth < 20; e = (e as { cause?: unknown }).cause, depth++) {
+  for (const e of causeChain(err)) {
     if (e instanceof LocalFileError) return e;
     const code = codeOf(e);
     if (code && LOCAL_CODES.has(code)) {

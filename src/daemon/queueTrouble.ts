@@ -1,6 +1,8 @@
+import { causeChain } from "../protocol/index.js";
+
 /** Whether an error says the queue database (or its volume) is full: SQLITE_FULL, or a write that hit ENOSPC. */
 export function isQueueFull(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e && depth < 20; e = (e as { cause?: unknown }).cause, depth++) {
+  for (const e of causeChain(err)) {
     const code = (e as { code?: unknown } | null)?.code;
     if (code === "SQLITE_FULL" || code === "ENOSPC" || code === "EDQUOT") return true;
     if (e instanceof Error && /database or disk is full/i.test(e.message)) return true;

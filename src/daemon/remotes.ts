@@ -1,3 +1,4 @@
+import { causeChain } from "../protocol/index.js";
 import { setMaxListeners } from "node:events";
 import { readFileSync } from "node:fs";
 import { ClientPool, FtpClient, FtpReplyError, isConnectionFatal, isConnectionLimit, saysTooManyConnections, parseFtpUrl, redactUrl, type ConnectOptions } from "../client/index.js";
@@ -48,7 +49,7 @@ export function remoteEndpoint(name: string, cfg: RemoteConfig): RemoteEndpoint 
 
 /** Whether an error says the remote could not be reached or kept, rather than that one file failed. */
 export function isUnreachable(err: unknown): boolean {
-  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
+  for (const e of causeChain(err)) {
     if (isConnectionFatal(e)) return true;
   }
   return false;
@@ -61,7 +62,7 @@ export function isUnreachable(err: unknown): boolean {
  * server, not a refused login.
  */
 export function isLoginRefused(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e && depth < 20; e = (e as { cause?: unknown }).cause, depth++) {
+  for (const e of causeChain(err)) {
     if (e instanceof FtpReplyError && (e.code === 530 || e.code === 430) && !saysTooManyConnections(e.message)) return true;
   }
   return false;

@@ -24,3 +24,12 @@ export class FtpReplyError extends Error {
 export class ProtocolError extends Error {
   override readonly name = "ProtocolError";
 }
+
+/**
+ * An error and its causes, outermost first: every layer (client, sync engine, daemon) wraps
+ * errors with `{ cause }`, and each classifier looks for its fact anywhere down the chain.
+ * Bounded, so a cyclic chain cannot loop.
+ */
+export function* causeChain(err: unknown, maxDepth = 20): Generator<unknown> {
+  for (let e: unknown = err, depth = 0; e && depth < maxDepth; e = (e as { cause?: unknown }).cause, depth++) yield e;
+}

@@ -1,7 +1,7 @@
 import { lutimes, realpath, rm, rmdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Logger } from "../log/index.js";
-import { FtpReplyError } from "../protocol/index.js";
+import { causeChain, FtpReplyError } from "../protocol/index.js";
 import type { TokenBucket } from "./bwlimit.js";
 import type { Plan, PlanOp, TransferOp } from "./plan.js";
 import { remotePathOf, type SyncPool } from "./remote.js";
@@ -176,7 +176,7 @@ async function runTransfers(ops: TransferOp[], ctx: Context, options: ExecuteOpt
 
 /** The local condition behind a failed transfer that would fail every later file too (disk full, read-only). */
 function stopsTheRun(err: unknown): LocalFileError | undefined {
-  for (let e: unknown = err, depth = 0; e && depth < 10; e = (e as { cause?: unknown }).cause, depth++) {
+  for (const e of causeChain(err)) {
     if (e instanceof LocalFileError) return e.condition === "disk-full" || e.condition === "read-only" ? e : undefined;
   }
   return undefined;

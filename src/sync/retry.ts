@@ -1,3 +1,4 @@
+import { causeChain } from "../protocol/index.js";
 import { setTimeout as sleep } from "node:timers/promises";
 
 /** How often and how patiently a failed step is retried. */
@@ -27,7 +28,7 @@ const UNREACHABLE_CODES = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH"
 
 /** Whether an error (or one of its causes) says the server could not be reached at all. */
 export function isUnreachable(err: unknown): boolean {
-  for (let e: unknown = err, i = 0; e && i < 8; e = (e as { cause?: unknown }).cause, i++) {
+  for (const e of causeChain(err)) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === "string" && UNREACHABLE_CODES.has(code)) return true;
   }

@@ -1,3 +1,4 @@
+import { causeChain } from "../../protocol/index.js";
 import { join } from "node:path";
 import { isRetriable } from "../../client/index.js";
 import type { Logger } from "../../log/index.js";
@@ -22,7 +23,7 @@ const IN_RUN_RETRY = { attempts: 3, baseMs: 250, capMs: 2000 };
 
 /** The RetryLaterError somewhere in an error's cause chain (the sync engine wraps errors). */
 function retryLaterIn(err: unknown): RetryLaterError | undefined {
-  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) if (e instanceof RetryLaterError) return e;
+  for (const e of causeChain(err)) if (e instanceof RetryLaterError) return e;
   return undefined;
 }
 
