@@ -108,7 +108,7 @@ export class ClientPool {
     this.#draining = true;
     for (const w of this.#waiters.splice(0)) w.reject(new FtpUsageError("ClientPool was drained"));
     const idle = this.#idle.splice(0);
-    await Promise.all(idle.map((i) => this.#discard(i.client, i.timer, true)));
+    await Promise.all(idle.map((i) => this.#discardIdle(i)));
   }
 
   async #acquire(): Promise<FtpClient> {
@@ -234,7 +234,7 @@ export class ClientPool {
     const { client } = entry;
     if (Date.now() - entry.since >= this.#idleMs || client.closed) {
       this.#idle.splice(i, 1);
-      void this.#discard(client, undefined, true).then(() => this.#wakeOne());
+      void this.#discardIdle(entry).then(() => this.#wakeOne());
       return;
     }
     // Keep-alive: NOOP is harmless and resets the server's idle timer. One at a time: the
@@ -243,6 +243,18 @@ export class ClientPool {
       entry.busy = undefined;
     });
     entry.timer = schedule();
+  }
+
+  /**
+   * Close an idle connection politely. A keep-alive NOOP may still be in flight (a timer can fire
+   * a millisecond before Date.now() says the idle time is over, so a NOOP goes out just before the
+   * close): QUIT waits for it, since a second command on a busy connection is refused and the
+   * connection would be dropped without QUIT.
+   */
+  async #discardIdle(entry: Idle): Promise<void> {
+    clearTimeout(entry.timer);
+    if (entry.busy) await entry.busy;
+    await this.#discard(entry.client, undefined, true);
   }
 
   async #discard(client: FtpClient, timer: NodeJS.Timeout | undefined, politely: boolean): Promise<void> {

@@ -76,6 +76,23 @@ test("pool: idle connections are closed after idleMs", async (t) => {
   assert.ok(server.commands.includes("QUIT"));
 });
 
+test("pool: an idle close waits for a keep-alive NOOP still in flight, then sends QUIT", async (t) => {
+  // The NOOP goes out at 40 ms and is answered at 100 ms; the idle time ends at 50 ms, while
+  // the NOOP is in flight. QUIT sent then would be refused as a second command in flight.
+  const server = await startFakeFtpServer({ handlers: { NOOP: (_a, s) => void setTimeout(() => s.reply(200, "ok"), 60) } });
+  t.after(() => server.close());
+  const pool = new ClientPool({
+    max: 1, idleMs: 50, keepAliveMs: 40,
+    connect: () => FtpClient.connect({ host: "127.0.0.1", port: server.port, user: "u", password: "p", commandTimeoutMs: 3000 }),
+  });
+  t.after(() => pool.drain());
+  await pool.use(async () => undefined);
+  await until(() => server.commands.includes("QUIT"));
+  assert.deepEqual(server.commands.slice(-2), ["NOOP", "QUIT"]);
+  await until(() => pool.size === 0);
+  assert.equal(pool.size, 0);
+});
+
 test("pool: drain quits idle clients and refuses new uses", async (t) => {
   const { pool, server } = await setup(t, 2);
   await pool.use((c) => c.noop());
