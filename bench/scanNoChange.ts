@@ -66,7 +66,7 @@ async function startDelayRelay(targetPort: number, delay: number): Promise<Delay
       up += c.toString("latin1");
       for (let i; (i = up.indexOf("\n")) >= 0; up = up.slice(i + 1)) {
         stats.commands++;
-        if (/^(MLSD|LIST)/i.test(up)) { listing = true; stats.maxListing = Math.max(stats.maxListing, ++stats.listing); }
+        if (/^(MLSD|LIST|STAT )/i.test(up)) { listing = true; stats.maxListing = Math.max(stats.maxListing, ++stats.listing); }
       }
       return c;
     });

@@ -9,6 +9,7 @@ import {
   type HashAlgorithm, type RejectedLine,
 } from "../protocol/index.js";
 import { replyMessage, type ControlChannel } from "./ControlChannel.js";
+import { ControlLister } from "./controlListing.js";
 import { BulkReceiver, openActive, openPassive, type DataConnection, type PassiveCommand, type Receiver } from "./dataChannel.js";
 import { FileReceiver } from "./fileReceiver.js";
 import { FtpConnectionError, FtpUsageError, abortError } from "./errors.js";
@@ -60,6 +61,13 @@ export interface ListOptions {
    * instead of output piling up in memory.
    */
   afterChunk?: () => Promise<void> | undefined;
+  /**
+   * List over the control connection (STAT) where that is the server's best listing
+   * (controlListing.ts); default false. Ignored with `onEntry`/`afterChunk`. Such a listing is
+   * held whole and capped at LISTING_DEFAULTS.maxControlListingBytes: a larger one ends the
+   * connection with a ListingLimitError "controlBytes" - list that folder again without this.
+   */
+  preferControl?: boolean;
 }
 
 /** Refused listing lines logged one by one per listing; the rest are counted. */
@@ -95,6 +103,7 @@ export class FtpClient {
   #active: "EPRT" | "PORT" | undefined;
   #listCommand: ListCommand | undefined;
   #hashSelected: HashAlgorithm | undefined;
+  readonly #controlLister: ControlLister;
 
   private constructor(control: ControlChannel, features: Capabilities, options: ConnectOptions, logger: Logger, tls: TlsState | undefined) {
     this.#tls = tls;
@@ -105,6 +114,7 @@ export class FtpClient {
     this.#passiveMode = options.passive ?? true;
     this.#maxListingBytes = options.maxListingBytes ?? LISTING_DEFAULTS.maxListingBytes;
     this.#hashSelected = features.hashSelected;
+    this.#controlLister = new ControlLister(control, features, { logger, deadlineMs: this.#dataTimeoutMs });
   }
 
   /** Connect (TLS when asked), read the greeting, log in, discover features (FEAT) and switch to binary (TYPE I). */
@@ -121,12 +131,26 @@ export class FtpClient {
   }
 
   /**
-   * List a directory (default: the current one) with MLSD when offered, else LIST. The
+   * List a directory (default: the current one) with MLSD when offered, else LIST; with
+   * `preferControl`, over the control connection (STAT) where that is the server's best. The
    * listing is parsed as it arrives (never held as text); unsafe names are refused, logged
    * and passed to `onRejected`; caps on entries and bytes end it with a ListingLimitError
    * (FAULTS B8). With `onEntry`, entries are handed over one by one and none is kept.
    */
   async list(path?: string, options: ListOptions = {}): Promise<RemoteEntry[]> {
+    if (!options.preferControl || options.onEntry || options.afterChunk) return this.#listOverData(path, options);
+    const { signal, onRejected } = options;
+    return this.#controlLister.list(path, {
+      maxEntries: options.maxEntries ?? LISTING_DEFAULTS.maxDirEntries, ...(signal ? { signal } : {}), ...(onRejected ? { onRejected } : {}),
+    }, () => this.#listOverData(path, options));
+  }
+
+  /** How this connection lists with `preferControl`: "STAT -M", "STAT -a", or undefined (MLSD/LIST). */
+  get controlListing(): string | undefined {
+    return this.#controlLister.form;
+  }
+
+  async #listOverData(path: string | undefined, options: ListOptions): Promise<RemoteEntry[]> {
     const candidates = this.#listCommand ? [this.#listCommand] : this.features.mlst ? LIST_CANDIDATES_MLSD : LIST_CANDIDATES;
     let firstError: unknown;
     for (const command of candidates) {

@@ -25,6 +25,12 @@ export interface SyncListOptions {
   maxEntries?: number;
   /** Lines the client refused (unsafe names, unparsable lines). */
   onRejected?: (rejected: RejectedLine) => void;
+  /**
+   * List over the control connection (STAT) where that is the server's best listing. A folder
+   * too large for it ends the connection with a ListingLimitError "controlBytes"; the scan
+   * lists that one again without.
+   */
+  preferControl?: boolean;
 }
 
 /**
@@ -96,6 +102,12 @@ const LISTINGS_PER_LOGIN = 3;
  */
 const MIN_LOGIN_MS = 100;
 
+/**
+ * Folders too large to list over the control connection after which a scan lists the rest
+ * over data connections: each one cost a connection (the reply cannot be cut short).
+ */
+const MAX_CONTROL_OVERFLOWS = 3;
+
 /** Listings started but not yet merged, per connection allowed: bounds the listings held in memory. */
 const WINDOW_PER_CONNECTION = 2;
 
@@ -137,8 +149,9 @@ interface Listed {
 
 /**
  * List a remote folder tree into a Tree, folders as work items served by up to `concurrency`
- * pool connections at once. The client lists with MLSD when the server offers it, else LIST,
- * and has already dropped names that could escape (checked again here). A missing root is
+ * pool connections at once. The client lists with the server's best listing (over the control
+ * connection where that loses no facts, else MLSD, else LIST; client/controlListing.ts), and
+ * has already dropped names that could escape (checked again here). A missing root is
  * an empty tree; symlinks and special entries are skipped and reported.
  *
  * Listings run in parallel but are merged strictly in the order a one-connection
@@ -181,6 +194,8 @@ export async function scanRemote(pool: SyncPool, root: string, options: RemoteSc
   let listed = 0;
   /** The longest wait for a connection (a login when the pool had none idle): a measured login cost. */
   let slowestAcquire = 0;
+  /** Folders that were too large for a control-connection listing (see MAX_CONTROL_OVERFLOWS). */
+  let controlOverflows = 0;
   const signal = options.signal;
   signal?.throwIfAborted();
 
@@ -251,21 +266,31 @@ export async function scanRemote(pool: SyncPool, root: string, options: RemoteSc
   /** List one folder; never rejects: the outcome is merged (or thrown) in walk order. */
   async function listDir(dir: string): Promise<NonNullable<Listed["outcome"]>> {
     let rejected: RejectedLine[] = [];
-    try {
-      const entries = await withRetry(() => {
-        rejected = []; // a retried listing reports its refusals once
-        const asked = now();
-        return pool.use(async (c) => {
-          const started = now();
-          slowestAcquire = Math.max(slowestAcquire, started - asked);
-          const list = await c.list(remotePathOf(root, dir), {
-            ...(signal ? { signal } : {}), maxEntries: maxDirEntries,
-            onRejected: (r) => void (rejected.length < MAX_REJECTED_PER_DIR && rejected.push(r)),
-          });
-          listMs += now() - started;
-          listed++;
-          return list;
+    const listOnce = (preferControl: boolean): Promise<SyncRemoteEntry[]> => {
+      rejected = []; // a retried listing reports its refusals once
+      const asked = now();
+      return pool.use(async (c) => {
+        const started = now();
+        slowestAcquire = Math.max(slowestAcquire, started - asked);
+        const list = await c.list(remotePathOf(root, dir), {
+          ...(signal ? { signal } : {}), maxEntries: maxDirEntries, preferControl,
+          onRejected: (r) => void (rejected.length < MAX_REJECTED_PER_DIR && rejected.push(r)),
         });
+        listMs += now() - started;
+        listed++;
+        return list;
+      });
+    };
+    try {
+      const entries = await withRetry(async () => {
+        try {
+          return await listOnce(controlOverflows < MAX_CONTROL_OVERFLOWS);
+        } catch (err) {
+          if (!(err instanceof ListingLimitError && err.limit === "controlBytes")) throw err;
+          // Too large for the control connection (which it ended): over a data connection, at once.
+          controlOverflows++;
+          return listOnce(false);
+        }
       }, { ...retry, ...(signal ? { signal } : {}) });
       return { entries, rejected };
     } catch (error) {

@@ -9,6 +9,7 @@ export { parseMlsxLine, parseMlsxFacts, mlsxFormat } from "./mlsx.js";
 export { parseUnixLine, unixFormat } from "./unix.js";
 export { parseDosLine, dosFormat } from "./dos.js";
 export { ListingParser, type ListingParserOptions, type RejectedLine } from "./stream.js";
+export { parseStatListing, type StatListingOptions, type StatListingOutcome } from "./statReply.js";
 export { LISTING_DEFAULTS, ListingLimitError, parseLimit, type ListingLimit } from "./limits.js";
 
 /** The LIST formats in detection order; MLSD output is parsed with mlsxFormat directly. */

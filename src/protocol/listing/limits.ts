@@ -6,7 +6,7 @@ import { ProtocolError } from "../errors.js";
 // a partial tree could delete what it did not see.
 
 /** Which listing cap was hit. */
-export type ListingLimit = "dirEntries" | "entries" | "depth" | "bytes" | "lineBytes";
+export type ListingLimit = "dirEntries" | "entries" | "depth" | "bytes" | "lineBytes" | "controlBytes";
 
 /** Default caps; a user with a genuinely larger tree raises them with the named settings. */
 export const LISTING_DEFAULTS = {
@@ -20,6 +20,12 @@ export const LISTING_DEFAULTS = {
   maxListingBytes: 256 * 1024 * 1024,
   /** Bytes of one listing line; a longer line is refused (skipped), not the listing. */
   maxLineBytes: 16 * 1024,
+  /**
+   * Bytes of one listing sent over the control connection (STAT): the client holds a reply
+   * whole until its end line, so it is cut well before the control channel's own cap on
+   * pending reply text; ferry's server refuses a longer one (552) before sending any of it.
+   */
+  maxControlListingBytes: 60 * 1024,
 } as const;
 
 /** Where each cap is raised, for the error message. */
@@ -29,6 +35,7 @@ const HOW_TO_RAISE: Readonly<Record<ListingLimit, string>> = {
   depth: "raise the cap with --max-depth N (ferry mirror) or maxDepth in a daemon mirror job",
   bytes: "the server sent an endless or huge listing; list a smaller folder",
   lineBytes: "",
+  controlBytes: "list the folder over a data connection (MLSD/LIST) instead",
 };
 
 /** A listing exceeded a cap. Not retriable: the same server gives the same listing. */

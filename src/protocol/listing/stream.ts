@@ -55,6 +55,8 @@ export class ListingParser {
   #discarding = false;
   #bytes = 0;
   #count = 0;
+  /** Lines of the chosen format, "." and ".." and MLSD cdir/pdir included. */
+  #recognised = 0;
   #firstUnknown: string | undefined;
 
   constructor(options: ListingParserOptions) {
@@ -73,6 +75,14 @@ export class ListingParser {
   /** Entries and refused lines so far. */
   get count(): number {
     return this.#count;
+  }
+
+  /**
+   * Lines that had the listing's format, entries or not ("." and "..", MLSD cdir/pdir):
+   * a listing of an empty folder still shows it was a listing when this is above 0.
+   */
+  get recognised(): number {
+    return this.#recognised;
   }
 
   /** Feed the next bytes of the listing; throws ListingLimitError when a cap is exceeded. */
@@ -174,6 +184,9 @@ export class ListingParser {
       this.#reject({ line: line.slice(0, CUT), reason: (err as Error).message });
       return;
     }
+    // LIST parsers return undefined for a line not of their format; the MLSD parser throws
+    // for one and returns undefined only for the cdir/pdir lines, which are of its format.
+    if (entry || this.#format.name === "mlsx") this.#recognised++;
     if (!entry) return;
     // "." and ".." folders are what `LIST -a` shows of every folder; as files they are hostile.
     if ((entry.name === "." || entry.name === "..") && entry.type === "dir") return;

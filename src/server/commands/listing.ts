@@ -1,6 +1,6 @@
 import { once } from "node:events";
 import type { Dirent } from "node:fs";
-import { formatMlsxLine, formatUnixListLine, type ListEntry } from "../../protocol/index.js";
+import { LISTING_DEFAULTS, formatMlsxLine, formatUnixListLine, type ListEntry } from "../../protocol/index.js";
 import { toListEntry, type VirtualPath } from "../FileSystem.js";
 import { isUnlistedName } from "../pathNames.js";
 import { ReplyError } from "../errors.js";
@@ -135,10 +135,42 @@ function statusLines(s: Session): string[] {
   ];
 }
 
+/**
+ * `STAT -M path`, ferry's extension (FEAT "STAT MLSD"): the MLSD listing of a folder over the
+ * control connection, one round trip instead of a data connection's three, with MLSD's
+ * exact facts (a LIST date is not precise enough for a mirror to compare by). The same
+ * lines as MLSD (confined, temp and CR/LF names hidden), each indented by one space, after
+ * a "type=cdir" line so even an empty folder shows it was listed. A client holds such a
+ * reply whole, so it is built first and refused with 552 when longer than
+ * LISTING_DEFAULTS.maxControlListingBytes: the client then lists over a data connection.
+ * A file is answered with its own fact line, as STAT and LIST answer for a file.
+ */
+async function statMlsd(s: Session, path: string): Promise<void> {
+  const target = s.resolve(path);
+  const st = await s.fs.stat(target);
+  const max = LISTING_DEFAULTS.maxControlListingBytes;
+  const format: LineFormat = (e, name) => formatMlsxLine(e, name, permFact(s, e), s.mlstFacts);
+  const here = toListEntry(st);
+  let body = st.isDirectory()
+    ? ` ${formatMlsxLine(here, /[\r\n]/.test(target) ? "." : target, permFact(s, here), s.mlstFacts, "cdir")}\r\n`
+    : "";
+  let bytes = Buffer.byteLength(body);
+  for await (const chunk of listLines(s, target, format, true)) {
+    const indented = chunk.replace(/^(?=.)/gm, " ");
+    body += indented;
+    bytes += Buffer.byteLength(indented);
+    // Leaving the loop returns the generator, and with it the directory handle it iterates.
+    if (bytes > max) return s.reply(552, `${target}: the listing is larger than ${max} bytes; list it over a data connection (MLSD)`);
+  }
+  s.writeRaw(`213-Listing of ${target.replace(/[\r\n]/g, " ")}\r\n${body}213 End of status\r\n`);
+}
+
 const stat = async (s: Session, arg: string): Promise<void> => {
   if (arg === "") return s.reply(211, statusLines(s));
   if (!s.principal) return s.reply(530, "Please log in with USER and PASS first");
   if (!s.can("list")) return s.reply(550, "Permission denied");
+  const mlsd = /^-M(?:\s+|$)/.exec(arg);
+  if (mlsd) return statMlsd(s, arg.slice(mlsd[0].length));
   const { showHidden, path } = parseListArg(arg);
   const target = s.resolve(path);
   await s.fs.stat(target);
@@ -159,5 +191,5 @@ export const LISTING_COMMANDS: readonly CommandSpec[] = [
   command("NLST", "NLST [-a] [path]", nlst, { perm: "list" }),
   command("MLSD", "MLSD [path]", mlsd, { perm: "list" }),
   command("MLST", "MLST [path]", mlst, { perm: "list", feat: "MLST type*;size*;modify*;perm*;unique*;" }),
-  command("STAT", "STAT [path]", stat, { auth: false, duringTransfer: true }),
+  command("STAT", "STAT [-M] [path]", stat, { auth: false, duringTransfer: true, feat: "STAT MLSD" }),
 ];
