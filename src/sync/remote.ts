@@ -220,9 +220,13 @@ export async function scanRemote(pool: SyncPool, root: string, options: RemoteSc
       if (listed === 0) return 1;
       const avg = listMs / listed;
       const loginMs = Math.max(LISTINGS_PER_LOGIN * avg, MIN_LOGIN_MS, slowestAcquire);
-      // Enough connections that each new one still has about a login's worth of listing to
-      // do; connections already opened for the scan cost nothing more and stay busy.
-      return Math.min(max, Math.max(widest, Math.floor((waiting.length + active) * avg / loginMs)));
+      // The connections already open keep listing while a new one logs in; of the folders
+      // left after that, each new connection must get LISTINGS_PER_LOGIN, a login's worth.
+      // (Counting the whole queue against one login instead starves the walk of connections
+      // when listings are cheap - one round trip over the control connection - although
+      // they are as many as before.) Connections opened for the scan cost nothing more.
+      const left = waiting.length + active - widest * loginMs / avg;
+      return Math.min(max, Math.max(widest, widest + Math.floor(left / LISTINGS_PER_LOGIN)));
     };
 
     const pump = (): void => {

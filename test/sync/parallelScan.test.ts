@@ -151,7 +151,7 @@ test("parallel scan: an AbortSignal stops it", async (t) => {
 });
 
 /** Commands a no-change mirror may send: session set-up, passive data, listings. Nothing per file. */
-const SESSION_VERBS = new Set(["USER", "PASS", "FEAT", "OPTS", "TYPE", "PWD", "EPSV", "PASV", "MLSD", "LIST", "NOOP", "QUIT"]);
+const SESSION_VERBS = new Set(["USER", "PASS", "FEAT", "OPTS", "TYPE", "PWD", "EPSV", "PASV", "MLSD", "LIST", "STAT", "NOOP", "QUIT"]);
 
 test("a no-change mirror, both directions, sends listings only: no SIZE, MDTM, RETR, STOR or other per-file command", async (t) => {
   const tmp = await tempDir("ferry-noch-");
@@ -176,8 +176,11 @@ test("a no-change mirror, both directions, sends listings only: no SIZE, MDTM, R
     const again = await run(direction, localRoot, remoteRoot);
     assert.equal(again.plan.ops.length, 0, `${direction}: nothing to do: ${JSON.stringify(again.plan.ops)}`);
     const verbs = proxy.commands.map((c) => c.split(" ")[0]!.toUpperCase());
-    const listings = verbs.filter((v) => v === "MLSD" || v === "LIST").length;
+    const listings = verbs.filter((v) => v === "MLSD" || v === "LIST" || v === "STAT").length;
     assert.equal(listings, 21, `${direction}: one listing per folder: ${proxy.commands.join(" | ")}`);
+    // ferry's server lists over the control connection (STAT -M): no data connection at all.
+    assert.equal(proxy.commands.filter((c) => /^STAT -M /.test(c)).length, 21, proxy.commands.join(" | "));
+    assert.deepEqual(verbs.filter((v) => v === "EPSV" || v === "PASV"), [], `${direction}: no data connection: ${proxy.commands.join(" | ")}`);
     assert.deepEqual(verbs.filter((v) => !SESSION_VERBS.has(v)), [], `${direction}: only listings and session commands: ${proxy.commands.join(" | ")}`);
   }
 });
