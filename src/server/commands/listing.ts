@@ -143,17 +143,16 @@ function statusLines(s: Session): string[] {
  * a "type=cdir" line so even an empty folder shows it was listed. A client holds such a
  * reply whole, so it is built first and refused with 552 when longer than
  * LISTING_DEFAULTS.maxControlListingBytes: the client then lists over a data connection.
- * A file is answered with its own fact line, as STAT and LIST answer for a file.
+ * A file is refused with 550, so the client's MLSD gives the answer it always gave (501).
  */
 async function statMlsd(s: Session, path: string): Promise<void> {
   const target = s.resolve(path);
   const st = await s.fs.stat(target);
   const max = LISTING_DEFAULTS.maxControlListingBytes;
   const format: LineFormat = (e, name) => formatMlsxLine(e, name, permFact(s, e), s.mlstFacts);
+  if (!st.isDirectory()) throw new ReplyError(550, `${target}: not a directory (use MLST for a file)`);
   const here = toListEntry(st);
-  let body = st.isDirectory()
-    ? ` ${formatMlsxLine(here, /[\r\n]/.test(target) ? "." : target, permFact(s, here), s.mlstFacts, "cdir")}\r\n`
-    : "";
+  let body = ` ${formatMlsxLine(here, /[\r\n]/.test(target) ? "." : target, permFact(s, here), s.mlstFacts, "cdir")}\r\n`;
   let bytes = Buffer.byteLength(body);
   for await (const chunk of listLines(s, target, format, true)) {
     const indented = chunk.replace(/^(?=.)/gm, " ");
