@@ -214,7 +214,7 @@ test("a failed transfer means no deletion, in both directions", async (t) => {
 
 test("a failed listing of a subfolder (an error, not an empty listing) does not delete its copy", async (t) => {
   const { tmp, server } = await setup(t);
-  const proxy = await startCutProxy({ targetPort: server.port, deny: /^(MLSD|LIST|NLST).*sub/ });
+  const proxy = await startCutProxy({ targetPort: server.port, deny: /^(MLSD|LIST|NLST|STAT).*sub/ });
   t.after(() => proxy.close());
   const run = engine(t, proxy.port);
   await writeTree(join(server.root, "m"), { "a.txt": "a\n", "sub/s.txt": "s\n" });
