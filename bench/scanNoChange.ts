@@ -4,7 +4,8 @@
 // (runMirror with a fresh pool each run, so logins count, node start-up does not); the relay
 // forwards control and data connections and rewrites EPSV/PASV replies. Server: vsftpd (root)
 // or, with SERVER=ferry, ferry's own server in this process. Prints each run and the median,
-// with how many listings ran at once at most (counted in the relay).
+// with how many listings ran at once at most and the data connections opened (counted in the
+// relay; listings over the control connection, STAT, open none).
 //
 //   node --import tsx bench/scanNoChange.ts                 # DELAY_MS=20 RUNS=5 SERVER=vsftpd
 //   SERVER=ferry RUNS=3 node --import tsx bench/scanNoChange.ts
@@ -24,13 +25,13 @@ const FILES = Number(process.env.FILES ?? 1000);
 const DIRS = Number(process.env.DIRS ?? 20);
 const PARALLEL = Number(process.env.PARALLEL ?? 8);
 
-interface DelayRelay { port: number; stats: { listing: number; maxListing: number; commands: number }; close(): void }
+interface DelayRelay { port: number; stats: { listing: number; maxListing: number; commands: number; passive: number }; close(): void }
 
 /** A relay adding `delay` ms each way to every chunk, order kept (timers of one delay fire in order). */
 async function startDelayRelay(targetPort: number, delay: number): Promise<DelayRelay> {
   const sockets = new Set<Socket>();
   const servers = new Set<Server>();
-  const stats = { listing: 0, maxListing: 0, commands: 0 };
+  const stats = { listing: 0, maxListing: 0, commands: 0, passive: 0 };
   const track = (s: Socket): Socket => { sockets.add(s); s.setNoDelay(true); s.on("close", () => sockets.delete(s)); s.on("error", () => undefined); return s; };
   const later = (fn: () => void): void => void setTimeout(fn, delay);
   const pipe = (from: Socket, to: Socket, onChunk?: (c: Buffer) => Buffer | Promise<Buffer>): void => {
@@ -66,6 +67,7 @@ async function startDelayRelay(targetPort: number, delay: number): Promise<Delay
       up += c.toString("latin1");
       for (let i; (i = up.indexOf("\n")) >= 0; up = up.slice(i + 1)) {
         stats.commands++;
+        if (/^(EPSV|PASV)/i.test(up)) stats.passive++;
         if (/^(MLSD|LIST|STAT )/i.test(up)) { listing = true; stats.maxListing = Math.max(stats.maxListing, ++stats.listing); }
       }
       return c;
@@ -122,6 +124,7 @@ try {
   for (let r = 0; r < RUNS; r++) {
     relay.stats.maxListing = 0;
     relay.stats.commands = 0;
+    relay.stats.passive = 0;
     const p = pool(relay.port, server.user, server.password);
     const t0 = performance.now();
     const out = await runMirror({ direction: "download", localRoot: local, remoteRoot: "tree", pool: p, isRetriable, parallel: PARALLEL, state });
@@ -129,7 +132,7 @@ try {
     await p.drain();
     if (out.plan.ops.length !== 0) throw new Error(`not a no-change run: ${out.plan.ops.length} ops`);
     times.push(ms);
-    console.log(`run ${r + 1}: ${(ms / 1000).toFixed(3)} s, ${relay.stats.commands} commands, at most ${relay.stats.maxListing} listings at once at the server`);
+    console.log(`run ${r + 1}: ${(ms / 1000).toFixed(3)} s, ${relay.stats.commands} commands, ${relay.stats.passive} data connections, at most ${relay.stats.maxListing} listings at once at the server`);
   }
   relay.close();
   const sorted = [...times].sort((a, b) => a - b);
