@@ -4,12 +4,14 @@
 // so a client that holds the reply whole is never sent more than it accepts.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import { mkdir, symlink, writeFile } from "node:fs/promises";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { LISTING_DEFAULTS, parseMlsxLine } from "../../src/protocol/index.js";
 import { UPLOAD_TEMP_PREFIX } from "../../src/server/pathNames.js";
 import { startFerryServer, type RunningFerryServer } from "../helpers/ferryServer.js";
-import { tempDir } from "../helpers/tmp.js";
+import { pseudoRandomBytes, tempDir } from "../helpers/tmp.js";
 import { RawClient } from "./rawClient.js";
 
 describe("STAT listings over the control connection", () => {
@@ -30,6 +32,7 @@ describe("STAT listings over the control connection", () => {
     await writeFile(join(root, "d", `${UPLOAD_TEMP_PREFIX}0123456789abcdef`), "partial upload");
     await writeFile(join(root, "d", "evil\nname"), "x");
     await symlink(join(base.path, "outside"), join(root, "d", "out"));
+    await writeFile(join(root, "big.bin"), pseudoRandomBytes(4 << 20, 3));
     // Lines of about 80 bytes: enough of them to pass the control-listing cap.
     const count = Math.ceil(LISTING_DEFAULTS.maxControlListingBytes / 60);
     for (let i = 0; i < count; i++) await writeFile(join(root, "big", `f${String(i).padStart(5, "0")}`), "");
@@ -94,5 +97,25 @@ describe("STAT listings over the control connection", () => {
     const big = await client.send("STAT big");
     assert.equal(big?.code, 213);
     assert.ok(body(big!.lines).length > 1000);
+  });
+
+  it("STAT with a path during a transfer reports the transfer instead of listing into its replies", async () => {
+    const other = await RawClient.login(srv.port);
+    try {
+      const data = connect({ host: "127.0.0.1", port: await other.pasv() });
+      await once(data, "connect");
+      data.pause();
+      assert.ok([125, 150].includes((await other.send("RETR big.bin"))?.code ?? 0));
+      for (const line of ["STAT -M d", "STAT d"]) {
+        const r = await other.send(line);
+        assert.equal(r?.code, 211, line);
+        assert.match(r!.lines.join("\n"), /RETR \/big\.bin in progress/);
+      }
+      data.resume();
+      data.on("data", () => undefined);
+      assert.equal((await other.next())?.code, 226);
+    } finally {
+      other.close();
+    }
   });
 });

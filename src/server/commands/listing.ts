@@ -165,7 +165,9 @@ async function statMlsd(s: Session, path: string): Promise<void> {
 }
 
 const stat = async (s: Session, arg: string): Promise<void> => {
-  if (arg === "") return s.reply(211, statusLines(s));
+  // RFC 959 section 4.1.3: during a transfer STAT reports the transfer, with or without an
+  // argument; a listing then would be written between the transfer's own replies.
+  if (arg === "" || s.transfer) return s.reply(211, statusLines(s));
   if (!s.principal) return s.reply(530, "Please log in with USER and PASS first");
   if (!s.can("list")) return s.reply(550, "Permission denied");
   const mlsd = /^-M(?:\s+|$)/.exec(arg);
