@@ -2,6 +2,7 @@ import { isAbsolute, resolve, sep } from "node:path";
 import cron from "node-cron";
 import { z } from "zod";
 import { DAEMON_MAX_DELETE, parseMaxDelete } from "../sync/deleteGuard.js";
+import { bandwidthField } from "./bandwidth.js";
 import { serverSchema } from "./serverSchema.js";
 
 /** Milliseconds of a duration: a number of ms, or text such as "500ms", "2s", "10m", "1h", "7d". */
@@ -64,6 +65,7 @@ export const remoteSchema = z.strictObject({
   ca: z.string().refine((p) => isAbsolute(p), "must be an absolute path to a PEM file").optional()
     .describe("PEM CA (or self-signed certificate) trusted for this ftps/ftpes remote, as an absolute path; default the system CAs"),
   insecure: z.boolean().optional().describe("do not verify this ftps/ftpes remote's certificate (logged as a warning); default false"),
+  bwlimit: bandwidthField("bandwidth limit shared by every transfer to and from this remote (within the global bwlimit, if any)"),
 }).superRefine((r, ctx) => {
   const tls = /^ftpe?s:/i.test(r.url);
   if (!tls && (r.ca !== undefined || r.insecure)) ctx.addIssue({ code: "custom", path: ["ca"], message: "ca and insecure apply to ftps:// and ftpes:// URLs only" });
@@ -159,6 +161,7 @@ export const daemonConfigSchema = z.strictObject({
   leaseTimeout: duration("a running job is given back to the queue when its worker is silent this long", "30s", 1000, 3_600_000),
   retention: duration("finished jobs and transfer history are kept this long", "7d", 60_000),
   shutdownGrace: duration("on SIGINT/SIGTERM, running transfers get this long to finish", "10s", 0, 3_600_000),
+  bwlimit: bandwidthField("bandwidth limit shared by every transfer of the daemon; a remote's own bwlimit can only be tighter"),
   remotes: z.record(z.string(), remoteSchema).default({})
     .describe("FTP servers by name; jobs refer to them as NAME:/path"),
   jobs: z.array(jobSchema).min(1, "no jobs: add at least one mirror or upload job").describe("what the daemon does"),
