@@ -152,7 +152,7 @@ export const retrySchema = z.strictObject({
 
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 
-/** The daemon's config file (DESIGN.md "Config"); relative paths are relative to the file. */
+/** The daemon's config file (config/ferry.example.yaml shows every field); relative paths are relative to the file. */
 export const daemonConfigSchema = z.strictObject({
   database: z.string().min(1).default("./var/ferry.db").describe("SQLite queue database; default ./var/ferry.db"),
   workers: z.number().int().min(1).max(256).default(4).describe("jobs run at once across all remotes; default 4"),

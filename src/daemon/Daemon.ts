@@ -32,7 +32,7 @@ export function uploadDedupeKey(job: string, path: string): string {
 }
 
 /**
- * The daemon's lifecycle (DESIGN "The flow"). start(): database lock, open and migrate, reclaim
+ * The daemon's lifecycle. start(): database lock, open and migrate, reclaim
  * the leases of a previous process, embedded server, workers, watchers, scheduler, pruning.
  * stop(): the reverse: no new events, running jobs get the grace period, then everything closes.
  * Nothing here needs a clean stop: after a SIGKILL the next start picks the work up.

@@ -15,7 +15,7 @@ import { parseMaxDelete, type MaxDelete } from "../../sync/deleteGuard.js";
 import { LISTING_DEFAULTS } from "../../protocol/index.js";
 import { listingLimitsOf, rejectedCount, type ListingLimits } from "./listingFlags.js";
 
-/** The options `ferry mirror` accepts (DESIGN "CLI"). */
+/** The options `ferry mirror` accepts (`ferry mirror --help` lists them). */
 interface MirrorFlags extends TlsFlags {
   delete?: boolean;
   allowEmptySource?: boolean;
