@@ -130,6 +130,10 @@ describe("the image's steps, replayed without Docker", () => {
     await symlink(join(REPO_ROOT, "node_modules"), join(build, "node_modules"));
     const prepare = spawnSync("npm", ["run", "prepare"], { cwd: build, encoding: "utf8" });
     assert.equal(prepare.status, 0, `npm run prepare: ${prepare.stdout}${prepare.stderr}`);
+    // The README's way to run the build: node dist/src/cli/main.js (here, before the runtime copies).
+    const version = spawnSync(process.execPath, [join(build, "dist", "src", "cli", "main.js"), "--version"], { encoding: "utf8" });
+    assert.equal(version.status, 0, version.stderr);
+    assert.equal(version.stdout.trim(), (JSON.parse(await readFile(join(REPO_ROOT, "package.json"), "utf8")) as { version: string }).version);
     // Runtime stage: its COPY lines, from the build stage or the repository.
     for (const c of all("COPY", lastStage).map((i) => copyArgs(i.args))) {
       for (const src of c.sources) {
