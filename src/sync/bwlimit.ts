@@ -24,6 +24,14 @@ export interface TokenBucketOptions {
 const MAX_SLEEP_MS = 1000;
 
 /**
+ * A take that comes at most this long after the previous bytes' slots ended continues their
+ * timeline instead of starting a new one: timers wake a millisecond or two late, and losing
+ * that per chunk would keep a steady transfer well under its limit. Bytes still never pass
+ * ahead of the timeline, so no burst beyond this much of the rate is possible.
+ */
+const CONTINUE_MS = 100;
+
+/**
  * A bandwidth limit shared by every parallel transfer under it (--bwlimit, a daemon remote's or
  * the daemon's `bwlimit`). Each byte is given a slot in time at the current rate and released
  * only when its slot has passed, and an idle spell saves nothing up: no burst, so the first
@@ -79,7 +87,7 @@ export class TokenBucket {
       }
       const change = this.schedule.nextChange(wall);
       const horizon = now + Math.min(MAX_SLEEP_MS, change === undefined ? Infinity : Math.max(1, change - wall));
-      const start = Math.max(now, this.#paidUntil);
+      const start = this.#paidUntil >= now - CONTINUE_MS ? this.#paidUntil : now;
       const end = start + (remaining * 1000) / rate;
       if (end <= horizon) {
         this.#paidUntil = end;

@@ -79,6 +79,15 @@ test("no burst after an idle spell: idle time is not saved up", async () => {
   for (const { t, bytes } of log) assert.ok(bytes <= t - 61_000 + 1e-6, `${bytes} bytes by ${t - 61_000} ms after the idle spell`);
 });
 
+test("timers that wake late do not slow a steady transfer below its limit", async () => {
+  const clock = virtualClock();
+  const late = (ms: number) => clock.sleep(ms + 2); // every wake-up 2 ms late
+  const bucket = new TokenBucket(64 * 1024, { now: clock.now, wallClock: clock.now, sleep: late });
+  const log = await counted(clock, bucket, 640 * 1024, 16 * 1024); // 40 chunks, 10 s at the rate
+  assert.ok(clock.t <= 10_000 + 2, `took ${clock.t} ms`);
+  for (const { t, bytes } of log) assert.ok(bytes <= (64 * 1024 * t) / 1000, `${bytes} bytes by ${t} ms: ahead of the rate`);
+});
+
 test("parallel takers share one rate, in turn", async () => {
   const clock = virtualClock();
   const bucket = new TokenBucket(1000, { now: clock.now, wallClock: clock.now, sleep: clock.sleep });
