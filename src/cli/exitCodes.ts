@@ -1,4 +1,4 @@
-/** Exit codes of the CLI contract (DESIGN.md "CLI"). */
+/** Exit codes of the CLI contract (README, "Exit codes"; tested through the CLI). */
 export const ExitCode = {
   /** Everything asked for was done. */
   Ok: 0,

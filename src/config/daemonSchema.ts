@@ -2,6 +2,7 @@ import { isAbsolute, resolve, sep } from "node:path";
 import cron from "node-cron";
 import { z } from "zod";
 import { DAEMON_MAX_DELETE, parseMaxDelete } from "../sync/deleteGuard.js";
+import { bandwidthField } from "./bandwidth.js";
 import { serverSchema } from "./serverSchema.js";
 
 /** Milliseconds of a duration: a number of ms, or text such as "500ms", "2s", "10m", "1h", "7d". */
@@ -64,6 +65,7 @@ export const remoteSchema = z.strictObject({
   ca: z.string().refine((p) => isAbsolute(p), "must be an absolute path to a PEM file").optional()
     .describe("PEM CA (or self-signed certificate) trusted for this ftps/ftpes remote, as an absolute path; default the system CAs"),
   insecure: z.boolean().optional().describe("do not verify this ftps/ftpes remote's certificate (logged as a warning); default false"),
+  bwlimit: bandwidthField("bandwidth limit shared by every transfer to and from this remote (within the global bwlimit, if any)"),
 }).superRefine((r, ctx) => {
   const tls = /^ftpe?s:/i.test(r.url);
   if (!tls && (r.ca !== undefined || r.insecure)) ctx.addIssue({ code: "custom", path: ["ca"], message: "ca and insecure apply to ftps:// and ftpes:// URLs only" });
@@ -150,7 +152,7 @@ export const retrySchema = z.strictObject({
 
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 
-/** The daemon's config file (DESIGN.md "Config"); relative paths are relative to the file. */
+/** The daemon's config file (config/ferry.example.yaml shows every field); relative paths are relative to the file. */
 export const daemonConfigSchema = z.strictObject({
   database: z.string().min(1).default("./var/ferry.db").describe("SQLite queue database; default ./var/ferry.db"),
   workers: z.number().int().min(1).max(256).default(4).describe("jobs run at once across all remotes; default 4"),
@@ -159,6 +161,7 @@ export const daemonConfigSchema = z.strictObject({
   leaseTimeout: duration("a running job is given back to the queue when its worker is silent this long", "30s", 1000, 3_600_000),
   retention: duration("finished jobs and transfer history are kept this long", "7d", 60_000),
   shutdownGrace: duration("on SIGINT/SIGTERM, running transfers get this long to finish", "10s", 0, 3_600_000),
+  bwlimit: bandwidthField("bandwidth limit shared by every transfer of the daemon; a remote's own bwlimit can only be tighter"),
   remotes: z.record(z.string(), remoteSchema).default({})
     .describe("FTP servers by name; jobs refer to them as NAME:/path"),
   jobs: z.array(jobSchema).min(1, "no jobs: add at least one mirror or upload job").describe("what the daemon does"),

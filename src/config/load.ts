@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
+import { lookupVariable } from "./credentials.js";
 import { ConfigError, formatFieldPath } from "./errors.js";
 
 const VAR = /\$(\$?)\{([^}]*)\}/g;
@@ -20,9 +21,16 @@ export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, problems:
         problems.push(`${formatFieldPath(path)}: "\${${name}}" is not a valid variable name (letters, digits, _)`);
         return whole;
       }
-      const v = env[name];
+      let v: string | undefined;
+      try {
+        v = lookupVariable(env, name);
+      } catch (err) {
+        problems.push(`${formatFieldPath(path)}: ${(err as Error).message}`);
+        return whole;
+      }
       if (v === undefined) {
-        problems.push(`${formatFieldPath(path)}: environment variable ${name} is not set (export ${name}=… or write the value in the file)`);
+        const where = env.CREDENTIALS_DIRECTORY ? ` and there is no credential file ${env.CREDENTIALS_DIRECTORY}/${name}` : "";
+        problems.push(`${formatFieldPath(path)}: environment variable ${name} is not set${where} (export ${name}=… or write the value in the file)`);
         return whole;
       }
       return v;

@@ -2,6 +2,7 @@ import type { Logger } from "../log/index.js";
 import { JobStore, openDatabase, RetryLaterError, WorkerRunner, type Database, type JobHandler, type JobKind, type RunnerEvent, type RunnerEventMap } from "../queue/index.js";
 import type { ResolvedConfig } from "./config.js";
 import { isRetryableJobError } from "./errors.js";
+import { BandwidthLimits } from "./bandwidth.js";
 import { createMirrorHandler } from "./jobs/mirror.js";
 import { createUploadHandler } from "./jobs/upload.js";
 import { removeRemoteHealth, writeHealth, type DaemonHealth, type QueueTrouble } from "./health.js";
@@ -31,7 +32,7 @@ export function uploadDedupeKey(job: string, path: string): string {
 }
 
 /**
- * The daemon's lifecycle (DESIGN "The flow"). start(): database lock, open and migrate, reclaim
+ * The daemon's lifecycle. start(): database lock, open and migrate, reclaim
  * the leases of a previous process, embedded server, workers, watchers, scheduler, pruning.
  * stop(): the reverse: no new events, running jobs get the grace period, then everything closes.
  * Nothing here needs a clean stop: after a SIGKILL the next start picks the work up.
@@ -172,12 +173,13 @@ export class Daemon {
         }
       },
     });
+    const bandwidth = new BandwidthLimits(c.bandwidth, { logger: this.#log });
     const uploads = new Map(c.uploads.map((j) => [j.name, j]));
     const mirrors = new Map(c.mirrors.map((j) => [j.name, j]));
     this.#runner = new WorkerRunner(store, {
       handlers: {
-        upload: this.#guard(createUploadHandler({ jobs: uploads, remotes: this.#remotes, logger: this.#log }), (job) => ({ path: job.payload.path })),
-        mirror: this.#guard(createMirrorHandler({ jobs: mirrors, remotes: this.#remotes, stateDir: c.stateDir, logger: this.#log }), (job) => {
+        upload: this.#guard(createUploadHandler({ jobs: uploads, remotes: this.#remotes, logger: this.#log, bandwidth }), (job) => ({ path: job.payload.path })),
+        mirror: this.#guard(createMirrorHandler({ jobs: mirrors, remotes: this.#remotes, stateDir: c.stateDir, logger: this.#log, bandwidth }), (job) => {
           const m = mirrors.get(job.payload.job);
           return m ? { path: m.localRoot, probe: m.direction === "download" } : undefined;
         }),

@@ -5,6 +5,7 @@ import {
 } from "../config/index.js";
 import type { BackoffPolicy } from "../queue/index.js";
 import type { MaxDelete } from "../sync/deleteGuard.js";
+import type { BandwidthConfig } from "./bandwidth.js";
 import { remoteEndpoint, type RemoteEndpoint } from "./remotes.js";
 
 /** What to do with an outbox file after its verified upload. */
@@ -70,6 +71,8 @@ export interface ResolvedConfig {
   readonly retentionMs: number;
   readonly graceMs: number;
   readonly remotes: readonly RemoteEndpoint[];
+  /** The global and per-remote `bwlimit` texts (validated). */
+  readonly bandwidth: BandwidthConfig;
   readonly uploads: readonly UploadJob[];
   readonly mirrors: readonly MirrorJob[];
   readonly server?: ServerConfig;
@@ -108,6 +111,10 @@ export function resolveDaemonConfig(file: string, cfg: DaemonConfig): ResolvedCo
     loginBackoff: { baseMs: cfg.retry.loginDelay, capMs: Math.max(cfg.retry.loginMaxDelay, cfg.retry.loginDelay), jitter: cfg.retry.jitter },
     leaseMs: cfg.leaseTimeout, retentionMs: cfg.retention, graceMs: cfg.shutdownGrace,
     remotes, uploads, mirrors,
+    bandwidth: {
+      ...(cfg.bwlimit !== undefined ? { global: cfg.bwlimit } : {}),
+      remotes: Object.fromEntries(Object.entries(cfg.remotes).flatMap(([name, r]) => (r.bwlimit !== undefined ? [[name, r.bwlimit]] : []))),
+    },
     ...(cfg.server ? {
       server: {
         ...cfg.server, root: abs(cfg.server.root), users: cfg.server.users.map((u) => (u.root ? { ...u, root: abs(u.root) } : u)),

@@ -14,7 +14,7 @@ export interface LogOptions {
 
 /**
  * Paths pino replaces with "[redacted]" wherever they appear: the single choke point that
- * keeps secrets out of logs (DESIGN.md: passwords never appear in logs).
+ * keeps secrets out of logs (README, "Safety rules": passwords never appear in logs).
  */
 export const REDACT_PATHS = [
   "password",

@@ -1,4 +1,4 @@
-/** Hash algorithms ferry knows, in order of preference (DESIGN.md "Checksums"). */
+/** Hash algorithms ferry knows, in order of preference. */
 export const HASH_ALGORITHMS = ["SHA-256", "SHA-1", "MD5", "CRC32"] as const;
 export type HashAlgorithm = (typeof HASH_ALGORITHMS)[number];
 

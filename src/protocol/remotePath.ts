@@ -58,7 +58,7 @@ export function unsafeNameReason(name: string): string | undefined {
 
 /**
  * Refuse a name from a listing that could escape the destination or corrupt a later
- * command: "..", "/", "\\", NUL and control characters (DESIGN.md "Transfer safety").
+ * command: "..", "/", "\\", NUL and control characters (README, "Safety rules").
  */
 export function assertSafeName(name: string): string {
   const reason = unsafeNameReason(name);

@@ -108,7 +108,7 @@ export interface JobSummary {
 const WAITING = "('queued', 'failed')";
 
 /**
- * The durable job queue over one SQLite connection (DESIGN.md "Queue semantics"). Every method is
+ * The durable job queue over one SQLite connection. Every method is
  * one transaction; several stores (and processes) may share a database file.
  */
 export class JobStore {

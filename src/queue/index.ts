@@ -1,4 +1,4 @@
-// The durable job queue (DESIGN.md "Queue semantics"): open the database, store jobs, run workers.
+// The durable job queue: open the database, store jobs, run workers.
 //
 //   const db = openDatabase(config.database);            // WAL, pragmas, migrations (refuses a newer db)
 //   const store = new JobStore(db, { maxAttempts: 5, backoff: { baseMs: 1000, capMs: 300_000 } });

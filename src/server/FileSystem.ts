@@ -25,7 +25,7 @@ export const ROOT_PATH = "/" as VirtualPath;
 /**
  * Why a path argument is refused, or undefined. NUL cannot reach a file name on Unix and
  * CR/LF in a name would let it forge lines in LIST output or in a later command
- * (DESIGN.md "Server safety").
+ * (README, "Safety rules": confinement is checked on the opened descriptor).
  */
 export function badPathReason(arg: string): string | undefined {
   if (arg.includes("\0")) return "path contains a NUL byte";

@@ -1,44 +1,75 @@
 import { Transform } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { BandwidthSchedule } from "./bwschedule.js";
 
-/** Options of TokenBucket; the clock is injectable so tests need no real waiting. */
+/** Options of TokenBucket; the clocks are injectable so tests need no real waiting. */
 export interface TokenBucketOptions {
-  /** Most bytes that may pass at once after an idle spell; default one second's worth, at least 16 KiB. */
-  burst?: number;
-  /** Milliseconds now; default performance.now. */
+  /** Monotonic milliseconds, for pacing; default performance.now. */
   now?: () => number;
+  /** Wall-clock milliseconds since the epoch, for a timetable's time of day; default Date.now. */
+  wallClock?: () => number;
   /** Wait this many ms; default timers/promises setTimeout. */
   sleep?: (ms: number) => Promise<unknown>;
+  /**
+   * Limits this one also obeys (the daemon's global limit under a remote's): a take waits for
+   * each of them at once, so a transfer gets the tighter of the rates.
+   */
+  within?: readonly TokenBucket[];
 }
 
 /**
- * A token bucket shared by every parallel transfer of a run (--bwlimit): tokens are bytes,
- * refilled at `rate` per second up to `burst`. Takers are served in order, so one large
- * transfer cannot starve the others.
+ * A sleep is cut into pieces no longer than this, so a timetable's new rate (or a wall clock
+ * that moved) is seen within a second even when its boundary was computed wrong across DST.
+ */
+const MAX_SLEEP_MS = 1000;
+
+/**
+ * A take that comes at most this long after the previous bytes' slots ended continues their
+ * timeline instead of starting a new one: timers wake a millisecond or two late, and losing
+ * that per chunk would keep a steady transfer well under its limit. Bytes still never pass
+ * ahead of the timeline, so no burst beyond this much of the rate is possible.
+ */
+const CONTINUE_MS = 100;
+
+/**
+ * A bandwidth limit shared by every parallel transfer under it (--bwlimit, a daemon remote's or
+ * the daemon's `bwlimit`). Each byte is given a slot in time at the current rate and released
+ * only when its slot has passed, and an idle spell saves nothing up: no burst, so the first
+ * second of a transfer (or of one after an idle spell) moves at most one second's allowance.
+ * The rate follows a timetable when given one; a change takes effect for transfers already
+ * running. Takers are served in order, so one large transfer cannot starve the others.
  */
 export class TokenBucket {
   // parameters
-  readonly rate: number;
-  readonly burst: number;
+  readonly schedule: BandwidthSchedule;
   readonly #now: () => number;
+  readonly #wallClock: () => number;
   readonly #sleep: (ms: number) => Promise<unknown>;
+  readonly #within: readonly TokenBucket[];
   // internal state
-  #tokens: number;
-  #last: number;
+  /** Monotonic time at which the bytes given out so far have all been paid for. */
+  #paidUntil = -Infinity;
   #queue: Promise<void> = Promise.resolve();
 
-  constructor(rate: number, options: TokenBucketOptions = {}) {
-    if (!(rate > 0) || !Number.isFinite(rate)) throw new RangeError(`bandwidth limit must be a positive number of bytes per second, got ${rate}`);
-    this.rate = rate;
-    this.burst = options.burst ?? Math.max(16 * 1024, Math.floor(rate));
+  /** `limit`: bytes per second, or a timetable (parseBandwidth). */
+  constructor(limit: number | BandwidthSchedule, options: TokenBucketOptions = {}) {
+    if (typeof limit === "number") {
+      if (!(limit > 0) || !Number.isFinite(limit)) throw new RangeError(`bandwidth limit must be a positive number of bytes per second, got ${limit}`);
+      this.schedule = { text: String(limit), rateAt: () => limit, nextChange: () => undefined };
+    } else this.schedule = limit;
     this.#now = options.now ?? (() => performance.now());
+    this.#wallClock = options.wallClock ?? (() => Date.now());
     this.#sleep = options.sleep ?? ((ms) => sleep(ms));
-    this.#tokens = this.burst;
-    this.#last = this.#now();
+    this.#within = options.within ?? [];
   }
 
-  /** Wait until `bytes` may pass. */
+  /** Wait until `bytes` may pass under this limit and every limit it is within. */
   take(bytes: number): Promise<void> {
+    const own = this.#takeInTurn(bytes);
+    return this.#within.length === 0 ? own : Promise.all([own, ...this.#within.map((b) => b.take(bytes))]).then(() => undefined);
+  }
+
+  #takeInTurn(bytes: number): Promise<void> {
     const turn = this.#queue.then(() => this.#take(bytes));
     this.#queue = turn.catch(() => {});
     return turn;
@@ -46,17 +77,28 @@ export class TokenBucket {
 
   async #take(bytes: number): Promise<void> {
     let remaining = bytes;
-    while (remaining > 0) {
+    while (remaining > 1e-9) {
+      const wall = this.#wallClock();
+      const rate = this.schedule.rateAt(wall);
       const now = this.#now();
-      this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#last) * this.rate) / 1000);
-      this.#last = now;
-      const chunk = Math.min(remaining, this.burst);
-      if (this.#tokens >= chunk) {
-        this.#tokens -= chunk;
-        remaining -= chunk;
-      } else {
-        await this.#sleep(Math.ceil(((chunk - this.#tokens) * 1000) / this.rate));
+      if (rate === undefined) {
+        this.#paidUntil = now; // off: nothing held back, and nothing saved for later
+        return;
       }
+      const change = this.schedule.nextChange(wall);
+      const horizon = now + Math.min(MAX_SLEEP_MS, change === undefined ? Infinity : Math.max(1, change - wall));
+      const start = this.#paidUntil >= now - CONTINUE_MS ? this.#paidUntil : now;
+      const end = start + (remaining * 1000) / rate;
+      if (end <= horizon) {
+        this.#paidUntil = end;
+        remaining = 0;
+      } else if (start < horizon) {
+        // Pay what fits before the horizon at this rate; the rest is paid at the rate then.
+        remaining -= ((horizon - start) * rate) / 1000;
+        this.#paidUntil = horizon;
+      }
+      const wait = Math.min(this.#paidUntil, horizon) - now;
+      if (wait > 0) await this.#sleep(Math.ceil(wait));
     }
   }
 }

@@ -6,6 +6,7 @@ export * from "./compare.js";
 export * from "./plan.js";
 export * from "./state.js";
 export * from "./bwlimit.js";
+export * from "./bwschedule.js";
 export * from "./retry.js";
 export * from "./remote.js";
 export * from "./verify.js";

@@ -53,7 +53,7 @@ export interface Tree {
   missing?: boolean;
 }
 
-/** Suffix of the temporary name a transfer writes before it is published (DESIGN "Transfer safety"). */
+/** Suffix of the temporary name a transfer writes before it is published (README, "Safety rules"). */
 export const PART_SUFFIX = ".ferry-part";
 
 /** The temporary name beside `name`: ".NAME.ferry-part". */

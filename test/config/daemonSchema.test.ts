@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ConfigError, daemonConfigSchema, loadConfigFile, parseConfig, parseDuration, parseJobSide } from "../../src/config/index.js";
 import { resolveDaemonConfig } from "../../src/daemon/index.js";
 import { REPO_ROOT, runFerry } from "../helpers/cli.js";
 import { tempDir } from "../helpers/tmp.js";
+import { undocumentedVariables, usedVariables } from "../helpers/configVars.js";
 
 const GOOD_REMOTES = `remotes: { backup: { url: "ftp://edge@files.example:21/base", password: "s3cret" } }\n`;
 
@@ -134,6 +135,11 @@ describe("daemon config: good configs", () => {
     assert.equal(example.jobs.length, 3);
     const demo = await loadConfigFile(join(REPO_ROOT, "config", "demo.yaml"), daemonConfigSchema, {});
     assert.ok(demo.server);
+  });
+
+  it("every ${VAR} the daemon examples use is documented (in the file's comments or the README)", async () => {
+    assert.deepEqual(usedVariables(await readFile(join(REPO_ROOT, "config", "ferry.example.yaml"), "utf8")).sort(), ["BACKUP_PASSWORD", "PARTNER_PASSWORD"]);
+    for (const name of ["ferry.example.yaml", "demo.yaml", "docker-daemon.yaml"]) assert.deepEqual(await undocumentedVariables(name), [], name);
   });
 });
 

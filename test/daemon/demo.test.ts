@@ -3,7 +3,8 @@ import { createServer } from "node:net";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { spawnFerry } from "../helpers/cli.js";
+import { spawnSync } from "node:child_process";
+import { REPO_ROOT, spawnFerry } from "../helpers/cli.js";
 import { tempDir } from "../helpers/tmp.js";
 import { exists, waitUntil } from "./harness.js";
 
@@ -28,6 +29,12 @@ describe("ferry demo", () => {
     try {
       await waitUntil(() => out.includes("Ctrl-C stops both"), { timeoutMs: 30_000, what: "the demo banner", onTimeout: () => out + err });
       assert.match(out, /drop a file into \S*var\/demo\/outbox and watch it arrive in \S*var\/demo\/server\/inbox/);
+      // The banner's status line works pasted as printed, in the folder the demo was started in.
+      const statusLine = /in another terminal: (.+)/.exec(out)?.[1];
+      assert.ok(statusLine, out);
+      const status = spawnSync("sh", ["-c", statusLine], { cwd: REPO_ROOT, encoding: "utf8" });
+      assert.equal(status.status, 0, `${statusLine}: ${status.stderr}`);
+      assert.match(status.stdout, /daemon: running/);
       await writeFile(join(dir.path, "var", "demo", "outbox", "hello.txt"), "hello, ferry\n");
       await waitUntil(() => out.includes("arrived:"), { timeoutMs: 20_000, what: "the arrival line", onTimeout: () => out + err });
       assert.ok(await exists(join(dir.path, "var", "demo", "server", "inbox", "hello.txt")));

@@ -1,10 +1,12 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { ConfigError, loadConfigFile, parseConfig, serveFileSchema } from "../../src/config/index.js";
 import { verifyPassword } from "../../src/server/index.js";
 import { REPO_ROOT } from "../helpers/cli.js";
+import { undocumentedVariables, usedVariables } from "../helpers/configVars.js";
 
 const HASH = "scrypt$16384$8$1$1GYEmvgiIWuE8CmTa6aZ/A==$Mz5XuBGjFuPSMzYC3Lcs/DaTnjLvIVVubgOhoR9bjv8=";
 
@@ -25,6 +27,11 @@ describe("config loader", () => {
     assert.equal(cfg.server.users.length, 2);
     assert.equal(cfg.server.users[1]?.passwordHash, HASH);
     assert.equal(await verifyPassword("demo", cfg.server.users[0]!.passwordHash), true);
+  });
+
+  it("every ${VAR} the serve examples use is documented (in the file's comments or the README)", async () => {
+    assert.deepEqual(usedVariables(await readFile(join(REPO_ROOT, "config", "serve.example.yaml"), "utf8")), ["FERRY_READER_HASH"]);
+    for (const name of ["serve.example.yaml", "docker.yaml"]) assert.deepEqual(await undocumentedVariables(name), [], name);
   });
 
   const rows: Array<{ title: string; file: string; text: string; env?: Record<string, string>; expected: string[] }> = [

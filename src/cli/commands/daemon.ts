@@ -3,6 +3,7 @@ import { ConfigError } from "../../config/index.js";
 import { Daemon, DatabaseLockedError, loadDaemonConfig, type DaemonOptions, type ResolvedConfig } from "../../daemon/index.js";
 import { createLogger, type Logger } from "../../log/index.js";
 import { CliError, ExitCode, UsageError } from "../exitCodes.js";
+import { notifyReady } from "../sdNotify.js";
 
 /** Load a daemon config; an invalid one is a usage error (exit 2) listing every problem by path. */
 export async function loadConfigOrExit(file: string): Promise<ResolvedConfig> {
@@ -27,6 +28,7 @@ export async function runDaemonUntilSignal(config: ResolvedConfig, logger: Logge
     throw new CliError(`daemon: ${(err as Error).message}`, ExitCode.Failed, { cause: err });
   }
   options.onReady?.(daemon);
+  void notifyReady(logger);
   // A last resort, not the fix: every job path catches its own errors (a job that throws is
   // failed or deferred by the worker runner). A rejection that still escapes is a bug; it is
   // logged loudly and the daemon keeps serving the other jobs instead of crash-looping while,

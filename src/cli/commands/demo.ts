@@ -7,6 +7,8 @@ import { ConfigError, daemonConfigSchema, loadConfigFile, parseJobSide, type Dae
 import { resolveDaemonConfig, type ResolvedConfig } from "../../daemon/index.js";
 import { createLogger } from "../../log/index.js";
 import { UsageError } from "../exitCodes.js";
+import { selfCommand } from "../selfCommand.js";
+import { formatMaxDelete } from "../../sync/deleteGuard.js";
 import { runDaemonUntilSignal } from "./daemon.js";
 
 /** config/demo.yaml of this ferry (found upward from this file: it sits at different depths in src/ and dist/). */
@@ -39,7 +41,9 @@ export async function demoConfig(base: string, port?: number): Promise<ResolvedC
   const abs = absolutePaths(cfg, base);
   const file = join(dirname(abs.database), "demo.json");
   await mkdir(dirname(file), { recursive: true });
-  await writeFile(file, `${JSON.stringify(abs, null, 2)}\n`);
+  // Written in the file's own terms: maxDelete back to its text ("50%"), which the schema reads.
+  const asText = { ...abs, jobs: abs.jobs.map((j) => (j.kind === "mirror" ? { ...j, maxDelete: formatMaxDelete(j.maxDelete) } : j)) };
+  await writeFile(file, `${JSON.stringify(asText, null, 2)}\n`);
   return resolveDaemonConfig(file, abs);
 }
 
@@ -101,7 +105,8 @@ export function registerDemo(program: Command): void {
           say(`  drop a file into ${show(outbox.watch)} and watch it arrive in ${show(join(server.root, outbox.remoteDir))}`);
           say(`  (it is sent once it has not changed for ${outbox.stableMs / 1000} s, then moved to ${outbox.after.kind === "move" ? show(outbox.after.dir) : outbox.after.kind})`);
           say(`  ${show(mirror.localRoot)} is mirrored to ${show(join(server.root, mirror.remoteRoot))} on the schedule "${mirror.schedule}"`);
-          say(`  in another terminal: ferry status --config ${show(cfg.file)}`);
+          // Printed as this very process was started, so it works pasted as is (README: `ferry` is not on the PATH after npm install).
+          say(`  in another terminal: ${selfCommand(["status", "--config", show(cfg.file)])}`);
           say("  Ctrl-C stops both");
         },
         events: {

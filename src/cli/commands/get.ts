@@ -7,19 +7,21 @@ import { downloadAttempt, formatBytes, localPartPath, transferWithRetry, type Tr
 import { makeLocalDir } from "../../sync/localWrite.js";
 import { addTlsOptions, resolveRemote, type TlsFlags } from "../credentials.js";
 import { CliError, ExitCode } from "../exitCodes.js";
+import { addBwlimitOption, bucketFromFlag } from "../bwlimitOption.js";
 import { createProgress } from "../progress.js";
 import { openRemote, toCliError } from "../remoteSession.js";
 
 /** Register `ferry get URL [LOCAL] [--continue]`. */
 export function registerGet(program: Command): void {
-  addTlsOptions(program.command("get")
+  addBwlimitOption(addTlsOptions(program.command("get")
     .description("download one file (to a temporary name, verified, then renamed into place)")
     .argument("<url>", "ftp://user@host/path/to/file")
     .argument("[local]", "local file or folder; default: the file's name in the current folder")
     .option("-c, --continue", "resume the .NAME.ferry-part left by an interrupted get; starts over from byte 0 (and says so) " +
-      "when the remote file changed since the cut, or when nothing proves it did not (no record of the cut and no server checksum)"))
-    .action(async (url: string, local: string | undefined, flags: { continue?: boolean } & TlsFlags) => {
+      "when the remote file changed since the cut, or when nothing proves it did not (no record of the cut and no server checksum)")))
+    .action(async (url: string, local: string | undefined, flags: { continue?: boolean; bwlimit?: string } & TlsFlags) => {
       const target = resolveRemote(url, process.env, flags);
+      const bucket = bucketFromFlag(flags.bwlimit);
       const name = basename(target.url.path);
       if (name === "" || name === "." || name === "/") throw new CliError(`get ${target.display}: the URL names no file`, ExitCode.Usage);
       const localPath = await chooseLocal(local, name);
@@ -42,7 +44,7 @@ export function registerGet(program: Command): void {
           records: { origin: serverOrigin(target.url) }, // a partial cut from another server is not resumed
         };
         outcome = await transferWithRetry(({ attempt, restart }) => session.pool.use((c) => downloadAttempt(c, t, {
-          attempt, restart, onBytes: (n) => progress.bytes?.(n),
+          attempt, restart, onBytes: (n) => progress.bytes?.(n), ...(bucket ? { bucket } : {}),
         })), {
           isRetriable,
           onRetry: (err, retry, delayMs) => logger.warn({ retry, delayMs, err: (err as Error).message }, "download failed, retrying"),

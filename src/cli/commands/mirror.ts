@@ -2,11 +2,12 @@ import type { Command } from "commander";
 import { isRetriable } from "../../client/index.js";
 import { createLogger } from "../../log/index.js";
 import {
-  createFilter, DEFAULT_RETRY, defaultStateDir, describePlan, formatBytes, parseRate, runMirror, stateFileFor, SyncState, TokenBucket,
+  createFilter, DEFAULT_RETRY, defaultStateDir, describePlan, formatBytes, runMirror, stateFileFor, SyncState,
   type MirrorOutcome, type PathFilter,
 } from "../../sync/index.js";
 import { addTlsOptions, isRemoteArg, resolveRemote, type TlsFlags } from "../credentials.js";
 import { CliError, ExitCode, UsageError } from "../exitCodes.js";
+import { addBwlimitOption, bucketFromFlag } from "../bwlimitOption.js";
 import { createProgress } from "../progress.js";
 import { openRemote, toCliError } from "../remoteSession.js";
 import { resolve } from "node:path";
@@ -14,7 +15,7 @@ import { parseMaxDelete, type MaxDelete } from "../../sync/deleteGuard.js";
 import { LISTING_DEFAULTS } from "../../protocol/index.js";
 import { listingLimitsOf, rejectedCount, type ListingLimits } from "./listingFlags.js";
 
-/** The options `ferry mirror` accepts (DESIGN "CLI"). */
+/** The options `ferry mirror` accepts (`ferry mirror --help` lists them). */
 interface MirrorFlags extends TlsFlags {
   delete?: boolean;
   allowEmptySource?: boolean;
@@ -43,7 +44,7 @@ export function parseParallel(text: string): number {
 
 /** Register `ferry mirror SRC DST`. */
 export function registerMirror(program: Command): void {
-  addTlsOptions(program.command("mirror")
+  addBwlimitOption(addTlsOptions(program.command("mirror")
     .description("make DST equal to SRC: one side a local folder, the other an ftp:// URL")
     .argument("<src>", "source: local folder or ftp://user@host/path")
     .argument("<dst>", "destination: local folder or ftp://user@host/path")
@@ -55,9 +56,8 @@ export function registerMirror(program: Command): void {
     .option("--parallel <n>", "transfers at once (1-64)", "4")
     .option("--include <glob>", "only files matching (repeatable)", collect, [])
     .option("--exclude <glob>", "leave out files and folders matching (repeatable)", collect, [])
-    .option("--bwlimit <rate>", "bandwidth limit shared by all transfers, e.g. 2M (bytes/s)")
     .option("--follow-symlinks", "follow local symlinks that stay inside the source tree (default: skip them)")
-    .option("--json", "print the result as JSON on stdout"))
+    .option("--json", "print the result as JSON on stdout")))
     .option("--max-entries <n>", `refuse a remote tree with more entries (default ${LISTING_DEFAULTS.maxEntries})`)
     .option("--max-dir-entries <n>", `refuse a remote folder with more entries (default ${LISTING_DEFAULTS.maxDirEntries})`)
     .option("--max-depth <n>", `refuse a remote tree deeper than this (default ${LISTING_DEFAULTS.maxDepth})`)
@@ -80,17 +80,16 @@ async function mirrorCommand(src: string, dst: string, flags: MirrorFlags): Prom
     throw new UsageError(`${flags.maxDelete !== undefined ? "--max-delete" : "--allow-empty-source"} limits what --delete removes: add --delete, or leave it out`);
   }
   let filter: PathFilter | undefined;
-  let rate: number | undefined;
   let maxDelete: MaxDelete | undefined;
   let listingLimits: ListingLimits;
   try {
     listingLimits = listingLimitsOf(flags);
     filter = flags.include.length + flags.exclude.length > 0 ? createFilter({ include: flags.include, exclude: flags.exclude }) : undefined;
-    rate = flags.bwlimit !== undefined ? parseRate(flags.bwlimit) : undefined;
     maxDelete = flags.maxDelete !== undefined ? parseMaxDelete(flags.maxDelete) : undefined;
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+  const bucket = bucketFromFlag(flags.bwlimit);
   const logger = createLogger({ level: process.env.FERRY_LOG_LEVEL ?? "warn" });
   const srcName = srcRemote ? target.display : localRoot;
   const dstName = srcRemote ? localRoot : target.display;
@@ -107,7 +106,7 @@ async function mirrorCommand(src: string, dst: string, flags: MirrorFlags): Prom
       followSymlinks: flags.followSymlinks ?? false, progress, warm: (n) => session.warm(n), listingLimits,
       // A server restart mid-run (C4) must not fail every file left: wait up to a minute for it.
       retry: { ...DEFAULT_RETRY, outage: { patienceMs: 60_000 } },
-      ...(filter ? { filter } : {}), ...(rate ? { bucket: new TokenBucket(rate) } : {}),
+      ...(filter ? { filter } : {}), ...(bucket ? { bucket } : {}),
     });
   } catch (err) {
     throw toCliError(`mirror ${srcName} → ${dstName}`, err);

@@ -6,25 +6,27 @@ import { createLogger } from "../../log/index.js";
 import { remotePartPath, transferWithRetry, uploadAttempt, type TransferOutcome } from "../../sync/index.js";
 import { addTlsOptions, resolveRemote, type TlsFlags } from "../credentials.js";
 import { CliError, ExitCode } from "../exitCodes.js";
+import { addBwlimitOption, bucketFromFlag } from "../bwlimitOption.js";
 import { createProgress } from "../progress.js";
 import { openRemote, toCliError } from "../remoteSession.js";
 import { printOutcome, serverOrigin } from "./get.js";
 
 /** Register `ferry put LOCAL URL [--continue]`. */
 export function registerPut(program: Command): void {
-  addTlsOptions(program.command("put")
+  addBwlimitOption(addTlsOptions(program.command("put")
     .description("upload one file (to a temporary name, verified, then renamed into place)")
     .argument("<local>", "local file")
     .argument("<url>", "ftp://user@host/path/to/file, or a folder URL ending in /")
     .option("-c, --continue", "resume the .NAME.ferry-part left on the server by an interrupted put; starts over from byte 0 " +
       "(and says so) when the local file changed since the cut (size, mtime, ctime, inode), or when nothing proves it did not " +
-      "(no record of the cut and no server checksum)"))
-    .action(async (local: string, url: string, flags: { continue?: boolean } & TlsFlags) => {
+      "(no record of the cut and no server checksum)")))
+    .action(async (local: string, url: string, flags: { continue?: boolean; bwlimit?: string } & TlsFlags) => {
       const localPath = resolve(local);
       const st = await stat(localPath).catch(() => undefined);
       if (!st) throw new CliError(`put: ${local}: no such file`, ExitCode.Usage);
       if (!st.isFile()) throw new CliError(`put: ${local} is not a file${st.isDirectory() ? ": use ferry mirror for folders" : ""}`, ExitCode.Usage);
       const target = resolveRemote(url, process.env, flags);
+      const bucket = bucketFromFlag(flags.bwlimit);
       const logger = createLogger({ level: process.env.FERRY_LOG_LEVEL ?? "warn" });
       const session = await openRemote(target, { max: 1, logger });
       const progress = createProgress();
@@ -39,7 +41,7 @@ export function registerPut(program: Command): void {
         progress.start(1, st.size - resumeFrom);
         const t = { localPath, remotePath, size: st.size, mtime: st.mtime, ...(resumeFrom ? { resumeFrom } : {}), records: { origin: serverOrigin(target.url) } };
         outcome = await transferWithRetry(({ attempt, restart }) => session.pool.use((c) => uploadAttempt(c, t, {
-          attempt, restart, onBytes: (n) => progress.bytes?.(n),
+          attempt, restart, onBytes: (n) => progress.bytes?.(n), ...(bucket ? { bucket } : {}),
         })), {
           isRetriable,
           onRetry: (err, retry, delayMs) => logger.warn({ retry, delayMs, err: (err as Error).message }, "upload failed, retrying"),

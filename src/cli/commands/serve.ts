@@ -7,6 +7,7 @@ import {
   Authenticator, FtpServer, generateSelfSignedCert, PasswordHashError, type ServerLimits, type ServerTlsOptions, type UserSpec,
 } from "../../server/index.js";
 import { UsageError } from "../exitCodes.js";
+import { notifyReady } from "../sdNotify.js";
 
 /** Flags of `ferry serve`, as commander hands them over. */
 interface ServeFlags {
@@ -239,6 +240,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     requireSessionReuse: o.tls.requireSessionReuse,
   };
   logger.info({ event: "serve.ready", root: o.root, users: o.users.map((u) => u.name), anonymous: o.anonymous, tls: tls ?? "off" }, "ready");
+  void notifyReady(logger);
   await new Promise<void>((resolveDone) => {
     const onSignal = (signal: NodeJS.Signals): void => {
       process.removeListener("SIGINT", onSignal);

@@ -7,6 +7,7 @@ import { createFilter, remotePathOf, runMirror, stateFileFor, SyncState, type Mi
 import { DAEMON_MAX_DELETE, parseMaxDelete } from "../../sync/deleteGuard.js";
 import type { MirrorJob } from "../config.js";
 import { PermanentJobError } from "../errors.js";
+import type { BandwidthLimits } from "../bandwidth.js";
 import type { RemoteRegistry } from "../remotes.js";
 
 /** What the mirror runner needs. */
@@ -16,6 +17,8 @@ export interface MirrorRunnerDeps {
   /** Folder of the per-mirror sync state files. */
   readonly stateDir: string;
   readonly logger: Logger;
+  /** The daemon's bandwidth limits; default none. */
+  readonly bandwidth?: BandwidthLimits;
 }
 
 /** Retries inside one run stay short: the queue's backoff handles longer trouble. */
@@ -44,6 +47,7 @@ export function createMirrorHandler(deps: MirrorRunnerDeps): JobHandler<"mirror"
     const state = await SyncState.load(stateFileFor(deps.stateDir, srcName, dstName), srcName, dstName);
     const started = new Map<string, number>();
     const durations = new Map<string, number>();
+    const bucket = deps.bandwidth?.for(cfg.remote);
     let outcome: MirrorOutcome;
     try {
       outcome = await runMirror({
@@ -51,7 +55,7 @@ export function createMirrorHandler(deps: MirrorRunnerDeps): JobHandler<"mirror"
         pool: deps.remotes.syncPool(cfg.remote, ctx.signal), isRetriable,
         parallel: Math.min(cfg.parallel, endpoint.connections), delete: cfg.delete,
         allowEmptySource: cfg.allowEmptySource ?? false, maxDelete: cfg.maxDelete ?? parseMaxDelete(DAEMON_MAX_DELETE), names: { source: srcName, destination: dstName }, checksum: cfg.checksum, state,
-        retry: IN_RUN_RETRY, logger: log, signal: ctx.signal, ...(cfg.listingLimits ? { listingLimits: cfg.listingLimits } : {}),
+        retry: IN_RUN_RETRY, logger: log, signal: ctx.signal, ...(bucket ? { bucket } : {}), ...(cfg.listingLimits ? { listingLimits: cfg.listingLimits } : {}),
         ...(cfg.include.length + cfg.exclude.length > 0 ? { filter: createFilter({ include: cfg.include, exclude: cfg.exclude }) } : {}),
         progress: {
           fileStarted: (p) => started.set(p, performance.now()),

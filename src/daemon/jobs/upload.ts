@@ -9,6 +9,7 @@ import type { HashAlgorithm } from "../../protocol/index.js";
 import type { AfterAction, UploadJob } from "../config.js";
 import { PermanentJobError } from "../errors.js";
 import { findOpenWriters, type OpenWriter } from "../openWriters.js";
+import type { BandwidthLimits } from "../bandwidth.js";
 import type { RemoteRegistry } from "../remotes.js";
 
 /** What the upload runner needs. */
@@ -16,6 +17,8 @@ export interface UploadRunnerDeps {
   readonly jobs: ReadonlyMap<string, UploadJob>;
   readonly remotes: RemoteRegistry;
   readonly logger: Logger;
+  /** The daemon's bandwidth limits; default none. */
+  readonly bandwidth?: BandwidthLimits;
   /** Default Date.now. */
   readonly now?: () => number;
   /** Who holds a file open for writing; default a /proc scan (findOpenWriters). */
@@ -81,6 +84,7 @@ export function createUploadHandler(deps: UploadRunnerDeps): JobHandler<"upload"
     // written by its end is the one case left (the check below sees any write).
     await waitForWriters(path, job.createdAt, cfg.stableMs, log, "before the upload");
     const started = now();
+    const bucket = deps.bandwidth?.for(cfg.remote);
     const outcome = await deps.remotes.use(cfg.remote, async (client) => {
       const dir = posix.dirname(remotePath);
       await deps.remotes.ensureDir(cfg.remote, client, dir);
@@ -100,7 +104,7 @@ export function createUploadHandler(deps: UploadRunnerDeps): JobHandler<"upload"
         const startedBefore = job.attempts > 1 || (await loadRecord(partKey("upload", { localPath: path, remotePath }))) !== undefined;
         const attempt = startedBefore ? 2 : 1;
         // No mtime is set on the server: in an inbox the arrival time is what readers go by.
-        return await uploadAttempt(client, { localPath: path, remotePath, size: st.size }, { attempt, signal: ctx.signal });
+        return await uploadAttempt(client, { localPath: path, remotePath, size: st.size }, { attempt, signal: ctx.signal, ...(bucket ? { bucket } : {}) });
       } catch (err) {
         deps.remotes.forgetDir(cfg.remote, dir);
         if (err instanceof VerifyError) return verifyFailed(client, err, path, st.size, remotePath, cfg);

@@ -39,7 +39,7 @@ const TOTAL_LINE = /^total\s+\d+/i;
  * it is ever held - memory is one partial line plus whatever the caller keeps. Caps on
  * bytes, entries and line length throw ListingLimitError (line length: the line is refused,
  * the listing goes on). Names that could escape a destination are refused, never returned
- * (DESIGN.md "Transfer safety"); the "." and ".." folders of `LIST -a` are passed over.
+ * (README, "Safety rules"); the "." and ".." folders of `LIST -a` are passed over.
  */
 export class ListingParser {
   // parameters
