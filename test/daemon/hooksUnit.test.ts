@@ -149,6 +149,26 @@ describe("HookDispatcher (injected clock)", () => {
   });
 });
 
+describe("HookEvents", () => {
+  it("a run put back because its remote is down counts as failed (a healthcheck must not see only starts); another deferral does not", () => {
+    const clock = new ManualClock();
+    const d = new HookDispatcher({ db: openDatabase(":memory:"), hooks: [hook("photos.healthcheck", { job: "photos", events: new Set(["run.started", "run.failed"]) })], logger: quiet(), clock });
+    const listeners = new Map<string, (p: unknown) => void>();
+    const runner = { on: (e: string, fn: (p: unknown) => void) => (listeners.set(e, fn), () => undefined) };
+    const events = new HookEvents(d, () => ({ kind: "mirror", remote: "backup", direction: "upload" }), () => 0);
+    events.attach(runner as never);
+    const job = { id: 7, kind: "mirror", name: "photos", attempts: 1, concurrencyKey: "backup", payload: { job: "photos" } };
+    listeners.get("job:leased")!({ job });
+    listeners.get("job:deferred")!({ job, reason: "file still being written", runAfter: 5000 });
+    events.remoteHealth([{ name: "backup", reason: "unreachable", failures: 1, since: 0, retryAt: 1, lastError: "ECONNREFUSED" }]);
+    listeners.get("job:leased")!({ job });
+    listeners.get("job:deferred")!({ job, reason: "remote backup unreachable: ECONNREFUSED", runAfter: 5000 });
+    assert.deepEqual(d.store.list().map((r) => `${r.event}${r.facts.error ? `: ${r.facts.error}` : ""}`), [
+      "run.started", "run.started", "run.failed: put back without using an attempt: remote backup unreachable: ECONNREFUSED",
+    ]);
+  });
+});
+
 describe("deliver(): commands", () => {
   it("a command that exits non-zero fails with its exit code and stderr", async () => {
     await assert.rejects(

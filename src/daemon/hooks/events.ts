@@ -49,9 +49,19 @@ export class HookEvents {
     this.#jobs = jobs;
   }
 
-  /** Listens to the runner: run.started at each lease, job.dead for an expired lease that used the last attempt, and a wake after each outcome. */
-  attach(runner: WorkerRunner): void {
+  /**
+   * Listens to the runner: run.started at each lease; run.failed for a run put back because its
+   * remote is down (no attempt is used, but the run did not happen: a healthcheck must not see
+   * only starts while the remote stays down); job.dead for an expired lease that used the last
+   * attempt; and a wake after each outcome.
+   */
+  attach(runner: Pick<WorkerRunner, "on">): void {
     runner.on("job:leased", ({ job }) => this.#dispatcher.emit(this.#run("run.started", job)));
+    runner.on("job:deferred", ({ job, reason, runAfter }) => {
+      const remote = this.#jobs(job.name)?.remote ?? job.concurrencyKey;
+      if (remote === null || !this.#troubled.has(remote)) return;
+      this.#dispatcher.emit({ ...this.#run("run.failed", job), error: `put back without using an attempt: ${reason}`, retryAt: new Date(runAfter).toISOString() });
+    });
     runner.on("lease:expired", ({ job, outcome }) => {
       if (outcome === "dead") this.#dispatcher.emit({ ...this.#run("job.dead", job), error: job.lastError ?? "its lease expired" });
     });
