@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { daemonConfigSchema, parseConfig } from "../../src/config/index.js";
 import { deliver, HookDeliveryError, HookDispatcher, HookEvents, resolveHooks, type HookAction, type HookFacts, type ResolvedHook } from "../../src/daemon/hooks/index.js";
@@ -182,6 +185,30 @@ describe("deliver(): commands", () => {
       deliver({ kind: "command", argv: ["/no/such/ferry-hook"], env: {} }, facts("/a"), { id: 1, hook: "h" }, 10_000),
       /\/no\/such\/ferry-hook: cannot run it \(ENOENT\); give an absolute path or a program on PATH/,
     );
+  });
+});
+
+describe("HookDispatcher stop", () => {
+  it("a command still running when the grace runs out is killed, and its notification stays pending for the next start", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ferry-hookstop-"));
+    try {
+      const pidFile = join(dir, "pid");
+      const hang = hook("hang", { action: { kind: "command", argv: [process.execPath, "-e", `require("fs").writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); setInterval(() => {}, 1000)`], env: {} }, timeoutMs: 60_000 });
+      const d = new HookDispatcher({ db: openDatabase(":memory:"), hooks: [hang], logger: quiet() });
+      d.start();
+      d.emit(facts("/a"));
+      const end = Date.now() + 10_000;
+      while (!existsSync(pidFile) && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
+      const pid = Number(readFileSync(pidFile, "utf8"));
+      await d.stop(100);
+      const gone = Date.now() + 5000;
+      const alive = () => { try { process.kill(pid, 0); return true; } catch { return false; } };
+      while (alive() && Date.now() < gone) await new Promise((r) => setTimeout(r, 25));
+      assert.equal(alive(), false, "the hook's process is gone with the daemon");
+      assert.deepEqual(d.store.list().map((r) => `${r.state}:${r.attempts}`), ["pending:0"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

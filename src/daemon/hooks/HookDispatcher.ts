@@ -63,6 +63,8 @@ export class HookDispatcher {
   #cancelTimer: (() => void) | undefined;
   #cancelPrune: (() => void) | undefined;
   #state: "new" | "running" | "stopped" = "new";
+  /** Aborted when stop's grace runs out: deliveries still running are cut short. */
+  readonly #abort = new AbortController();
 
   constructor(options: HookDispatcherOptions) {
     this.#store = new HookStore(options.db);
@@ -142,8 +144,9 @@ export class HookDispatcher {
   }
 
   /**
-   * Stops delivering; deliveries in progress get up to graceMs to finish. One cut short stays
-   * pending and is delivered again by the next start (at least once: the receiver may see it twice).
+   * Stops delivering; deliveries in progress get up to graceMs to finish, then are cut short (a
+   * command's process group is killed). One cut short stays pending and is delivered again by
+   * the next start (at least once: the receiver may see it twice).
    */
   async stop(graceMs = 2000): Promise<void> {
     if (this.#state === "stopped") return;
@@ -152,8 +155,13 @@ export class HookDispatcher {
     this.#cancelPrune?.();
     if (this.#inFlight.size === 0) return;
     let cancel: () => void = () => {};
-    await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise<void>((resolve) => (cancel = this.#clock.setTimer(resolve, graceMs)))]);
+    const all = Promise.allSettled([...this.#inFlight]);
+    const first = await Promise.race([all.then(() => "done" as const), new Promise<"grace">((resolve) => (cancel = this.#clock.setTimer(() => resolve("grace"), graceMs)))]);
     cancel();
+    if (first === "grace") {
+      this.#abort.abort(new Error("the daemon is stopping"));
+      await all;
+    }
   }
 
   #tick(): void {
@@ -196,8 +204,10 @@ export class HookDispatcher {
       return;
     }
     try {
-      await this.#deliver(hook.action, d.facts, { id: d.id, hook: d.hook }, hook.timeoutMs);
+      await this.#deliver(hook.action, d.facts, { id: d.id, hook: d.hook }, hook.timeoutMs, this.#abort.signal);
     } catch (err) {
+      // Cut short by the stop: it stays pending, as it was, for the next start.
+      if (this.#abort.signal.aborted) return;
       const error = err instanceof HookDeliveryError ? err.message : `${(err as Error).name}: ${(err as Error).message}`;
       const now = this.#clock.now();
       if (attempts >= hook.attempts) {

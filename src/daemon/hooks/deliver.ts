@@ -43,11 +43,14 @@ function pingUrl(action: Extract<HookAction, { kind: "ping" }>, event: HookEvent
   return undefined;
 }
 
-/** Performs one delivery; resolves when it succeeded, throws HookDeliveryError otherwise. */
-export async function deliver(action: HookAction, facts: HookFacts, delivery: { id: number; hook: string }, timeoutMs: number): Promise<void> {
+/**
+ * Performs one delivery; resolves when it succeeded, throws HookDeliveryError otherwise.
+ * `signal` (the daemon stopping) ends it at once: a command's process group is killed.
+ */
+export async function deliver(action: HookAction, facts: HookFacts, delivery: { id: number; hook: string }, timeoutMs: number, signal?: AbortSignal): Promise<void> {
   switch (action.kind) {
     case "command":
-      return runCommand(action.argv, { ...inheritedEnv(), ...factsToEnv(facts, delivery), ...action.env }, timeoutMs);
+      return runCommand(action.argv, { ...inheritedEnv(), ...factsToEnv(facts, delivery), ...action.env }, timeoutMs, signal);
     case "webhook": {
       const body = factsToBody(facts, delivery);
       const headers: Record<string, string> = {
@@ -55,13 +58,13 @@ export async function deliver(action: HookAction, facts: HookFacts, delivery: { 
         "x-ferry-event": facts.event, "x-ferry-delivery": String(delivery.id),
       };
       if (action.secret !== undefined) headers[SIGNATURE_HEADER.toLowerCase()] = signBody(body, action.secret);
-      return post(action.url, body, headers, timeoutMs);
+      return post(action.url, body, headers, timeoutMs, signal);
     }
     case "ping": {
       const url = pingUrl(action, facts.event);
       if (!url) return;
       // healthchecks.io logs the body: a failure's error is what the operator reads there.
-      return post(url, facts.error ?? "", { "content-type": "text/plain; charset=utf-8", "user-agent": "ferry-hooks/1" }, timeoutMs);
+      return post(url, facts.error ?? "", { "content-type": "text/plain; charset=utf-8", "user-agent": "ferry-hooks/1" }, timeoutMs, signal);
     }
     default: {
       const never: never = action;
@@ -77,10 +80,11 @@ function inheritedEnv(): Record<string, string> {
 }
 
 /** POST body; a 2xx answer is a delivery. Redirects are not followed: a 3xx says the URL in the config is stale. */
-async function post(url: string, body: string, headers: Record<string, string>, timeoutMs: number): Promise<void> {
+async function post(url: string, body: string, headers: Record<string, string>, timeoutMs: number, signal?: AbortSignal): Promise<void> {
   let res: Response;
   try {
-    res = await fetch(url, { method: "POST", body, headers, redirect: "manual", signal: AbortSignal.timeout(timeoutMs) });
+    const timeout = AbortSignal.timeout(timeoutMs);
+    res = await fetch(url, { method: "POST", body, headers, redirect: "manual", signal: signal ? AbortSignal.any([timeout, signal]) : timeout });
   } catch (err) {
     const e = err as Error & { cause?: { code?: string; message?: string } };
     const why = e.name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
@@ -97,7 +101,8 @@ async function post(url: string, body: string, headers: Record<string, string>, 
  * Runs argv (no shell) in its own process group; exit 0 is a delivery. On timeout the whole
  * group gets SIGTERM, then SIGKILL a second later, so a hung hook's children go too.
  */
-function runCommand(argv: readonly string[], env: Record<string, string>, timeoutMs: number): Promise<void> {
+function runCommand(argv: readonly string[], env: Record<string, string>, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.reject(new HookDeliveryError("not run: the daemon is stopping"));
   return new Promise((resolve, reject) => {
     const [cmd, ...args] = argv as [string, ...string[]];
     const child = spawn(cmd, args, { env, stdio: ["ignore", "ignore", "pipe"], detached: true });
@@ -119,6 +124,10 @@ function runCommand(argv: readonly string[], env: Record<string, string>, timeou
       killGroup("SIGTERM");
       killTimer = setTimeout(() => killGroup("SIGKILL"), KILL_GRACE_MS);
     }, timeoutMs);
+    // The daemon is stopping and will not wait: nothing of the hook may outlive it.
+    const onAbort = (): void => killGroup("SIGKILL");
+    signal?.addEventListener("abort", onAbort, { once: true });
+    child.once("exit", () => signal?.removeEventListener("abort", onAbort));
     child.on("error", (err) => {
       clearTimeout(timer);
       const code = (err as NodeJS.ErrnoException).code;
