@@ -94,9 +94,10 @@ export interface WithoutSecrets<T> {
 
 /**
  * Stand-ins tried, in order, for a field whose ${VAR} is unset, until the schema accepts it: an
- * FTP URL, a web URL, then plain text (a password, a secret, a token).
+ * FTP URL, a web URL, plain text (a password, a secret, a token), then an scrypt-shaped string
+ * (a server user's passwordHash; it matches no password).
  */
-const STAND_INS = ["ftp://unset.invalid/", "https://unset.invalid/", "unset"] as const;
+const STAND_INS = ["ftp://unset.invalid/", "https://unset.invalid/", "unset", "scrypt$16384$8$1$dW5zZXQ$dW5zZXQ"] as const;
 
 /**
  * parseConfig for readers that need the paths but not the secrets (`ferry status` on a box
