@@ -197,9 +197,12 @@ describe("HookDispatcher stop", () => {
       const d = new HookDispatcher({ db: openDatabase(":memory:"), hooks: [hang], logger: quiet() });
       d.start();
       d.emit(facts("/a"));
+      // The file may exist before its pid is written in it: wait for a whole number.
+      const readPid = () => (existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8")) : 0);
       const end = Date.now() + 10_000;
-      while (!existsSync(pidFile) && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
-      const pid = Number(readFileSync(pidFile, "utf8"));
+      while (!(readPid() > 0) && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
+      const pid = readPid();
+      assert.ok(pid > 0, "the hook started");
       await d.stop(100);
       const gone = Date.now() + 5000;
       const alive = () => { try { process.kill(pid, 0); return true; } catch { return false; } };
