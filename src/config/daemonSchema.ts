@@ -3,31 +3,11 @@ import cron from "node-cron";
 import { z } from "zod";
 import { DAEMON_MAX_DELETE, parseMaxDelete } from "../sync/deleteGuard.js";
 import { bandwidthField } from "./bandwidth.js";
+import { duration } from "./duration.js";
+import { healthcheckSchema, hookSchema } from "./hooksSchema.js";
 import { serverSchema } from "./serverSchema.js";
 
-/** Milliseconds of a duration: a number of ms, or text such as "500ms", "2s", "10m", "1h", "7d". */
-export function parseDuration(value: number | string): number | undefined {
-  if (typeof value === "number") return Number.isFinite(value) && value >= 0 ? Math.round(value) : undefined;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(value);
-  if (!m) return undefined;
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "ms" | "s" | "m" | "h" | "d"];
-  return Math.round(Number(m[1]) * unit);
-}
-
-/** A duration field: a number of ms or "2s"-style text, validated to [min, max] ms, output in ms. */
-const duration = (what: string, dflt: string, min = 0, max = 366 * 86_400_000) =>
-  z.union([z.number(), z.string()]).default(dflt).transform((v, ctx) => {
-    const ms = parseDuration(v);
-    if (ms === undefined) {
-      ctx.addIssue({ code: "custom", message: `expected a duration such as "500ms", "2s", "10m", "1h", "7d" (or a number of ms), not ${JSON.stringify(v)}` });
-      return z.NEVER;
-    }
-    if (ms < min || ms > max) {
-      ctx.addIssue({ code: "custom", message: `must be between ${min} ms and ${max} ms, not ${ms} ms` });
-      return z.NEVER;
-    }
-    return ms;
-  }).describe(`${what}; a duration such as "2s" or a number of ms; default ${dflt}`);
+export { parseDuration } from "./duration.js";
 
 /** A side of a job: "REMOTE:/path" names a configured remote; anything else is a local path. */
 export type JobSide = { readonly remote: string; readonly path: string } | { readonly local: string };
@@ -110,6 +90,8 @@ export const mirrorJobSchema = z.strictObject({
   maxEntries: z.number().int().min(1).optional().describe("refuse a remote tree with more entries than this; default 2000000"),
   maxDirEntries: z.number().int().min(1).optional().describe("refuse a remote folder with more entries than this; default 200000"),
   maxDepth: z.number().int().min(1).optional().describe("refuse a remote tree deeper than this many folders; default 100"),
+  hooks: z.array(hookSchema).default([]).describe("hooks for this job's events (and its remote's); see the top-level hooks"),
+  healthcheck: healthcheckSchema.optional().describe("healthchecks.io-style pings when a run starts, succeeds or fails"),
 });
 
 /** What happens to an outbox file after its verified upload. */
@@ -122,7 +104,7 @@ export const afterSchema = z.union([
 export const uploadJobSchema = z.strictObject({
   name: jobName,
   kind: z.literal("upload"),
-  watch: z.string().min(1).describe("local folder to watch (created if missing); files already there at start are uploaded too"),
+  watch: z.string().min(1).describe("local folder to watch (it must exist: a missing one is an error at start); files already there at start are uploaded too"),
   target: z.string().min(1).describe("REMOTE:/path of the folder the files go to"),
   stable: duration("a file is ready when its size and mtime stayed unchanged this long", "2s", 0, 3_600_000),
   marker: z.string().regex(/^\.[^/\\]+$/, 'a suffix starting with ".", e.g. ".done"').optional()
@@ -130,6 +112,8 @@ export const uploadJobSchema = z.strictObject({
   ignore: globList("extra names to ignore; hidden names (.*) and temporary names (*.tmp, *.part, *.partial, *.swp, *~, *.crdownload) are always ignored"),
   recursive: z.boolean().default(false).describe("also watch subfolders, recreating them under the target; default false"),
   after: afterSchema,
+  hooks: z.array(hookSchema).default([]).describe("hooks for this job's events (and its remote's); see the top-level hooks"),
+  healthcheck: healthcheckSchema.optional().describe("healthchecks.io-style pings when a run starts, succeeds or fails"),
 });
 
 /** One job of the daemon, by kind. */
@@ -167,6 +151,8 @@ export const daemonConfigSchema = z.strictObject({
   jobs: z.array(jobSchema).min(1, "no jobs: add at least one mirror or upload job").describe("what the daemon does"),
   server: serverSchema.optional()
     .describe("an embedded FTP server started with the daemon (same fields as `ferry serve --config`, tls included)"),
+  hooks: z.array(hookSchema).default([])
+    .describe("hooks for every job's and remote's events: run a command or POST a webhook, with a timeout and retries; kept in the queue until delivered"),
 }).superRefine((cfg, ctx) => crossCheck(cfg as unknown as Loose, ctx), { when: () => true });
 
 /** A validated daemon config (defaults applied, durations in ms, paths still as written). */

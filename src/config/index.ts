@@ -5,3 +5,5 @@ export {
   serverSchema, serverUserSchema, serverLimitsSchema, serveFileSchema, parseListen, parsePortRange, type ServerConfig,
 } from "./serverSchema.js";
 export { daemonConfigSchema, remoteSchema, mirrorJobSchema, uploadJobSchema, jobSchema, retrySchema, afterSchema, parseDuration, parseJobSide, type DaemonConfig, type JobConfig, type MirrorJobConfig, type UploadJobConfig, type RemoteConfig, type JobSide } from "./daemonSchema.js";
+export { HOOK_EVENTS, hookSchema, webhookSchema, healthcheckSchema, type HookEventName, type HookConfig, type HealthcheckConfig } from "./hooksSchema.js";
+export { parseConfigWithoutSecrets, type WithoutSecrets } from "./load.js";

@@ -13,7 +13,9 @@ import { RemoteRegistry } from "./remotes.js";
 import { Scheduler } from "./scheduler.js";
 import { startEmbeddedServer, type EmbeddedServer } from "./server.js";
 import { OutboxWatcher, type StableFile } from "./watcher.js";
-import type { UploadJob } from "./config.js";
+import type { MirrorJob, UploadJob } from "./config.js";
+import { HookDispatcher, HookEvents, jobInfoLookup, type TransferredFile } from "./hooks/index.js";
+import { checkWatchFolders, keepRestartOnly, planReload, type ReloadPlan } from "./reload.js";
 
 /** Options of a Daemon. */
 export interface DaemonOptions {
@@ -38,8 +40,8 @@ export function uploadDedupeKey(job: string, path: string): string {
  * Nothing here needs a clean stop: after a SIGKILL the next start picks the work up.
  */
 export class Daemon {
-  // parameters
-  readonly #config: ResolvedConfig;
+  // parameters (the config changes with a SIGHUP reload)
+  #config: ResolvedConfig;
   readonly #log: Logger;
   readonly #events: NonNullable<DaemonOptions["events"]>;
   // internal state
@@ -50,10 +52,15 @@ export class Daemon {
   #remotes: RemoteRegistry | undefined;
   #runner: WorkerRunner | undefined;
   #scheduler: Scheduler | undefined;
-  #watchers: OutboxWatcher[] = [];
+  readonly #watchers = new Map<string, OutboxWatcher>();
+  /** The jobs by name, shared with the handlers, updated in place by reload(). */
+  readonly #uploadJobs = new Map<string, UploadJob>();
+  readonly #mirrorJobs = new Map<string, MirrorJob>();
   #pruneTimer: NodeJS.Timeout | undefined;
   #stopping: Promise<void> | undefined;
   #local: LocalConditions | undefined;
+  #hooks: HookDispatcher | undefined;
+  #hookEvents: HookEvents | undefined;
   /** What `ferry status` shows beside the queue: remotes down, local sides unwritable, the queue itself. */
   #health: DaemonHealth = { troubled: [], local: [], queue: null };
   /**
@@ -72,6 +79,8 @@ export class Daemon {
     this.#config = options.config;
     this.#log = options.logger;
     this.#events = options.events ?? {};
+    replaceJobs(this.#uploadJobs, this.#config.uploads);
+    replaceJobs(this.#mirrorJobs, this.#config.mirrors);
   }
 
   /** The embedded server's port, when the config has a server section. */
@@ -82,6 +91,8 @@ export class Daemon {
   /** Starts everything; on a failure, stops what was started and rethrows. */
   async start(): Promise<void> {
     try {
+      // A missing watch folder is a typo until proven otherwise: refuse to start, naming it.
+      await checkWatchFolders(this.#config);
       // The lock first: a second daemon on this database is refused before it touches anything.
       this.#openQueue();
       await this.#startServer();
@@ -89,6 +100,7 @@ export class Daemon {
       await this.#startWatchers();
       this.#startScheduler();
       this.#startPruning();
+      this.#hooks?.start();
     } catch (err) {
       await this.stop(0);
       throw err;
@@ -108,12 +120,13 @@ export class Daemon {
     clearInterval(this.#pruneTimer);
     clearInterval(this.#refusedTimer);
     this.#local?.stop();
-    await Promise.all(this.#watchers.map((w) => w.close()));
+    await Promise.all([...this.#watchers.values()].map((w) => w.close()));
     if (this.#runner) {
       const { aborted } = await this.#runner.stop(graceMs);
       if (aborted > 0) this.#log.warn({ aborted, graceMs }, "grace period over: running jobs were put back in the queue");
     }
     await this.#remotes?.drain();
+    await this.#hooks?.stop(Math.min(graceMs, 2000));
     await this.#server?.close(Math.min(graceMs, 2000));
     this.#db?.close();
     if (this.#releaseLock) removeRemoteHealth(this.#config.database);
@@ -131,6 +144,8 @@ export class Daemon {
     this.#releaseLock = acquireLock(this.#config.database);
     this.#db = openDatabase(this.#config.database);
     this.#store = new JobStore(this.#db, { leaseMs: this.#config.leaseMs, maxAttempts: this.#config.maxAttempts, backoff: this.#config.backoff });
+    this.#hooks = new HookDispatcher({ db: this.#db, hooks: this.#config.hooks, logger: this.#log, retentionMs: this.#config.retentionMs });
+    this.#hookEvents = new HookEvents(this.#hooks, jobInfoLookup(this.#config));
     this.#reclaimAbandoned(this.#store);
   }
 
@@ -160,7 +175,10 @@ export class Daemon {
     this.#remotes = new RemoteRegistry(c.remotes, {
       backoff: c.backoff, loginBackoff: c.loginBackoff, logger: this.#log,
       // For `ferry status`: which remotes are unreachable or refuse the login, since when, and the last error.
-      onHealthChange: (troubled) => this.#publishHealth({ troubled }),
+      onHealthChange: (troubled) => {
+        this.#publishHealth({ troubled });
+        this.#hookEvents?.remoteHealth(troubled);
+      },
     });
     this.#local = new LocalConditions({
       backoff: c.localBackoff, spaceCheckMs: c.spaceCheckMs, logger: this.#log,
@@ -174,12 +192,13 @@ export class Daemon {
       },
     });
     const bandwidth = new BandwidthLimits(c.bandwidth, { logger: this.#log });
-    const uploads = new Map(c.uploads.map((j) => [j.name, j]));
-    const mirrors = new Map(c.mirrors.map((j) => [j.name, j]));
+    const uploads = this.#uploadJobs;
+    const mirrors = this.#mirrorJobs;
+    const onTransferred = (job: string, files: readonly TransferredFile[]): void => this.#hookEvents?.transferred(job, files);
     this.#runner = new WorkerRunner(store, {
       handlers: {
-        upload: this.#guard(createUploadHandler({ jobs: uploads, remotes: this.#remotes, logger: this.#log, bandwidth }), (job) => ({ path: job.payload.path })),
-        mirror: this.#guard(createMirrorHandler({ jobs: mirrors, remotes: this.#remotes, stateDir: c.stateDir, logger: this.#log, bandwidth }), (job) => {
+        upload: this.#guard(createUploadHandler({ jobs: uploads, remotes: this.#remotes, logger: this.#log, onTransferred, bandwidth }), (job) => ({ path: job.payload.path })),
+        mirror: this.#guard(createMirrorHandler({ jobs: mirrors, remotes: this.#remotes, stateDir: c.stateDir, logger: this.#log, onTransferred, bandwidth }), (job) => {
           const m = mirrors.get(job.payload.job);
           return m ? { path: m.localRoot, probe: m.direction === "download" } : undefined;
         }),
@@ -189,7 +208,9 @@ export class Daemon {
       isRetryable: isRetryableJobError,
       logger: this.#log,
       leaseMs: c.leaseMs,
+      onSettle: (run) => this.#hookEvents?.settled(run),
     });
+    this.#hookEvents?.attach(this.#runner);
     for (const [event, listener] of Object.entries(this.#events) as [RunnerEvent, (p: unknown) => void][]) this.#runner.on(event, listener);
     this.#runner.on("runner:error", ({ error, during }) => this.#onStoreError(error, during));
     this.#runner.start();
@@ -282,11 +303,43 @@ export class Daemon {
   }
 
   async #startWatchers(): Promise<void> {
-    for (const job of this.#config.uploads) {
-      const watcher = new OutboxWatcher({ job, logger: this.#log, onStable: (file) => this.#enqueueUpload(job, file) });
-      this.#watchers.push(watcher);
-      await watcher.start();
+    for (const job of this.#config.uploads) await this.#startWatcher(job);
+  }
+
+  async #startWatcher(job: UploadJob): Promise<void> {
+    const watcher = new OutboxWatcher({ job, logger: this.#log, onStable: (file) => this.#enqueueUpload(job, file) });
+    this.#watchers.set(job.name, watcher);
+    await watcher.start();
+  }
+
+  /**
+   * SIGHUP: apply a new config. Jobs added, removed or changed take effect (watchers and
+   * schedules follow), and so do hooks; settings of the queue, the workers, the remotes and the
+   * embedded server keep their running values until a restart (logged). A config that cannot be
+   * applied (a missing watch folder, a new remote) throws ConfigError before anything changes.
+   */
+  async reload(next: ResolvedConfig): Promise<ReloadPlan> {
+    if (this.#stopping || !this.#store) throw new Error("the daemon is not running");
+    const plan = await planReload(this.#config, next);
+    for (const job of plan.stopWatching) {
+      await this.#watchers.get(job.name)?.close();
+      this.#watchers.delete(job.name);
     }
+    this.#config = keepRestartOnly(this.#config, next);
+    replaceJobs(this.#uploadJobs, this.#config.uploads);
+    replaceJobs(this.#mirrorJobs, this.#config.mirrors);
+    this.#hooks?.configure(this.#config.hooks);
+    this.#hookEvents?.setJobs(jobInfoLookup(this.#config));
+    for (const job of plan.startWatching) await this.#startWatcher(job);
+    if (plan.mirrorsChanged) {
+      this.#scheduler?.stop();
+      this.#startScheduler();
+    }
+    this.#log.info({ event: "daemon.reloaded", config: this.#config.file, added: plan.added, removed: plan.removed, changed: plan.changed }, "config reloaded");
+    if (plan.needRestart.length > 0) {
+      this.#log.warn({ event: "daemon.reload-needs-restart", settings: plan.needRestart }, `changed settings keep their running values until a restart: ${plan.needRestart.join(", ")}`);
+    }
+    return plan;
   }
 
   #enqueueUpload(job: UploadJob, file: StableFile): void {
@@ -348,4 +401,10 @@ export class Daemon {
     this.#pruneTimer = setInterval(prune, Math.min(this.#config.retentionMs, 3_600_000));
     this.#pruneTimer.unref();
   }
+}
+
+/** Make `map` hold exactly these jobs, by name (the handlers hold the map itself). */
+function replaceJobs<J extends { readonly name: string }>(map: Map<string, J>, jobs: readonly J[]): void {
+  map.clear();
+  for (const j of jobs) map.set(j.name, j);
 }

@@ -1,12 +1,14 @@
 import type { ListingLimits } from "../sync/remote.js";
 import { dirname, join, posix, resolve } from "node:path";
+import { readFile } from "node:fs/promises";
 import {
-  daemonConfigSchema, loadConfigFile, parseJobSide, type DaemonConfig, type MirrorJobConfig, type ServerConfig, type UploadJobConfig,
+  ConfigError, daemonConfigSchema, loadConfigFile, parseConfigWithoutSecrets, parseJobSide, type DaemonConfig, type MirrorJobConfig, type ServerConfig, type UploadJobConfig,
 } from "../config/index.js";
 import type { BackoffPolicy } from "../queue/index.js";
 import type { MaxDelete } from "../sync/deleteGuard.js";
 import type { BandwidthConfig } from "./bandwidth.js";
 import { remoteEndpoint, type RemoteEndpoint } from "./remotes.js";
+import { resolveHooks, type ResolvedHook } from "./hooks/resolve.js";
 
 /** What to do with an outbox file after its verified upload. */
 export type AfterAction = { readonly kind: "keep" } | { readonly kind: "delete" } | { readonly kind: "move"; readonly dir: string };
@@ -76,11 +78,34 @@ export interface ResolvedConfig {
   readonly uploads: readonly UploadJob[];
   readonly mirrors: readonly MirrorJob[];
   readonly server?: ServerConfig;
+  /** Every hook and healthcheck, top-level ones first. */
+  readonly hooks: readonly ResolvedHook[];
 }
 
 /** Load, validate (ConfigError listing every problem) and resolve a daemon config file. */
 export async function loadDaemonConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<ResolvedConfig> {
   return resolveDaemonConfig(file, await loadConfigFile(file, daemonConfigSchema, env));
+}
+
+/** The fields `ferry status` cannot read without: where the database is, and what each job is. */
+const STATUS_NEEDS = new Set(["name", "kind", "watch", "source", "target", "schedule"]);
+
+/**
+ * loadDaemonConfig for `ferry status`, which needs the paths, not the passwords: an unset ${VAR}
+ * in a password, a secret or a URL gets a stand-in instead of an error; one in the database
+ * path or a job's folders still fails. Returns the unset variables' names too.
+ */
+export async function loadDaemonConfigWithoutSecrets(file: string, env: NodeJS.ProcessEnv = process.env): Promise<{ config: ResolvedConfig; unset: readonly string[] }> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(file, [`cannot read the file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`], { cause: err });
+  }
+  const needed = (path: readonly PropertyKey[]): boolean =>
+    path[0] === "database" || (path[0] === "jobs" && path.length === 3 && STATUS_NEEDS.has(String(path[2])));
+  const { data, unset } = parseConfigWithoutSecrets(file, text, daemonConfigSchema, env, needed);
+  return { config: resolveDaemonConfig(file, data), unset };
 }
 
 /** Turn a validated config into absolute paths and resolved remotes. */
@@ -115,6 +140,7 @@ export function resolveDaemonConfig(file: string, cfg: DaemonConfig): ResolvedCo
       ...(cfg.bwlimit !== undefined ? { global: cfg.bwlimit } : {}),
       remotes: Object.fromEntries(Object.entries(cfg.remotes).flatMap(([name, r]) => (r.bwlimit !== undefined ? [[name, r.bwlimit]] : []))),
     },
+    hooks: resolveHooks(cfg.hooks, cfg.jobs, (job) => (job.kind === "upload" ? remoteSide(job.target) : "remote" in parseJobSide(job.source) ? remoteSide(job.source) : remoteSide(job.target)).remote),
     ...(cfg.server ? {
       server: {
         ...cfg.server, root: abs(cfg.server.root), users: cfg.server.users.map((u) => (u.root ? { ...u, root: abs(u.root) } : u)),

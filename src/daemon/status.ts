@@ -6,6 +6,27 @@ import { readHealth } from "./health.js";
 import { queueFullMessage } from "./queueTrouble.js";
 import { lockHolder } from "./lock.js";
 import { nextScheduledRun } from "./scheduler.js";
+import { HookStore, type HookDelivery } from "./hooks/index.js";
+
+/** A hook notification as `ferry status` shows it. */
+export interface HookDeliveryView {
+  readonly hook: string;
+  readonly event: string;
+  readonly job: string | null;
+  readonly attempts: number;
+  readonly lastError: string | null;
+  /** When it is tried again (pending ones). */
+  readonly nextAttemptAt: string | null;
+  readonly createdAt: string;
+}
+
+/** Hook notifications: how many wait, which are failing, which were given up. */
+export interface HooksStatus {
+  readonly pending: number;
+  readonly retrying: readonly HookDeliveryView[];
+  readonly gaveUp: readonly HookDeliveryView[];
+  readonly gaveUpCount: number;
+}
 
 /** One job as `ferry status` shows it. */
 export interface JobStatus {
@@ -67,9 +88,12 @@ export interface DaemonStatus {
   readonly localProblems: readonly LocalProblemView[];
   /** Set when the queue database cannot take writes (its volume is full): new jobs are refused meanwhile. */
   readonly queueProblem: string | null;
+  /** Hook notifications waiting, failing or given up. */
+  readonly hooks: HooksStatus;
 }
 
 const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
+const NO_HOOKS: HooksStatus = { pending: 0, retrying: [], gaveUp: [], gaveUpCount: 0 };
 const ZERO: Record<JobState, number> = { queued: 0, leased: 0, done: 0, failed: 0, dead: 0 };
 
 /**
@@ -92,7 +116,7 @@ export function collectStatus(config: ResolvedConfig, options: { now?: number; r
   const downOf = (remote: string) => remotesDown.find((r) => r.remote === remote) ?? null;
   const localOf = (job: string) => localProblems.find((l) => l.job === job) ?? null;
   if (!existsSync(config.database)) {
-    return { config: config.file, database: config.database, daemonPid: pid, remotesDown, localProblems, queueProblem, jobs: jobs.map((j) => ({
+    return { config: config.file, database: config.database, daemonPid: pid, remotesDown, localProblems, queueProblem, hooks: NO_HOOKS, jobs: jobs.map((j) => ({
       name: j.name, kind: j.kind, state: "idle", target: targetOf(j), lastSuccessAt: null, lastError: null, lastErrorAt: null,
       nextRunAt: j.kind === "mirror" ? iso(nextScheduledRun(j, now)) : null, counts: ZERO, recentTransfers: [], remoteDown: downOf(j.remote), localProblem: localOf(j.name),
     })) };
@@ -101,8 +125,10 @@ export function collectStatus(config: ResolvedConfig, options: { now?: number; r
   try {
     const store = new JobStore(db);
     const summaries = new Map(store.jobSummaries().map((s) => [s.name, s]));
+    const hooks = new HookStore(db).summary();
     return {
       config: config.file, database: config.database, daemonPid: pid, remotesDown, localProblems, queueProblem,
+      hooks: { pending: hooks.pending, retrying: hooks.retrying.map(deliveryView), gaveUp: hooks.gaveUp.map(deliveryView), gaveUpCount: hooks.gaveUpCount },
       jobs: jobs.map((j): JobStatus => {
         const s = summaries.get(j.name);
         const counts = s?.counts ?? ZERO;
@@ -144,4 +170,11 @@ function targetOf(j: ResolvedConfig["mirrors"][number] | ResolvedConfig["uploads
 
 function transferView(t: Transfer) {
   return { path: t.path, bytes: t.bytes, durationMs: t.durationMs, verified: t.verified, finishedAt: new Date(t.finishedAt).toISOString() };
+}
+
+function deliveryView(d: HookDelivery): HookDeliveryView {
+  return {
+    hook: d.hook, event: d.event, job: d.jobName, attempts: d.attempts, lastError: d.lastError,
+    nextAttemptAt: d.state === "pending" ? iso(d.nextAttemptAt) : null, createdAt: iso(d.createdAt)!,
+  };
 }

@@ -1,5 +1,5 @@
 import type { Stats } from "node:fs";
-import { mkdir, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { basename, relative, sep } from "node:path";
 import { watch, type FSWatcher } from "chokidar";
 import picomatch from "picomatch";
@@ -65,9 +65,8 @@ export class OutboxWatcher {
     this.#ignored = createIgnoreTest(options.job.ignore);
   }
 
-  /** Creates the folder if needed and starts watching; resolves once the initial scan is done. */
+  /** Starts watching (the folder must exist: see checkWatchFolders); resolves once the initial scan is done. */
   async start(): Promise<void> {
-    await mkdir(this.#job.watch, { recursive: true });
     const watcher = watch(this.#job.watch, {
       ignoreInitial: false,
       alwaysStat: true,

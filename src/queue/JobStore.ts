@@ -83,6 +83,8 @@ export interface FailOptions {
   retryable?: boolean;
   /** Wait this long instead of the backoff delay (e.g. a server's "try again in 60 s"). */
   delayMs?: number;
+  /** Runs inside the transaction with the outcome, so what it writes commits with it (hook notifications). */
+  within?: (outcome: RetryOutcome) => void;
 }
 
 /** Where a job went after fail or lease recovery. When mergedInto is set, the row was folded into a waiting job with the same dedupe key. */
@@ -240,13 +242,14 @@ export class JobStore {
   }
 
   /** Marks a leased job `done` and records its transfers, in one transaction. Throws LeaseLostError. */
-  complete(lease: LeaseRef, options: { transfers?: readonly TransferInput[] } = {}): Job {
+  complete(lease: LeaseRef, options: { transfers?: readonly TransferInput[]; within?: (done: Job) => void } = {}): Job {
     const transfers = (options.transfers ?? []).map((t) => TransferLog.validate(t));
     const now = this.#clock.now();
     return this.#transaction(() => {
       const row = this.#held(lease, "complete");
       const done = this.#finish(row.id, "done", row.last_error, now);
       for (const t of transfers) this.transfers.record({ ...t, jobId: row.id, jobName: row.name });
+      options.within?.(done);
       return done;
     });
   }
@@ -263,12 +266,16 @@ export class JobStore {
     }
     return this.#transaction(() => {
       const row = this.#held(lease, "fail");
+      let outcome: RetryOutcome;
       if (options.retryable === false || row.attempts >= row.max_attempts) {
         const why = options.retryable === false ? "not retryable" : `after ${row.attempts} attempts`;
-        return { outcome: "dead", job: this.#finish(row.id, "dead", `${message} (${why})`, now) };
+        outcome = { outcome: "dead", job: this.#finish(row.id, "dead", `${message} (${why})`, now) };
+      } else {
+        const delay = options.delayMs ?? backoffDelay(row.attempts - 1, this.#backoff, this.#rng);
+        outcome = { outcome: "retry", ...this.#returnToWaiting(row, { state: "failed", runAfter: now + Math.round(delay), attempts: row.attempts, error: message, now }) };
       }
-      const delay = options.delayMs ?? backoffDelay(row.attempts - 1, this.#backoff, this.#rng);
-      return { outcome: "retry", ...this.#returnToWaiting(row, { state: "failed", runAfter: now + Math.round(delay), attempts: row.attempts, error: message, now }) };
+      options.within?.(outcome);
+      return outcome;
     });
   }
 

@@ -44,6 +44,15 @@ export interface RunnerEventMap {
   "runner:error": { readonly error: unknown; readonly during: string };
 }
 
+/**
+ * A run's outcome as onSettle sees it, inside the transaction that records it. `job` is the
+ * row after the write; for a failed run that was folded into a waiting twin, the twin.
+ */
+export type SettledRun =
+  | { readonly outcome: "succeeded"; readonly job: Job; readonly durationMs: number; readonly bytes: number; readonly files: number }
+  | { readonly outcome: "failed"; readonly job: Job; readonly error: unknown; readonly durationMs: number; readonly runAfter: number }
+  | { readonly outcome: "dead"; readonly job: Job; readonly error: unknown; readonly durationMs: number };
+
 /** Name of a runner event. */
 export type RunnerEvent = keyof RunnerEventMap;
 
@@ -70,6 +79,12 @@ export interface WorkerRunnerOptions {
   readonly clock?: Clock;
   /** Default: createLogger(). One line per job outcome with duration and bytes. */
   readonly logger?: Logger;
+  /**
+   * Called inside the transaction that records a run's success or failure, so what it writes to
+   * the same database (hook notifications) commits with the outcome or not at all. Synchronous;
+   * its errors are logged and never change the outcome.
+   */
+  readonly onSettle?: (run: SettledRun) => void;
 }
 
 /** Result of stop: how many running jobs had to be aborted when the grace period ran out. */
@@ -95,6 +110,7 @@ export class WorkerRunner {
   readonly #isRetryable: (error: unknown) => boolean;
   readonly #clock: Clock;
   readonly #log: Logger;
+  readonly #onSettle: ((run: SettledRun) => void) | undefined;
   // internal state
   readonly #listeners = new Map<RunnerEvent, Set<Listener<never>>>();
   readonly #wakers = new Set<() => void>();
@@ -125,6 +141,7 @@ export class WorkerRunner {
     this.#isRetryable = options.isRetryable ?? (() => true);
     this.#clock = options.clock ?? systemClock;
     this.#log = options.logger ?? createLogger();
+    this.#onSettle = options.onSettle;
   }
 
   /** Subscribes to an event; returns the unsubscribe function. */
@@ -266,7 +283,7 @@ export class WorkerRunner {
     if (outcome.ok) {
       const transfers = outcome.result?.transfers ?? [];
       const bytes = transfers.reduce((sum, t) => sum + t.bytes, 0);
-      const done = this.#store.complete(job, { transfers });
+      const done = this.#store.complete(job, { transfers, within: (row) => this.#settled({ outcome: "succeeded", job: row, durationMs, bytes, files: transfers.length }) });
       log.info({ durationMs, bytes, files: transfers.length }, "job succeeded");
       this.#emit("job:succeeded", { job: done, workerId, durationMs, bytes });
       return;
@@ -280,13 +297,25 @@ export class WorkerRunner {
       this.#emit("job:deferred", { job: back.job, reason, runAfter: back.job.runAfter });
       return;
     }
-    const result: RetryOutcome = this.#store.fail(job, error, { retryable: this.#isRetryable(error) });
+    const result: RetryOutcome = this.#store.fail(job, error, {
+      retryable: this.#isRetryable(error),
+      within: (r) => this.#settled(r.outcome === "dead" ? { outcome: "dead", job: r.job, error, durationMs } : { outcome: "failed", job: r.job, error, durationMs, runAfter: r.job.runAfter }),
+    });
     if (result.outcome === "dead") {
       log.error({ durationMs, err: error }, "job dead");
       this.#emit("job:dead", { job: result.job, error });
     } else {
       log.warn({ durationMs, err: error, runAfter: result.job.runAfter }, "job failed; will retry");
       this.#emit("job:failed", { job: result.job, error, runAfter: result.job.runAfter, ...(result.mergedInto ? { mergedInto: result.mergedInto } : {}) });
+    }
+  }
+
+  /** onSettle, inside the settling transaction: a throw would roll the outcome back, so none escapes. */
+  #settled(run: SettledRun): void {
+    try {
+      this.#onSettle?.(run);
+    } catch (err) {
+      this.#log.error({ err, jobId: run.job.id }, "onSettle threw; the job's outcome stands");
     }
   }
 

@@ -40,6 +40,7 @@ export {
   type RunnerEventMap,
   type RunnerEvent,
   type StopResult,
+  type SettledRun,
 } from "./WorkerRunner.js";
 export { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from "./backoff.js";
 export { LeaseLostError, RetryLaterError, PayloadError, DatabaseTooNewError, MigrationError } from "./errors.js";

@@ -130,9 +130,13 @@ describe("daemon config: good configs", () => {
   });
 
   it("config/ferry.example.yaml and config/demo.yaml are valid", async () => {
-    const env = { BACKUP_PASSWORD: "x", PARTNER_PASSWORD: "y" };
+    const env = { BACKUP_PASSWORD: "x", PARTNER_PASSWORD: "y", INGEST_TOKEN: "t", OUTBOX_CHECK_UUID: "u", FERRY_HOOK_SECRET: "s" };
     const example = await loadConfigFile(join(REPO_ROOT, "config", "ferry.example.yaml"), daemonConfigSchema, env);
     assert.equal(example.jobs.length, 3);
+    assert.equal(example.hooks.length, 1);
+    const outbox = example.jobs.find((j) => j.name === "outbox")!;
+    assert.equal(outbox.hooks.length, 1);
+    assert.equal(outbox.healthcheck?.url, "https://hc-ping.com/u");
     const demo = await loadConfigFile(join(REPO_ROOT, "config", "demo.yaml"), daemonConfigSchema, {});
     assert.ok(demo.server);
   });

@@ -20,6 +20,9 @@ describe("ferry daemon (spawned) against ferry's server", () => {
   before(async () => {
     dir = await tempDir("ferry-daemon-");
     await mkdir(join(dir.path, "srv"));
+    // Watch folders must exist: a missing one is refused at start.
+    await mkdir(join(dir.path, "outbox"));
+    await mkdir(join(dir.path, "marked"));
     await mkdir(join(dir.path, "mirror-src", "sub"), { recursive: true });
     await writeFile(join(dir.path, "mirror-src", "a.bin"), pseudoRandomBytes(70_000, 1));
     await writeFile(join(dir.path, "mirror-src", "sub", "b.txt"), "bee\n");

@@ -17,6 +17,8 @@ describe("a slow remote does not starve the others", () => {
   before(async () => {
     dir = await tempDir("ferry-fair-");
     await mkdir(p("srv"));
+    await mkdir(p("slow-outbox"));
+    await mkdir(p("fast-outbox"));
     server = new RestartableServer(p("srv"));
     await server.start();
     // Accepts connections and never says a word: every job for it hangs until the client's timeout.

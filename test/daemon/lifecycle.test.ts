@@ -58,6 +58,7 @@ describe("daemon lifecycle", () => {
   });
   it("after: keep — a restart finds the kept file already on the server and does not send it again", { timeout: 60_000 }, async () => {
     const cfg = p("keep.json");
+    await mkdir(p("keep-outbox"));
     await writeFile(cfg, testConfig({
       dir: join(dir.path, "keep"), url: server.url,
       jobs: [{ name: "kept", kind: "upload", watch: "./keep-outbox", target: "srv:/kept", stable: "100ms", after: "keep" }],

@@ -16,6 +16,7 @@ describe("outage: the server stops, then comes back on the same port", () => {
   before(async () => {
     dir = await tempDir("ferry-outage-");
     await mkdir(p("srv"));
+    await mkdir(p("outbox"));
     await mkdir(p("msrc"));
     server = new RestartableServer(p("srv"));
     await server.start();

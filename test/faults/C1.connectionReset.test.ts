@@ -22,6 +22,7 @@ describe("C1 connection reset mid-upload, daemon outbox job", () => {
   before(async () => {
     dir = await tempDir("ferry-c1-");
     await mkdir(p("srv", "inbox"), { recursive: true });
+    await mkdir(p("outbox"));
     server = new RestartableServer(p("srv"));
     await server.start();
     proxy = await startCutProxy({ targetPort: server.port, cutOn: /^STOR .*big\.bin/, cutAfterBytes: 1_000_000 });

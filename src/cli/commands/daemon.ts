@@ -24,7 +24,7 @@ export async function runDaemonUntilSignal(config: ResolvedConfig, logger: Logge
   try {
     await daemon.start();
   } catch (err) {
-    if (err instanceof DatabaseLockedError) throw new UsageError(err.message, { cause: err });
+    if (err instanceof DatabaseLockedError || err instanceof ConfigError) throw new UsageError(err.message, { cause: err });
     throw new CliError(`daemon: ${(err as Error).message}`, ExitCode.Failed, { cause: err });
   }
   options.onReady?.(daemon);
@@ -37,6 +37,8 @@ export async function runDaemonUntilSignal(config: ResolvedConfig, logger: Logge
     logger.error({ event: "daemon.unhandled-rejection", err: reason }, "BUG: unhandled promise rejection; the daemon keeps running (please report it)");
   };
   process.on("unhandledRejection", onUnhandled);
+  const onHangup = onSighup(daemon, config.file, logger);
+  process.on("SIGHUP", onHangup);
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
       process.removeListener("SIGINT", onSignal);
@@ -58,10 +60,34 @@ export async function runDaemonUntilSignal(config: ResolvedConfig, logger: Logge
     process.on("SIGTERM", onSignal);
   });
   process.removeListener("unhandledRejection", onUnhandled);
+  process.removeListener("SIGHUP", onHangup);
   logger.flush();
   // Everything is closed; a connect still timing out against a silent server must not keep
   // the process alive past the grace period (its job is safely back in the queue).
   setTimeout(() => process.exit(typeof process.exitCode === "number" ? process.exitCode : ExitCode.Ok), 1000).unref();
+}
+
+/**
+ * The SIGHUP handler: read the config file again and apply it (Daemon.reload). A file that is
+ * invalid or cannot be applied is refused with every problem logged, and the running config
+ * stays. Reloads run one after the other.
+ */
+export function onSighup(daemon: Daemon, file: string, logger: Logger): () => void {
+  let last = Promise.resolve();
+  const reload = async (): Promise<void> => {
+    logger.info({ event: "daemon.signal", signal: "SIGHUP", config: file }, "SIGHUP: reloading the config");
+    try {
+      const next = await loadDaemonConfig(file);
+      await daemon.reload(next);
+      if (process.env.FERRY_LOG_LEVEL === undefined) logger.level = next.logLevel;
+    } catch (err) {
+      const problems = err instanceof ConfigError ? err.problems : [(err as Error).message];
+      logger.error({ event: "daemon.reload-refused", config: file, problems }, `config reload refused; the running config stays: ${problems.join("; ")}`);
+    }
+  };
+  return () => {
+    last = last.then(reload);
+  };
 }
 
 /** Register `ferry daemon --config F`. */

@@ -1,29 +1,52 @@
 import type { Command } from "commander";
-import { collectStatus, type DaemonStatus, type JobStatus } from "../../daemon/index.js";
+import { ConfigError } from "../../config/index.js";
+import { collectStatus, loadDaemonConfigWithoutSecrets, statusOkLine, statusProblems, type DaemonStatus, type JobStatus, type ResolvedConfig } from "../../daemon/index.js";
 import { formatBytes } from "../../sync/index.js";
-import { CliError, ExitCode } from "../exitCodes.js";
-import { loadConfigOrExit } from "./daemon.js";
+import { CliError, ExitCode, UsageError } from "../exitCodes.js";
 
 /** The config `ferry status` reads without --config: FERRY_CONFIG, else ./ferry.yaml. */
 export function defaultConfigPath(env: NodeJS.ProcessEnv = process.env): string {
   return env.FERRY_CONFIG ?? "ferry.yaml";
 }
 
-/** Register `ferry status [--config F] [--json]`. */
+/**
+ * The daemon's config as status reads it: the paths, not the secrets, so it works in a shell
+ * where BACKUP_PASSWORD and the like are not set. An invalid file is a usage error (exit 2).
+ */
+async function loadStatusConfig(file: string): Promise<{ config: ResolvedConfig; unset: readonly string[] }> {
+  try {
+    return await loadDaemonConfigWithoutSecrets(file);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.message, { cause: err });
+    throw err;
+  }
+}
+
+/** Register `ferry status [--config F] [--json] [--check]`. */
 export function registerStatus(program: Command): void {
   program.command("status")
-    .description("per job: state, last success, last error, next run, queue counts and recent transfers (works while the daemon runs)")
+    .description("per job: state, last success, last error, next run, queue counts and recent transfers (works while the daemon runs, without its secrets)")
     .option("--config <file>", "the daemon's config file (default: $FERRY_CONFIG, else ./ferry.yaml)")
     .option("--json", "print machine-readable JSON on stdout")
-    .action(async (flags: { config?: string; json?: boolean }) => {
-      const config = await loadConfigOrExit(flags.config ?? defaultConfigPath());
+    .option("--check", "for cron and monitoring: print one line per problem and exit 1 when the daemon is not running, a job is dead or a remote is down; else print ok and exit 0")
+    .action(async (flags: { config?: string; json?: boolean; check?: boolean }) => {
+      const { config, unset } = await loadStatusConfig(flags.config ?? defaultConfigPath());
       let status: DaemonStatus;
       try {
         status = collectStatus(config);
       } catch (err) {
         throw new CliError(`status: ${(err as Error).message}`, ExitCode.Failed, { cause: err });
       }
-      process.stdout.write(flags.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status, Date.now()));
+      const problems = flags.check ? statusProblems(status) : [];
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(flags.check ? { ...status, problems } : status, null, 2)}\n`);
+      } else if (flags.check) {
+        process.stdout.write(problems.length > 0 ? `${problems.join("\n")}\n` : `${statusOkLine(status)}\n`);
+      } else {
+        process.stdout.write(formatStatus(status, Date.now()));
+        if (unset.length > 0) process.stdout.write(`\n(not set in this shell, not needed for status: ${unset.join(", ")})\n`);
+      }
+      if (problems.length > 0) process.exitCode = ExitCode.Failed;
     });
 }
 
@@ -43,6 +66,10 @@ export function formatStatus(s: DaemonStatus, now: number): string {
   for (const l of s.localProblems) {
     lines.push(`job ${l.job}: ${l.summary.toUpperCase().replace(/:.*/, "")}: ${l.path} since ${ago(l.since, now)}, next try ${ago(l.retryAt, now)}; ${l.message}`);
   }
+  const h = s.hooks;
+  if (h.pending > 0 || h.gaveUpCount > 0) lines.push(`hooks: ${h.pending} notification(s) waiting, ${h.retrying.length} failing, ${h.gaveUpCount} given up`);
+  for (const d of h.retrying) lines.push(`  hook ${d.hook}: ${d.event} failing after ${d.attempts} tries, next ${ago(d.nextAttemptAt, now)}: ${d.lastError ?? ""}`);
+  for (const d of h.gaveUp.slice(0, 3)) lines.push(`  hook ${d.hook}: ${d.event} of ${d.createdAt} GIVEN UP after ${d.attempts} tries: ${d.lastError ?? ""}`);
   for (const j of s.jobs) lines.push("", ...formatJob(j, now));
   return `${lines.join("\n")}\n`;
 }

@@ -9,6 +9,7 @@ import type { MirrorJob } from "../config.js";
 import { PermanentJobError } from "../errors.js";
 import type { BandwidthLimits } from "../bandwidth.js";
 import type { RemoteRegistry } from "../remotes.js";
+import type { TransferredFile } from "../hooks/index.js";
 
 /** What the mirror runner needs. */
 export interface MirrorRunnerDeps {
@@ -19,6 +20,8 @@ export interface MirrorRunnerDeps {
   readonly logger: Logger;
   /** The daemon's bandwidth limits; default none. */
   readonly bandwidth?: BandwidthLimits;
+  /** Told of the files a run published, failed run or not, before the job completes (hooks: at least once). */
+  readonly onTransferred?: (job: string, files: readonly TransferredFile[]) => void;
 }
 
 /** Retries inside one run stay short: the queue's backoff handles longer trouble. */
@@ -67,6 +70,12 @@ export function createMirrorHandler(deps: MirrorRunnerDeps): JobHandler<"mirror"
     }
     const result = outcome.result;
     if (!result) throw new Error("internal: a mirror run without a result");
+    const where = (rel: string) => ({ remote: remotePathOf(cfg.remoteRoot, rel), local: join(cfg.localRoot, rel) });
+    deps.onTransferred?.(cfg.name, result.transferred.map((t) => {
+      const w = where(t.path);
+      const [path, source] = cfg.direction === "upload" ? [w.remote, w.local] : [w.local, w.remote];
+      return { path, source, bytes: t.size, verified: t.verified, ...(t.hash ? { hash: t.hash } : {}) };
+    }));
     if (result.failed.length > 0) {
       const down = deps.remotes.downFor(cfg.remote);
       const summary = `${result.failed.length} operation(s) failed, ${result.transferred.length} file(s) transferred; first: ${result.failed[0]!.path === "" ? "" : `${result.failed[0]!.path}: `}${result.failed[0]!.error}`;

@@ -11,6 +11,7 @@ import { PermanentJobError } from "../errors.js";
 import { findOpenWriters, type OpenWriter } from "../openWriters.js";
 import type { BandwidthLimits } from "../bandwidth.js";
 import type { RemoteRegistry } from "../remotes.js";
+import type { TransferredFile } from "../hooks/index.js";
 
 /** What the upload runner needs. */
 export interface UploadRunnerDeps {
@@ -23,6 +24,8 @@ export interface UploadRunnerDeps {
   readonly now?: () => number;
   /** Who holds a file open for writing; default a /proc scan (findOpenWriters). */
   readonly openWriters?: (path: string, stableMs: number) => Promise<readonly OpenWriter[]>;
+  /** Told of each verified file before the job completes (hooks: at least once). */
+  readonly onTransferred?: (job: string, files: readonly TransferredFile[]) => void;
 }
 
 /**
@@ -73,7 +76,7 @@ export function createUploadHandler(deps: UploadRunnerDeps): JobHandler<"upload"
       if (err.code === "ENOENT") return undefined;
       throw err;
     });
-    if (!st) return finishVanished(cfg, job.payload.size, remotePath, deps, log, ctx.signal);
+    if (!st) return finishVanished(cfg, { path, size: job.payload.size }, remotePath, deps, log, ctx.signal);
     if (!st.isFile()) throw new PermanentJobError(`${path} is no longer a regular file`);
     // The file changed after it was found stable: once it is quiet again, its final form is sent.
     const changed = st.size !== job.payload.size || st.mtimeMs !== job.payload.mtimeMs;
@@ -130,6 +133,7 @@ export function createUploadHandler(deps: UploadRunnerDeps): JobHandler<"upload"
     // A kept file found again at start was recorded by the job that sent it; a retry's earlier
     // run published it but died before recording it, so the retry records it (once in all).
     if ("skipped" in outcome && job.attempts <= 1) return {};
+    deps.onTransferred?.(cfg.name, [{ path: remotePath, source: path, bytes: st.size, verified: outcome.verified, ...("hash" in outcome && outcome.hash ? { hash: outcome.hash } : {}) }]);
     return { transfers: [{ path: remotePath, bytes: st.size, durationMs, verified: outcome.verified }] };
   };
 }
@@ -171,11 +175,12 @@ async function verifyFailed(client: FtpClient, err: VerifyError, path: string, s
  * name, an earlier run uploaded it and applied the after-action before it could record the
  * job done (a crash): the job is done. Otherwise someone removed it before it could be sent.
  */
-async function finishVanished(cfg: UploadJob, size: number, remotePath: string, deps: UploadRunnerDeps, log: Logger, signal: AbortSignal): Promise<HandlerResult> {
+async function finishVanished(cfg: UploadJob, { path, size }: { path: string; size: number }, remotePath: string, deps: UploadRunnerDeps, log: Logger, signal: AbortSignal): Promise<HandlerResult> {
   const existing = await deps.remotes.use(cfg.remote, (c) => c.stat(remotePath), signal);
   if (existing?.type === "file" && existing.size === size && cfg.after.kind !== "keep") {
     log.info({ remotePath }, "already uploaded and cleared from the outbox by an earlier run");
     // That run never recorded its transfer: record it now, so the history holds each file once.
+    deps.onTransferred?.(cfg.name, [{ path: remotePath, source: path, bytes: size, verified: "size" }]);
     return { transfers: [{ path: remotePath, bytes: size, durationMs: 0, verified: "size" }] };
   }
   throw new PermanentJobError(`${remotePath}: the file left the outbox before it was uploaded (deleted or moved by someone else)`);
