@@ -8,6 +8,8 @@ import { makeLocalDir } from "../../sync/localWrite.js";
 import { addTlsOptions, resolveRemote, type TlsFlags } from "../credentials.js";
 import { CliError, ExitCode } from "../exitCodes.js";
 import { createProgress } from "../progress.js";
+import { commandLogOptions } from "../reportedWarnings.js";
+import { isQuiet } from "../verbosity.js";
 import { openRemote, toCliError } from "../remoteSession.js";
 
 /** Register `ferry get URL [LOCAL] [--continue]`. */
@@ -24,7 +26,7 @@ export function registerGet(program: Command): void {
       if (name === "" || name === "." || name === "/") throw new CliError(`get ${target.display}: the URL names no file`, ExitCode.Usage);
       const localPath = await chooseLocal(local, name);
       await makeLocalDir(dirname(localPath)).catch((err: unknown) => { throw toCliError(`get ${target.display}`, err); });
-      const logger = createLogger({ level: process.env.FERRY_LOG_LEVEL ?? "warn" });
+      const logger = createLogger(commandLogOptions());
       const session = await openRemote(target, { max: 1, logger });
       const progress = createProgress();
       let outcome: TransferOutcome;
@@ -71,6 +73,7 @@ async function chooseLocal(local: string | undefined, name: string): Promise<str
 
 /** The one-line result of get/put on stdout. */
 export function printOutcome(verb: string, what: string, o: TransferOutcome, ms: number): void {
+  if (isQuiet()) return;
   const secs = ms / 1000;
   const how = o.verified === "size only" ? "size only (the server offers no checksum)" : o.verified;
   const start = o.offset ? ` (resumed at byte ${o.offset})` : o.restarted ? ` (restarted from byte 0: ${o.restarted})` : "";

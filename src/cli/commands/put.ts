@@ -7,6 +7,7 @@ import { remotePartPath, transferWithRetry, uploadAttempt, type TransferOutcome 
 import { addTlsOptions, resolveRemote, type TlsFlags } from "../credentials.js";
 import { CliError, ExitCode } from "../exitCodes.js";
 import { createProgress } from "../progress.js";
+import { commandLogOptions } from "../reportedWarnings.js";
 import { openRemote, toCliError } from "../remoteSession.js";
 import { printOutcome, serverOrigin } from "./get.js";
 
@@ -25,7 +26,7 @@ export function registerPut(program: Command): void {
       if (!st) throw new CliError(`put: ${local}: no such file`, ExitCode.Usage);
       if (!st.isFile()) throw new CliError(`put: ${local} is not a file${st.isDirectory() ? ": use ferry mirror for folders" : ""}`, ExitCode.Usage);
       const target = resolveRemote(url, process.env, flags);
-      const logger = createLogger({ level: process.env.FERRY_LOG_LEVEL ?? "warn" });
+      const logger = createLogger(commandLogOptions());
       const session = await openRemote(target, { max: 1, logger });
       const progress = createProgress();
       const started = performance.now();
