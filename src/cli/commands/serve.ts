@@ -7,6 +7,7 @@ import {
   Authenticator, FtpServer, generateSelfSignedCert, PasswordHashError, type ServerLimits, type ServerTlsOptions, type UserSpec,
 } from "../../server/index.js";
 import { UsageError } from "../exitCodes.js";
+import { listenHint } from "../hints.js";
 
 /** Flags of `ferry serve`, as commander hands them over. */
 interface ServeFlags {
@@ -232,7 +233,8 @@ async function serve(flags: ServeFlags): Promise<void> {
   try {
     await server.listen();
   } catch (err) {
-    throw new UsageError(`cannot listen on ${o.host}:${o.port}: ${(err as Error).message}`, { cause: err });
+    const hint = listenHint(err, o.port);
+    throw new UsageError(`cannot listen on ${o.host}:${o.port}: ${(err as Error).message}${hint ? `; ${hint}` : ""}`, { cause: err });
   }
   const tls = o.tls && {
     implicitPort: server.implicitPort || undefined, requireLogin: o.tls.requireLogin, requireData: o.tls.requireData,
