@@ -1,5 +1,6 @@
 import { Command, Option } from "commander";
 import { UsageError } from "./exitCodes.js";
+import { setJsonCommand } from "./jsonResult.js";
 import { applyVerbosity, countVerbose, type VerbosityFlags } from "./verbosity.js";
 
 type Register = (program: Command) => void;
@@ -39,6 +40,7 @@ export async function buildProgram(only?: string): Promise<Command> {
       const flags = action.optsWithGlobals<VerbosityFlags>();
       if (flags.quiet && flags.verbose) throw new UsageError("-q and -v together make no sense: pick one");
       applyVerbosity(flags);
+      setJsonCommand(action.opts<{ json?: boolean }>().json === true ? action.name() : undefined);
     });
   const names = only !== undefined && Object.hasOwn(COMMANDS, only) ? [only] : Object.keys(COMMANDS);
   for (const name of names) (await COMMANDS[name]!())(program);

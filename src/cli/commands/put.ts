@@ -10,6 +10,7 @@ import { createProgress } from "../progress.js";
 import { commandLogOptions } from "../reportedWarnings.js";
 import { openRemote, toCliError } from "../remoteSession.js";
 import { printOutcome, serverOrigin } from "./get.js";
+import { printJson, transferJson } from "../jsonResult.js";
 
 /** Register `ferry put LOCAL URL [--continue]`. */
 export function registerPut(program: Command): void {
@@ -19,8 +20,9 @@ export function registerPut(program: Command): void {
     .argument("<url>", "ftp://user@host/path/to/file, or a folder URL ending in /")
     .option("-c, --continue", "resume the .NAME.ferry-part left on the server by an interrupted put; starts over from byte 0 " +
       "(and says so) when the local file changed since the cut (size, mtime, ctime, inode), or when nothing proves it did not " +
-      "(no record of the cut and no server checksum)"))
-    .action(async (local: string, url: string, flags: { continue?: boolean } & TlsFlags) => {
+      "(no record of the cut and no server checksum)")
+    .option("--json", "print the result (or the failure) as JSON on stdout"))
+    .action(async (local: string, url: string, flags: { continue?: boolean; json?: boolean } & TlsFlags) => {
       const localPath = resolve(local);
       const st = await stat(localPath).catch(() => undefined);
       if (!st) throw new CliError(`put: ${local}: no such file`, ExitCode.Usage);
@@ -51,6 +53,9 @@ export function registerPut(program: Command): void {
         progress.stop();
         await session.close();
       }
-      printOutcome("uploaded", `${localPath} → ${target.display.replace(/\/?$/, "")}${remotePath !== target.url.path ? `/${basename(localPath)}` : ""}`, outcome, performance.now() - started);
+      const destination = `${target.display.replace(/\/?$/, "")}${remotePath !== target.url.path ? `/${basename(localPath)}` : ""}`;
+      const elapsed = performance.now() - started;
+      if (flags.json) printJson(transferJson("put", { source: localPath, destination, outcome, elapsedMs: elapsed }));
+      else printOutcome("uploaded", `${localPath} → ${destination}`, outcome, elapsed);
     });
 }
