@@ -11,6 +11,7 @@ import { commandLogOptions } from "../reportedWarnings.js";
 import { openRemote, toCliError } from "../remoteSession.js";
 import { printOutcome, serverOrigin } from "./get.js";
 import { printJson, transferJson } from "../jsonResult.js";
+import { ensureRemoteParent, namingUserPath } from "../remoteDirs.js";
 
 /** Register `ferry put LOCAL URL [--continue]`. */
 export function registerPut(program: Command): void {
@@ -37,6 +38,7 @@ export function registerPut(program: Command): void {
       try {
         const there = remotePath === "." || url.endsWith("/") ? { type: "dir" } : await session.pool.use((c) => c.stat(remotePath));
         if (there?.type === "dir") remotePath = remotePath === "." ? basename(localPath) : `${remotePath.replace(/\/+$/, "")}/${basename(localPath)}`;
+        await ensureRemoteParent(session.pool, remotePath);
         const resumeFrom = flags.continue ? await session.pool.use((c) => c.size(remotePartPath(remotePath)))
           .catch((err: unknown) => { if (err instanceof FtpReplyError && err.code >= 450) return 0; throw err; }) : 0;
         progress.start(1, st.size - resumeFrom);
@@ -48,7 +50,7 @@ export function registerPut(program: Command): void {
           onRetry: (err, retry, delayMs) => logger.warn({ retry, delayMs, err: (err as Error).message }, "upload failed, retrying"),
         });
       } catch (err) {
-        throw toCliError(`put ${localPath} → ${target.display}`, err);
+        throw toCliError(`put ${localPath} → ${target.display}`, namingUserPath(err, remotePath));
       } finally {
         progress.stop();
         await session.close();
