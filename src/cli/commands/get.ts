@@ -10,6 +10,7 @@ import { CliError, ExitCode } from "../exitCodes.js";
 import { createProgress } from "../progress.js";
 import { commandLogOptions } from "../reportedWarnings.js";
 import { isQuiet } from "../verbosity.js";
+import { getCommandToStdout, STDIO, STDOUT_HELP } from "../stdio.js";
 import { checkClobber, REPLACED_NOTE, skippedLine } from "../clobber.js";
 import { printJson, skippedJson, transferJson } from "../jsonResult.js";
 import { openRemote, toCliError } from "../remoteSession.js";
@@ -19,13 +20,14 @@ export function registerGet(program: Command): void {
   addTlsOptions(program.command("get")
     .description("download one file (to a temporary name, verified, then renamed into place)")
     .argument("<url>", "ftp://user@host/path/to/file")
-    .argument("[local]", "local file or folder; default: the file's name in the current folder")
+    .argument("[local]", `local file or folder; default: the file's name in the current folder. ${STDOUT_HELP}`)
     .option("-c, --continue", "resume the .NAME.ferry-part left by an interrupted get; starts over from byte 0 (and says so) " +
       "when the remote file changed since the cut, or when nothing proves it did not (no record of the cut and no server checksum)")
     .option("--no-clobber", "leave an existing LOCAL alone and skip the download (exit 0); by default it is replaced, as curl does, and the summary says so")
     .option("--json", "print the result (or the failure) as JSON on stdout"))
     .action(async (url: string, local: string | undefined, flags: { continue?: boolean; clobber: boolean; json?: boolean } & TlsFlags) => {
       const target = resolveRemote(url, process.env, flags);
+      if (local === STDIO) return getCommandToStdout(target, flags);
       const name = basename(target.url.path);
       if (name === "" || name === "." || name === "/") throw new CliError(`get ${target.display}: the URL names no file`, ExitCode.Usage);
       const localPath = await chooseLocal(local, name);

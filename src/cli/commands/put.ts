@@ -11,19 +11,21 @@ import { commandLogOptions } from "../reportedWarnings.js";
 import { openRemote, toCliError } from "../remoteSession.js";
 import { printOutcome, serverOrigin } from "./get.js";
 import { printJson, transferJson } from "../jsonResult.js";
+import { putCommandFromStdin, STDIN_HELP, STDIO } from "../stdio.js";
 import { ensureRemoteParent, namingUserPath } from "../remoteDirs.js";
 
 /** Register `ferry put LOCAL URL [--continue]`. */
 export function registerPut(program: Command): void {
   addTlsOptions(program.command("put")
     .description("upload one file (to a temporary name, verified, then renamed into place)")
-    .argument("<local>", "local file")
+    .argument("<local>", `local file. ${STDIN_HELP}`)
     .argument("<url>", "ftp://user@host/path/to/file, or a folder URL ending in /")
     .option("-c, --continue", "resume the .NAME.ferry-part left on the server by an interrupted put; starts over from byte 0 " +
       "(and says so) when the local file changed since the cut (size, mtime, ctime, inode), or when nothing proves it did not " +
       "(no record of the cut and no server checksum)")
     .option("--json", "print the result (or the failure) as JSON on stdout"))
     .action(async (local: string, url: string, flags: { continue?: boolean; json?: boolean } & TlsFlags) => {
+      if (local === STDIO) return putCommandFromStdin(resolveRemote(url, process.env, flags), url, flags);
       const localPath = resolve(local);
       const st = await stat(localPath).catch(() => undefined);
       if (!st) throw new CliError(`put: ${local}: no such file`, ExitCode.Usage);
