@@ -20,6 +20,8 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   daemon: async () => (await import("./commands/daemon.js")).registerDaemon,
   status: async () => (await import("./commands/status.js")).registerStatus,
   demo: async () => (await import("./commands/demo.js")).registerDemo,
+  completion: async () => (await import("./commands/completion.js")).registerCompletion,
+  man: async () => (await import("./commands/man.js")).registerMan,
 };
 
 /**
