@@ -51,6 +51,7 @@ test("ferry serve on a port below 1024 as non-root says it needs root or CAP_NET
   const code = await new Promise<number | null>((resolve, reject) => { child.on("error", reject); child.on("close", resolve); });
   assert.equal(code, 2, stderr);
   assert.match(stderr, /ferry: cannot listen on 127\.0\.0\.1:21: .*EACCES.*; ports below 1024 need root or the CAP_NET_BIND_SERVICE capability/);
+  assert.equal(stderr.trim().split("\n").length, 1, `said once, not also as a log line: ${stderr}`);
 });
 
 test(".netrc readable by others: one warning line on stderr, still used; a private one: no warning", async (t) => {
