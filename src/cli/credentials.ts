@@ -1,9 +1,10 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import type { Command } from "commander";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { parseFtpUrl, redactUrl, type ConnectOptions, type FtpUrl } from "../client/index.js";
 import { UsageError } from "./exitCodes.js";
+import { isQuiet } from "./verbosity.js";
 
 /** A remote side of a command: where to connect, as whom, and how to show it without secrets. */
 export interface RemoteTarget {
@@ -59,13 +60,29 @@ export function findNetrc(entries: NetrcEntry[], host: string, user?: string): N
   return entries.find((e) => e.machine?.toLowerCase() === host.toLowerCase() && fits(e)) ?? entries.find((e) => e.machine === undefined && fits(e));
 }
 
-function readNetrc(env: NodeJS.ProcessEnv): NetrcEntry[] {
+function readNetrc(env: NodeJS.ProcessEnv): { path: string; entries: NetrcEntry[] } {
   const path = env.NETRC || join(env.HOME || homedir(), ".netrc");
   try {
-    return parseNetrc(readFileSync(path, "utf8"));
+    return { path, entries: parseNetrc(readFileSync(path, "utf8")) };
   } catch {
-    return []; // no .netrc is the normal case
+    return { path, entries: [] }; // no .netrc is the normal case
   }
+}
+
+/**
+ * The one-line warning for a .netrc whose passwords others on this machine can read
+ * (group or other permission bits set), as ftp(1) and curl give; undefined when it is private.
+ * The file is still used: refusing it would break scripts over a warning.
+ */
+export function netrcPermissionWarning(path: string): string | undefined {
+  let mode: number;
+  try {
+    mode = statSync(path).mode & 0o777;
+  } catch {
+    return undefined;
+  }
+  if ((mode & 0o077) === 0) return undefined;
+  return `warning: ${path} is accessible by group or others (mode ${mode.toString(8).padStart(4, "0")}): anyone on this machine may read its passwords; run chmod 600 ${path}`;
 }
 
 /** TLS flags of ls/get/put: `--ca FILE` (trust this CA or self-signed certificate) and `--insecure`. */
@@ -130,7 +147,12 @@ export function resolveRemote(text: string, env: NodeJS.ProcessEnv = process.env
   let passwordSource: RemoteTarget["passwordSource"] = password !== undefined ? "url" : "none";
   let entry: NetrcEntry | undefined;
   if (password === undefined || user === undefined) {
-    entry = findNetrc(readNetrc(env), url.host, user);
+    const netrc = readNetrc(env);
+    entry = findNetrc(netrc.entries, url.host, user);
+    if (entry?.password !== undefined && !isQuiet()) {
+      const warning = netrcPermissionWarning(netrc.path);
+      if (warning) process.stderr.write(`ferry: ${warning}\n`);
+    }
     if (entry) {
       user ??= entry.login;
       account = entry.account;
@@ -154,5 +176,7 @@ export function resolveRemote(text: string, env: NodeJS.ProcessEnv = process.env
 
 /** True when a CLI argument names a remote (has a URL scheme) rather than a local path. */
 export function isRemoteArg(arg: string): boolean {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(arg);
+  // "ftp:/host" (one slash) counts as remote too, so that resolveRemote refuses it by name
+  // instead of mirroring into a local folder called "ftp:".
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(arg) || /^(s?ftp|ftps|ftpes):/i.test(arg);
 }

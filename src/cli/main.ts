@@ -1,64 +1,47 @@
 #!/usr/bin/env node
-import { Command, CommanderError } from "commander";
+import { CommanderError } from "commander";
 import { LocalFileError } from "../sync/localErrors.js";
 import { CliError, ExitCode } from "./exitCodes.js";
+import { failureJson, jsonCommandOf, printJson } from "./jsonResult.js";
+import { buildProgram } from "./program.js";
 
-type Register = (program: Command) => void;
+/** The subcommand named on the command line: the first word that is not a flag (global flags take no value). */
+export function subcommandOf(argv: readonly string[]): string | undefined {
+  return argv.slice(2).find((a) => !a.startsWith("-"));
+}
 
-/**
- * Every subcommand, loaded on demand: `ferry serve` then imports only the server, which
- * keeps a long-running server's resident memory free of the sync engine, SQLite and the
- * progress bars (about 30 MB of RSS measured on Node 20).
- */
-const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
-  serve: async () => (await import("./commands/serve.js")).registerServe,
-  "hash-password": async () => (await import("./commands/hashPassword.js")).registerHashPassword,
-  ls: async () => (await import("./commands/ls.js")).registerLs,
-  get: async () => (await import("./commands/get.js")).registerGet,
-  put: async () => (await import("./commands/put.js")).registerPut,
-  mirror: async () => (await import("./commands/mirror.js")).registerMirror,
-  daemon: async () => (await import("./commands/daemon.js")).registerDaemon,
-  status: async () => (await import("./commands/status.js")).registerStatus,
-  demo: async () => (await import("./commands/demo.js")).registerDemo,
-};
-
-/**
- * Build the `ferry` command tree. With `only` naming a known subcommand, just that one is
- * loaded; otherwise (help, an unknown word) all of them, so help and errors list everything.
- */
-export async function buildProgram(only?: string): Promise<Command> {
-  const program = new Command("ferry")
-    .description("FTP transfer and sync agent: mirrors, watched outboxes, one-shot transfers, an embedded server")
-    .version("0.1.0")
-    .showHelpAfterError("(run with --help for usage)")
-    .exitOverride();
-  const names = only !== undefined && Object.hasOwn(COMMANDS, only) ? [only] : Object.keys(COMMANDS);
-  for (const name of names) (await COMMANDS[name]!())(program);
-  return program;
+/** Print an error that ends the command (stderr for people; with --json also the JSON document on stdout); returns the exit code. */
+function fail(argv: readonly string[], err: unknown): number {
+  let code: number;
+  if (err instanceof CommanderError) {
+    // Help and version are successes; everything else commander refuses is usage (exit 2).
+    // Commander has printed its own message already.
+    if (err.exitCode === 0) return ExitCode.Ok;
+    code = ExitCode.Usage;
+  } else if (err instanceof CliError) {
+    process.stderr.write(`ferry: ${err.message}\n`);
+    code = err.exitCode;
+  } else if (err instanceof LocalFileError) {
+    // A full, read-only or unwritable local disk: the message names the path, the cause and the fix.
+    process.stderr.write(`ferry: ${err.message}\n`);
+    code = ExitCode.Failed;
+  } else {
+    process.stderr.write(`ferry: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    code = ExitCode.Failed;
+  }
+  const command = jsonCommandOf(argv, subcommandOf(argv));
+  if (command !== undefined) printJson(failureJson(command, err, code));
+  return code;
 }
 
 /** Run the CLI; resolves with the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   try {
-    const program = await buildProgram(argv[2]);
+    const program = await buildProgram(subcommandOf(argv));
     await program.parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : ExitCode.Ok;
   } catch (err) {
-    if (err instanceof CommanderError) {
-      // Help and version are successes; everything else commander refuses is usage (exit 2).
-      return err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
-    }
-    if (err instanceof CliError) {
-      process.stderr.write(`ferry: ${err.message}\n`);
-      return err.exitCode;
-    }
-    if (err instanceof LocalFileError) {
-      // A full, read-only or unwritable local disk: the message names the path, the cause and the fix.
-      process.stderr.write(`ferry: ${err.message}\n`);
-      return ExitCode.Failed;
-    }
-    process.stderr.write(`ferry: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    return ExitCode.Failed;
+    return fail(argv, err);
   }
 }
 

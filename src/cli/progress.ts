@@ -1,6 +1,7 @@
 import cliProgress from "cli-progress";
 import type { Plan, ProgressSink } from "../sync/index.js";
 import { formatBytes, planTotals } from "../sync/index.js";
+import { isQuiet } from "./verbosity.js";
 
 /** A progress display on stderr: bars on a TTY, a plain line every few seconds otherwise. */
 export interface Progress extends ProgressSink {
@@ -35,7 +36,7 @@ export function createProgress(options: ProgressOptions = {}): Progress {
     doneText: formatBytes(t.doneBytes), totalText: formatBytes(t.bytes) });
   const begin = (files: number, bytes: number): void => {
     t.files = files; t.bytes = bytes; t.started = performance.now();
-    if (options.silent || files === 0) return;
+    if (options.silent || isQuiet() || files === 0) return;
     if (stream.isTTY) {
       bar = new cliProgress.SingleBar({
         stream, hideCursor: true, clearOnComplete: true, etaBuffer: 50,

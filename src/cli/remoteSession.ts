@@ -3,6 +3,7 @@ import { ClientPool, FtpClient, FtpConnectionError, FtpReplyError, FtpTimeoutErr
 import type { Logger } from "../log/index.js";
 import type { RemoteTarget } from "./credentials.js";
 import { CliError, ExitCode } from "./exitCodes.js";
+import { connectionHint } from "./hints.js";
 
 /** An open remote: a pool whose first connection has already logged in. */
 export interface RemoteSession {
@@ -27,7 +28,8 @@ function connectMessage(target: RemoteTarget, err: unknown): string {
       : `check the user and the password (from ${target.passwordSource})`;
     return `login to ${target.display} refused (${msg}): ${hint}`;
   }
-  return `cannot connect to ${target.display}: ${msg}`;
+  const hint = connectionHint(err, target.url);
+  return `cannot connect to ${target.display}: ${msg}${hint ? `; ${hint}` : ""}`;
 }
 
 /**

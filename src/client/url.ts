@@ -51,6 +51,10 @@ export function parseFtpUrl(url: string): FtpUrl {
   if (!scheme) {
     throw new FtpUrlError(`${shown}: unsupported scheme ${JSON.stringify(parsed.protocol.replace(/:$/, ""))}; use ftp://, ftpes:// (explicit TLS) or ftps:// (implicit TLS)`);
   }
+  // WHATWG URL reads "ftp:/host" and "ftp:host" as "ftp://host": a typo that must not reach some host by luck.
+  if (!/^[a-z][a-z0-9+.-]*:\/\/[^/]/i.test(url)) {
+    throw new FtpUrlError(`${shown}: the scheme must be followed by two slashes and a host, as in ${parsed.protocol}//host/path`);
+  }
   if (parsed.hostname === "") throw new FtpUrlError(`${shown} has no host; expected ftp://host/path`);
   if (parsed.search !== "" || parsed.hash !== "") {
     throw new FtpUrlError(`${shown}: "?" and "#" are not part of an FTP URL; write them as %3F and %23 in names`);

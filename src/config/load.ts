@@ -4,6 +4,7 @@ import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { lookupVariable } from "./credentials.js";
 import { ConfigError, formatFieldPath } from "./errors.js";
+import { closestKey, knownKeysAt } from "./suggest.js";
 
 const VAR = /\$(\$?)\{([^}]*)\}/g;
 
@@ -17,12 +18,15 @@ export function interpolateEnv(
   value: unknown, env: NodeJS.ProcessEnv, problems: string[], path: PropertyKey[] = [],
   /** Called for an unset variable; returning false means it is not a problem (the text stays). */
   onUnset?: (path: PropertyKey[], name: string) => boolean,
+  /** Collects the fields whose variable is unset or malformed, so the schema's issues there are not reported twice. */
+  badPaths?: Set<string>,
 ): unknown {
   if (typeof value === "string") {
     return value.replace(VAR, (whole, escape: string, name: string) => {
       if (escape) return whole.slice(1);
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
         problems.push(`${formatFieldPath(path)}: "\${${name}}" is not a valid variable name (letters, digits, _)`);
+        badPaths?.add(formatFieldPath(path));
         return whole;
       }
       let v: string | undefined;
@@ -36,14 +40,15 @@ export function interpolateEnv(
         if (onUnset && !onUnset(path, name)) return whole;
         const where = env.CREDENTIALS_DIRECTORY ? ` and there is no credential file ${env.CREDENTIALS_DIRECTORY}/${name}` : "";
         problems.push(`${formatFieldPath(path)}: environment variable ${name} is not set${where} (export ${name}=… or write the value in the file)`);
+        badPaths?.add(formatFieldPath(path));
         return whole;
       }
       return v;
     });
   }
-  if (Array.isArray(value)) return value.map((v, i) => interpolateEnv(v, env, problems, [...path, i], onUnset));
+  if (Array.isArray(value)) return value.map((v, i) => interpolateEnv(v, env, problems, [...path, i], onUnset, badPaths));
   if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolateEnv(v, env, problems, [...path, k], onUnset)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolateEnv(v, env, problems, [...path, k], onUnset, badPaths)]));
   }
   return value;
 }
@@ -84,12 +89,25 @@ export async function loadConfigFile<S extends z.ZodType>(file: string, schema: 
 export function parseConfig<S extends z.ZodType>(file: string, text: string, schema: S, env: NodeJS.ProcessEnv = process.env): z.output<S> {
   const raw = parseConfigText(file, text) ?? {};
   const problems: string[] = [];
-  const interpolated = interpolateEnv(raw, env, problems);
-  if (problems.length > 0) throw new ConfigError(file, problems);
+  // Unset variables do not stop the check: the schema still runs, so one pass lists every
+  // problem. A field whose variable is missing is reported once, for the variable.
+  const badPaths = new Set<string>();
+  const interpolated = interpolateEnv(raw, env, problems, [], undefined, badPaths);
   const result = schema.safeParse(interpolated);
   if (!result.success) {
-    throw new ConfigError(file, result.error.issues.map((i) => `${formatFieldPath(i.path)}: ${i.message}`));
+    for (const issue of result.error.issues) {
+      const where = formatFieldPath(issue.path);
+      if (badPaths.has(where)) continue;
+      if (issue.code === "unrecognized_keys") {
+        const known = knownKeysAt(schema, issue.path, interpolated);
+        for (const key of issue.keys) {
+          const near = closestKey(key, known);
+          problems.push(`${where}: unknown key "${key}"${near ? ` (did you mean "${near}"?)` : known.length > 0 ? ` (known keys: ${known.join(", ")})` : ""}`);
+        }
+      } else problems.push(`${where}: ${issue.message}`);
+    }
   }
+  if (problems.length > 0 || !result.success) throw new ConfigError(file, problems);
   return result.data;
 }
 

@@ -10,6 +10,11 @@ export interface LogOptions {
   pretty?: boolean;
   /** Where the lines go; default stderr, so stdout stays free for results. */
   destination?: number | string;
+  /**
+   * Messages not to log because the command prints them itself (a one-shot command's
+   * summary already says "restarted from byte 0"): a person then sees each warning once.
+   */
+  omit?: (msg: string) => boolean;
 }
 
 /**
@@ -27,20 +32,47 @@ export const REDACT_PATHS = [
   "url.password",
 ];
 
-/** A pino logger: JSON lines by default, pretty on a TTY; secrets redacted. */
+/**
+ * A pino logger, secrets redacted. On a TTY one pretty line per event (fields inline, no
+ * pid/hostname/app); otherwise JSON lines with an ISO-8601 `time` and the level's name, the
+ * form journald, Loki and other log shippers read without a pino-specific mapping.
+ */
 export function createLogger(options: LogOptions = {}): Logger {
   const level = options.level ?? process.env.FERRY_LOG_LEVEL ?? "info";
   const fd = options.destination ?? 2;
   const pretty = options.pretty ?? (fd === 2 && process.stderr.isTTY === true);
+  const omit = options.omit;
   const base: LoggerOptions = {
     level,
     base: { app: "ferry" },
     redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+    ...(omit ? {
+      hooks: {
+        logMethod(args, method) {
+          // pino's call shapes: (msg, ...) or (obj, msg, ...).
+          const msg = typeof args[0] === "string" ? args[0] : args[1];
+          if (typeof msg === "string" && omit(msg)) return;
+          method.apply(this, args);
+        },
+      },
+    } : {}),
   };
   if (pretty) {
-    return pino({ ...base, transport: { target: "pino-pretty", options: { destination: fd, colorize: true } } });
+    return pino({
+      ...base,
+      transport: {
+        target: "pino-pretty",
+        options: { destination: fd, colorize: true, singleLine: true, ignore: "pid,hostname,app", translateTime: "SYS:HH:MM:ss.l",
+          // pino-pretty prints `err` fields as multi-line blocks even in single-line mode; inline they stay one line.
+          errorLikeObjectKeys: [] },
+      },
+    });
   }
-  return pino(base, pino.destination({ dest: fd, sync: false }));
+  return pino({
+    ...base,
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+  }, pino.destination({ dest: fd, sync: false }));
 }
 
 /** A logger that drops everything, for library callers and tests that want silence. */

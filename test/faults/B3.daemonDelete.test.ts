@@ -47,7 +47,7 @@ test("daemon mirror jobs: an empty source and a mass delete are refused by defau
   };
   const succeeded = (name: string) => daemon!.lines.some((l) => l.job === name && l.msg === "job succeeded");
   await waitUntil(() => ["empty", "half", "upempty"].every((n) => errorOf(n) !== undefined) && succeeded("emptyok") && succeeded("halfok"),
-    { timeoutMs: 40_000, what: "all five mirror runs to end", exited: daemon, onTimeout: () => daemon!.lines.filter((l) => l.job === "emptyok" || l.level === 50 && !l.job).map((l) => JSON.stringify(l)).join("\n") });
+    { timeoutMs: 40_000, what: "all five mirror runs to end", exited: daemon, onTimeout: () => daemon!.lines.filter((l) => l.job === "emptyok" || l.level === "error" && !l.job).map((l) => JSON.stringify(l)).join("\n") });
 
   assert.match(errorOf("empty")!, /refusing to delete 10 entries from .*l-empty: the source ftp:\/\/user:\*\*\*\*@127\.0\.0\.1:\d+\/+empty is empty; pass --allow-empty-source \(config: allowEmptySource: true\)/);
   assert.match(errorOf("half")!, /refusing to delete 6 of the 10 entries in .*l-half: more than --max-delete 50% \(5 entries\)/);

@@ -83,7 +83,7 @@ describe("C6: a refused login (530) is not hammered", () => {
     assert.equal(s.jobs.find((j) => j.name === "outbox")?.remoteDown?.reason, "login refused");
     const text = await runFerry(["status", "--config", p("ferry.json")], { timeoutMs: 30_000 });
     assert.match(text.stdout, /remote srv: LOGIN REFUSED since .*530 Login incorrect.*fix the user or password/);
-    assert.ok(daemon.lines.some((l) => l.event === "remote.login-refused" && l.level === 50), "logged loudly, at error level");
+    assert.ok(daemon.lines.some((l) => l.event === "remote.login-refused" && l.level === "error"), "logged loudly, at error level");
     assert.equal(readQueue(p("var", "ferry.db")).dead, 0, "no job used up its 2 attempts");
 
     accept = true;

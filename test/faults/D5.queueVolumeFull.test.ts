@@ -73,7 +73,7 @@ describe("D5: queue volume full; corrupt database", () => {
     await waitUntil(async () => {
       const tree = await readTree(p("srv", "inbox"));
       return [...bodies].every(([n, b]) => tree.get(n)?.equals(b));
-    }, { timeoutMs: 30_000, what: "every refused file to be sent without a restart", exited: daemon, onTimeout: () => execFileSync("sh", ["-c", `df -k ${p("vol")}; ls -la ${p("vol")}`]).toString() + JSON.stringify(Object.entries(daemon!.lines.reduce((m: Record<string, number>, l) => { m[String(l.msg)] = (m[String(l.msg)] ?? 0) + 1; return m; }, {}))) + daemon!.lines.filter((l) => l.level === 50).slice(-3).map((l) => JSON.stringify(l)).join("\n") });
+    }, { timeoutMs: 30_000, what: "every refused file to be sent without a restart", exited: daemon, onTimeout: () => execFileSync("sh", ["-c", `df -k ${p("vol")}; ls -la ${p("vol")}`]).toString() + JSON.stringify(Object.entries(daemon!.lines.reduce((m: Record<string, number>, l) => { m[String(l.msg)] = (m[String(l.msg)] ?? 0) + 1; return m; }, {}))) + daemon!.lines.filter((l) => l.level === "error").slice(-3).map((l) => JSON.stringify(l)).join("\n") });
     await waitUntil(async () => (await listNames(p("outbox"))).length === 0, { timeoutMs: 10_000, what: "the outbox to empty" });
     assert.ok(daemon.lines.some((l) => l.event === "queue.ok"));
     assert.equal((await daemon.stop()).code, 0);

@@ -9,6 +9,11 @@ import { addTlsOptions, resolveRemote, type TlsFlags } from "../credentials.js";
 import { CliError, ExitCode } from "../exitCodes.js";
 import { addBwlimitOption, bucketFromFlag } from "../bwlimitOption.js";
 import { createProgress } from "../progress.js";
+import { commandLogOptions } from "../reportedWarnings.js";
+import { isQuiet } from "../verbosity.js";
+import { getCommandToStdout, STDIO, STDOUT_HELP } from "../stdio.js";
+import { checkClobber, REPLACED_NOTE, skippedLine } from "../clobber.js";
+import { printJson, skippedJson, transferJson } from "../jsonResult.js";
 import { openRemote, toCliError } from "../remoteSession.js";
 
 /** Register `ferry get URL [LOCAL] [--continue]`. */
@@ -16,17 +21,26 @@ export function registerGet(program: Command): void {
   addBwlimitOption(addTlsOptions(program.command("get")
     .description("download one file (to a temporary name, verified, then renamed into place)")
     .argument("<url>", "ftp://user@host/path/to/file")
-    .argument("[local]", "local file or folder; default: the file's name in the current folder")
+    .argument("[local]", `local file or folder; default: the file's name in the current folder. ${STDOUT_HELP}`)
     .option("-c, --continue", "resume the .NAME.ferry-part left by an interrupted get; starts over from byte 0 (and says so) " +
-      "when the remote file changed since the cut, or when nothing proves it did not (no record of the cut and no server checksum)")))
-    .action(async (url: string, local: string | undefined, flags: { continue?: boolean; bwlimit?: string } & TlsFlags) => {
+      "when the remote file changed since the cut, or when nothing proves it did not (no record of the cut and no server checksum)")
+    .option("--no-clobber", "leave an existing LOCAL alone and skip the download (exit 0); by default it is replaced, as curl does, and the summary says so")
+    .option("--json", "print the result (or the failure) as JSON on stdout")))
+    .action(async (url: string, local: string | undefined, flags: { continue?: boolean; clobber: boolean; json?: boolean; bwlimit?: string } & TlsFlags) => {
       const target = resolveRemote(url, process.env, flags);
       const bucket = bucketFromFlag(flags.bwlimit);
+      if (local === STDIO) return getCommandToStdout(target, flags, bucket);
       const name = basename(target.url.path);
       if (name === "" || name === "." || name === "/") throw new CliError(`get ${target.display}: the URL names no file`, ExitCode.Usage);
       const localPath = await chooseLocal(local, name);
+      const existing = await checkClobber(localPath);
+      if (existing.exists && !flags.clobber) {
+        if (flags.json) printJson(skippedJson("get", target.display, localPath, "exists (--no-clobber)"));
+        else if (!isQuiet()) process.stdout.write(skippedLine(target.display, localPath));
+        return;
+      }
       await makeLocalDir(dirname(localPath)).catch((err: unknown) => { throw toCliError(`get ${target.display}`, err); });
-      const logger = createLogger({ level: process.env.FERRY_LOG_LEVEL ?? "warn" });
+      const logger = createLogger(commandLogOptions());
       const session = await openRemote(target, { max: 1, logger });
       const progress = createProgress();
       let outcome: TransferOutcome;
@@ -55,7 +69,9 @@ export function registerGet(program: Command): void {
         progress.stop();
         await session.close();
       }
-      printOutcome("downloaded", `${target.display} → ${localPath}`, outcome, performance.now() - started);
+      const elapsed = performance.now() - started;
+      if (flags.json) printJson(transferJson("get", { source: target.display, destination: localPath, outcome, elapsedMs: elapsed, replaced: existing.exists }));
+      else printOutcome("downloaded", `${target.display} → ${localPath}`, outcome, elapsed, existing.exists ? REPLACED_NOTE : "");
     });
 }
 
@@ -72,9 +88,10 @@ async function chooseLocal(local: string | undefined, name: string): Promise<str
 }
 
 /** The one-line result of get/put on stdout. */
-export function printOutcome(verb: string, what: string, o: TransferOutcome, ms: number): void {
+export function printOutcome(verb: string, what: string, o: TransferOutcome, ms: number, note = ""): void {
+  if (isQuiet()) return;
   const secs = ms / 1000;
   const how = o.verified === "size only" ? "size only (the server offers no checksum)" : o.verified;
   const start = o.offset ? ` (resumed at byte ${o.offset})` : o.restarted ? ` (restarted from byte 0: ${o.restarted})` : "";
-  process.stdout.write(`${verb} ${what}: ${formatBytes(o.bytes)}${start} in ${secs.toFixed(1)} s, verified by ${how}\n`);
+  process.stdout.write(`${verb} ${what}: ${formatBytes(o.bytes)}${start} in ${secs.toFixed(1)} s, verified by ${how}${note}\n`);
 }

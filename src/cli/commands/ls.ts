@@ -5,6 +5,7 @@ import { createLogger } from "../../log/index.js";
 import { LISTING_DEFAULTS, parseLimit, type RejectedLine } from "../../protocol/index.js";
 import { addTlsOptions, resolveRemote, type TlsFlags } from "../credentials.js";
 import { UsageError } from "../exitCodes.js";
+import { commandLogOptions } from "../reportedWarnings.js";
 import { openRemote, toCliError } from "../remoteSession.js";
 
 interface LsFlags extends TlsFlags {
@@ -34,7 +35,7 @@ export function registerLs(program: Command): void {
         throw new UsageError((err as Error).message);
       }
       const target = resolveRemote(url, process.env, flags);
-      const logger = createLogger({ level: process.env.FERRY_LOG_LEVEL ?? "warn" });
+      const logger = createLogger(commandLogOptions());
       const out = new LsOutput(flags);
       const session = await openRemote(target, { max: 1, logger });
       try {

@@ -9,6 +9,8 @@ import { addTlsOptions, isRemoteArg, resolveRemote, type TlsFlags } from "../cre
 import { CliError, ExitCode, UsageError } from "../exitCodes.js";
 import { addBwlimitOption, bucketFromFlag } from "../bwlimitOption.js";
 import { createProgress } from "../progress.js";
+import { commandLogOptions } from "../reportedWarnings.js";
+import { isQuiet } from "../verbosity.js";
 import { openRemote, toCliError } from "../remoteSession.js";
 import { resolve } from "node:path";
 import { parseMaxDelete, type MaxDelete } from "../../sync/deleteGuard.js";
@@ -51,7 +53,7 @@ export function registerMirror(program: Command): void {
     .option("--delete", "delete destination entries the source lacks (only after an error-free run)")
     .option("--allow-empty-source", "with --delete: delete even when the source holds no files (refused by default)")
     .option("--max-delete <n|p%>", "with --delete: refuse to delete more than N entries, or P% of the destination's entries (default unlimited)")
-    .option("--dry-run", "print the plan and change nothing")
+    .option("-n, --dry-run", "print the plan and change nothing")
     .option("--checksum", "compare files by checksum where the server can hash")
     .option("--parallel <n>", "transfers at once (1-64)", "4")
     .option("--include <glob>", "only files matching (repeatable)", collect, [])
@@ -90,7 +92,7 @@ async function mirrorCommand(src: string, dst: string, flags: MirrorFlags): Prom
     throw new UsageError((err as Error).message);
   }
   const bucket = bucketFromFlag(flags.bwlimit);
-  const logger = createLogger({ level: process.env.FERRY_LOG_LEVEL ?? "warn" });
+  const logger = createLogger(commandLogOptions());
   const srcName = srcRemote ? target.display : localRoot;
   const dstName = srcRemote ? localRoot : target.display;
   // A dry run reads the state (so its plan is the real one) but never saves it.
@@ -155,6 +157,11 @@ function report(o: MirrorOutcome, c: ReportContext): void {
   }
   if (!r) throw new CliError("internal: no result", ExitCode.Failed);
   for (const f of r.failed) out.write(f.path === "" ? `FAILED: ${f.error}\n` : `FAILED ${f.path}: ${f.error}\n`);
+  if (isQuiet()) {
+    // -q: the failures only (and a refused deletion, which is one).
+    if (o.deleteRefusal !== undefined && r.deletesSkipped === o.deleteRefusal) process.stderr.write(`ferry: ${o.deleteRefusal}\n`);
+    return;
+  }
   for (const t of r.transferred) if (t.restarted) out.write(`restarted ${t.path} from byte 0: ${t.restarted}\n`);
   for (const s of o.skipped) out.write(`skipped ${s.path}: ${s.reason}\n`);
   const rejected = rejectedCount(o.skipped);

@@ -8,6 +8,7 @@ import {
 } from "../../server/index.js";
 import { UsageError } from "../exitCodes.js";
 import { notifyReady } from "../sdNotify.js";
+import { listenHint } from "../hints.js";
 
 /** Flags of `ferry serve`, as commander hands them over. */
 interface ServeFlags {
@@ -218,7 +219,10 @@ async function serve(flags: ServeFlags): Promise<void> {
     if (err instanceof PasswordHashError) throw new UsageError(err.message, { cause: err });
     throw err;
   }
-  const logger = createLogger();
+  // A failed listen is both logged by the server and thrown to us: until it listens, the
+  // error is printed once, by the CLI, with its hint.
+  let listening = false;
+  const logger = createLogger({ omit: (msg) => !listening && msg === "server error" });
   let server: FtpServer;
   try {
     server = new FtpServer({
@@ -232,8 +236,10 @@ async function serve(flags: ServeFlags): Promise<void> {
   }
   try {
     await server.listen();
+    listening = true;
   } catch (err) {
-    throw new UsageError(`cannot listen on ${o.host}:${o.port}: ${(err as Error).message}`, { cause: err });
+    const hint = listenHint(err, o.port);
+    throw new UsageError(`cannot listen on ${o.host}:${o.port}: ${(err as Error).message}${hint ? `; ${hint}` : ""}`, { cause: err });
   }
   const tls = o.tls && {
     implicitPort: server.implicitPort || undefined, requireLogin: o.tls.requireLogin, requireData: o.tls.requireData,
