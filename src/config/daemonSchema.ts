@@ -3,6 +3,7 @@ import cron from "node-cron";
 import { z } from "zod";
 import { DAEMON_MAX_DELETE, parseMaxDelete } from "../sync/deleteGuard.js";
 import { serverSchema } from "./serverSchema.js";
+import { httpSchema } from "./httpSchema.js";
 
 /** Milliseconds of a duration: a number of ms, or text such as "500ms", "2s", "10m", "1h", "7d". */
 export function parseDuration(value: number | string): number | undefined {
@@ -164,6 +165,8 @@ export const daemonConfigSchema = z.strictObject({
   jobs: z.array(jobSchema).min(1, "no jobs: add at least one mirror or upload job").describe("what the daemon does"),
   server: serverSchema.optional()
     .describe("an embedded FTP server started with the daemon (same fields as `ferry serve --config`, tls included)"),
+  http: httpSchema.optional()
+    .describe("the daemon's HTTP API, /metrics, /healthz, /readyz and dashboard; off when absent"),
 }).superRefine((cfg, ctx) => crossCheck(cfg as unknown as Loose, ctx), { when: () => true });
 
 /** A validated daemon config (defaults applied, durations in ms, paths still as written). */

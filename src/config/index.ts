@@ -5,3 +5,4 @@ export {
   serverSchema, serverUserSchema, serverLimitsSchema, serveFileSchema, parseListen, parsePortRange, type ServerConfig,
 } from "./serverSchema.js";
 export { daemonConfigSchema, remoteSchema, mirrorJobSchema, uploadJobSchema, jobSchema, retrySchema, afterSchema, parseDuration, parseJobSide, type DaemonConfig, type JobConfig, type MirrorJobConfig, type UploadJobConfig, type RemoteConfig, type JobSide } from "./daemonSchema.js";
+export { httpSchema, isLoopbackHost, DEFAULT_HTTP_LISTEN, MIN_TOKEN_LENGTH, type HttpConfig } from "./httpSchema.js";

@@ -1,7 +1,7 @@
 import type { ListingLimits } from "../sync/remote.js";
 import { dirname, join, posix, resolve } from "node:path";
 import {
-  daemonConfigSchema, loadConfigFile, parseJobSide, type DaemonConfig, type MirrorJobConfig, type ServerConfig, type UploadJobConfig,
+  daemonConfigSchema, loadConfigFile, parseJobSide, parseListen, type DaemonConfig, type MirrorJobConfig, type ServerConfig, type UploadJobConfig,
 } from "../config/index.js";
 import type { BackoffPolicy } from "../queue/index.js";
 import type { MaxDelete } from "../sync/deleteGuard.js";
@@ -73,6 +73,8 @@ export interface ResolvedConfig {
   readonly uploads: readonly UploadJob[];
   readonly mirrors: readonly MirrorJob[];
   readonly server?: ServerConfig;
+  /** The HTTP surface; absent when off. */
+  readonly http?: { readonly host: string; readonly port: number; readonly token?: string };
 }
 
 /** Load, validate (ConfigError listing every problem) and resolve a daemon config file. */
@@ -108,6 +110,7 @@ export function resolveDaemonConfig(file: string, cfg: DaemonConfig): ResolvedCo
     loginBackoff: { baseMs: cfg.retry.loginDelay, capMs: Math.max(cfg.retry.loginMaxDelay, cfg.retry.loginDelay), jitter: cfg.retry.jitter },
     leaseMs: cfg.leaseTimeout, retentionMs: cfg.retention, graceMs: cfg.shutdownGrace,
     remotes, uploads, mirrors,
+    ...(cfg.http ? { http: { ...parseListen(cfg.http.listen)!, ...(cfg.http.token !== undefined ? { token: cfg.http.token } : {}) } } : {}),
     ...(cfg.server ? {
       server: {
         ...cfg.server, root: abs(cfg.server.root), users: cfg.server.users.map((u) => (u.root ? { ...u, root: abs(u.root) } : u)),
