@@ -12,6 +12,9 @@ const RUN_BUCKETS = [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 14_400];
 export function createMetrics(ops: DaemonOperations): Registry {
   const register = new Registry();
   collectDefaultMetrics({ register });
+  // prom-client names these gauges *_total, which Prometheus reserves for counters (promtool
+  // flags them); the process metrics that matter (CPU, memory, fds, event loop lag) stay.
+  for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) register.removeSingleMetric(name);
   const a = ops.activity;
   const fromMap = (counter: Counter<string>, map: ReadonlyMap<string, number>): void => {
     counter.reset();

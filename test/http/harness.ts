@@ -28,6 +28,8 @@ export interface HttpDaemonOptions {
   readonly retryAttempts?: number;
   /** Default: with TOKEN. */
   readonly token?: string | null;
+  /** Runs after the FTP server started and before the daemon does: may change the config. */
+  readonly beforeStart?: (dir: string, serverPort: number, config: Record<string, unknown>) => Promise<void>;
 }
 
 /** Starts ferry's FTP server and a `ferry daemon` with `http` on 127.0.0.1:0; photos/ holds two files. */
@@ -52,6 +54,7 @@ export async function startHttpDaemon(o: HttpDaemonOptions = {}): Promise<HttpDa
   base.retry = { attempts: o.retryAttempts ?? 1, initialDelay: "100ms", maxDelay: "1s", jitter: 0.2 };
   base.remotes = { srv: { url: `ftp://edge@127.0.0.1:${server.port}/`, password: PASSWORD, connections: 4 }, ...o.remotes };
   base.http = { listen: "127.0.0.1:0", ...(o.token === null ? {} : { token: o.token ?? TOKEN }) };
+  await o.beforeStart?.(dir, server.port, base);
   await writeFile(configFile, JSON.stringify(base, null, 2));
   const daemon = new DaemonProcess(configFile);
   await daemon.waitForLog("HTTP API, metrics and dashboard listening");
