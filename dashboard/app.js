@@ -95,6 +95,7 @@ function renderDead(dead) {
     el("td", {}, `#${d.id}`), el("td", {}, d.job, d.path ? el("div", { class: "muted path" }, d.path) : ""),
     el("td", {}, d.lastError ?? ""),
     el("td", {}, el("button", { type: "button", onclick: () => act(`/api/v1/dead/retry?id=${d.id}`, `retry run ${d.id}`) }, "Retry")))));
+  if (dead.length === 0) $("#dead tbody").replaceChildren(el("tr", {}, el("td", { colspan: 4, class: "muted" }, "none")));
   $("#retry-all").hidden = dead.length === 0;
 }
 
