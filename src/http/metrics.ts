@@ -6,7 +6,8 @@ const RUN_BUCKETS = [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 14_400];
 
 /**
  * The daemon's Prometheus metrics in their own registry (not prom-client's global one: two
- * daemons in one process, as in tests, must not share series). Counters come from the daemon's
+ * daemons in one process, as in tests, must not share series). The ferry job is the label
+ * `ferry_job`: `job` and `instance` belong to Prometheus' scrape target. Counters come from the daemon's
  * activity since start; gauges are read from the queue and the remotes at scrape time.
  */
 export function createMetrics(ops: DaemonOperations): Registry {
@@ -18,21 +19,24 @@ export function createMetrics(ops: DaemonOperations): Registry {
   const a = ops.activity;
   const fromMap = (counter: Counter<string>, map: ReadonlyMap<string, number>): void => {
     counter.reset();
-    for (const [key, n] of map) counter.inc(JSON.parse(key) as Record<string, string>, n);
+    for (const [key, n] of map) {
+      const { job, ...rest } = JSON.parse(key) as Record<string, string>;
+      counter.inc(job === undefined ? rest : { ferry_job: job, ...rest }, n);
+    }
   };
   new Counter({
     name: "ferry_transfers_total", help: "Files transferred (result ok) or given up in a run (result failed), by job, remote and direction.",
-    labelNames: ["job", "remote", "direction", "result"], registers: [register],
+    labelNames: ["ferry_job", "remote", "direction", "result"], registers: [register],
     collect() { fromMap(this, a.transferCounts); },
   });
   new Counter({
     name: "ferry_transfer_bytes_total", help: "Bytes moved over data connections, by job, remote and direction.",
-    labelNames: ["job", "remote", "direction"], registers: [register],
+    labelNames: ["ferry_job", "remote", "direction"], registers: [register],
     collect() { fromMap(this, a.byteCounts); },
   });
   new Counter({
     name: "ferry_job_failures_total", help: "Failed job runs (retried or dead), by job and reason class.",
-    labelNames: ["job", "reason"], registers: [register],
+    labelNames: ["ferry_job", "reason"], registers: [register],
     collect() { fromMap(this, a.failureCounts); },
   });
   new Counter({
@@ -42,9 +46,9 @@ export function createMetrics(ops: DaemonOperations): Registry {
   });
   const durations = new Histogram({
     name: "ferry_job_run_duration_seconds", help: "Duration of job runs, by job and outcome (succeeded, failed, dead, deferred).",
-    labelNames: ["job", "outcome"], buckets: RUN_BUCKETS, registers: [register],
+    labelNames: ["ferry_job", "outcome"], buckets: RUN_BUCKETS, registers: [register],
   });
-  a.onRunEnd((job, outcome, seconds) => durations.observe({ job, outcome }, seconds));
+  a.onRunEnd((job, outcome, seconds) => durations.observe({ ferry_job: job, outcome }, seconds));
   new Gauge({
     name: "ferry_queue_jobs", help: "Runs in the queue database by state (queued, leased, failed, done, dead).",
     labelNames: ["state"], registers: [register],
@@ -90,13 +94,13 @@ function jobGauges(ops: DaemonOperations, register: Registry): void {
   const snapshot = perScrape(() => ({ jobs: ops.status().jobs, paused: new Set(ops.actions.paused().map((p) => p.name)) }));
   type JobView = ReturnType<DaemonOperations["status"]>["jobs"][number];
   const gauge = (name: string, help: string, value: (j: JobView, paused: boolean) => number | null) => new Gauge({
-    name, help, labelNames: ["job"], registers: [register],
+    name, help, labelNames: ["ferry_job"], registers: [register],
     collect() {
       this.reset();
       const s = snapshot();
       for (const j of s.jobs) {
         const v = value(j, s.paused.has(j.name));
-        if (v !== null) this.set({ job: j.name }, v);
+        if (v !== null) this.set({ ferry_job: j.name }, v);
       }
     },
   });
