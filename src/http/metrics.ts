@@ -12,7 +12,9 @@ const RUN_BUCKETS = [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 14_400];
  */
 export function createMetrics(ops: DaemonOperations): Registry {
   const register = new Registry();
-  collectDefaultMetrics({ register });
+  // The event-loop lag monitor samples every 10 ms by default, which alone kept an idle daemon
+  // at a measurable CPU share (bench/README.md); a 100 ms resolution still shows real stalls.
+  collectDefaultMetrics({ register, eventLoopMonitoringPrecision: 100 });
   // prom-client names these gauges *_total, which Prometheus reserves for counters (promtool
   // flags them); the process metrics that matter (CPU, memory, fds, event loop lag) stay.
   for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) register.removeSingleMetric(name);
