@@ -1,6 +1,6 @@
 /**
  * Benchmark: what the daemon's HTTP surface costs (issue 14).
- *   npx tsc -p tsconfig.json && node --import tsx bench/httpCost.ts [--idle-seconds N] [--scrapes N]
+ *   npx tsc -p tsconfig.json && node --import tsx bench/httpCost.ts [--idle-seconds N] [--scrapes N] [--node-options=--max-semi-space-size=1]
  * Runs the built daemon (dist/, as installed; not under tsx) with its embedded server and three
  * jobs, idle, without and then with `http`, and reports RSS and CPU over the idle window. Then
  * a daemon with 50 jobs and 10,000 transfers in its history: the time of GET /metrics and
