@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { daemonConfigSchema } from "../../src/config/index.js";
@@ -66,6 +68,26 @@ describe("HTTP security rules", () => {
       assert.match(r.stderr, /http\.token: required when http\.listen \(0\.0\.0\.0:0\) is not a loopback address/);
       assert.match(r.stderr, /FERRY_HTTP_TOKEN/);
     } finally {
+      await dir.remove();
+    }
+  });
+});
+
+describe("a port already in use", () => {
+  it("`ferry daemon` exits 1 naming http.listen, and leaves no lock behind", async () => {
+    const dir = await tempDir("ferry-http-busy-");
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, "127.0.0.1", r));
+    try {
+      const port = (busy.address() as AddressInfo).port;
+      const file = join(dir.path, "ferry.json");
+      await writeFile(file, JSON.stringify({ ...base, http: { listen: `127.0.0.1:${port}` } }));
+      const r = await runFerry(["daemon", "--config", file]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`http\\.listen 127\\.0\\.0\\.1:${port}: .*EADDRINUSE.*pick another port`));
+      assert.equal(existsSync(join(dir.path, "var", "ferry.db.lock")), false);
+    } finally {
+      busy.close();
       await dir.remove();
     }
   });
