@@ -27,6 +27,7 @@ COPY --from=build /app/dist/src ./dist/src
 COPY package.json ./
 COPY migrations ./migrations
 COPY config ./config
+COPY dashboard ./dashboard
 # Config is mounted read-only at /config; state (database, served files) lives in /data.
 RUN mkdir -p /data /config && chown node:node /data
 USER node
