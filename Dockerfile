@@ -30,6 +30,7 @@ COPY package.json ./
 COPY migrations ./migrations
 COPY config ./config
 COPY deploy/healthcheck.mjs ./deploy/healthcheck.mjs
+COPY dashboard ./dashboard
 # Your own configs go read-only in /config; state and served files live in the /data volume
 # (a new named volume takes the image's /data, owned by node).
 RUN mkdir -p /data /config && chown node:node /data

@@ -19,6 +19,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   mirror: async () => (await import("./commands/mirror.js")).registerMirror,
   daemon: async () => (await import("./commands/daemon.js")).registerDaemon,
   status: async () => (await import("./commands/status.js")).registerStatus,
+  jobs: async () => (await import("./commands/jobs.js")).registerJobs,
   demo: async () => (await import("./commands/demo.js")).registerDemo,
   completion: async () => (await import("./commands/completion.js")).registerCompletion,
   man: async () => (await import("./commands/man.js")).registerMan,

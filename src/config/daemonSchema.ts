@@ -6,6 +6,7 @@ import { bandwidthField } from "./bandwidth.js";
 import { duration } from "./duration.js";
 import { healthcheckSchema, hookSchema } from "./hooksSchema.js";
 import { serverSchema } from "./serverSchema.js";
+import { httpSchema } from "./httpSchema.js";
 
 export { parseDuration } from "./duration.js";
 
@@ -153,6 +154,8 @@ export const daemonConfigSchema = z.strictObject({
     .describe("an embedded FTP server started with the daemon (same fields as `ferry serve --config`, tls included)"),
   hooks: z.array(hookSchema).default([])
     .describe("hooks for every job's and remote's events: run a command or POST a webhook, with a timeout and retries; kept in the queue until delivered"),
+  http: httpSchema.optional()
+    .describe("the daemon's HTTP API, /metrics, /healthz, /readyz and dashboard; off when absent"),
 }).superRefine((cfg, ctx) => crossCheck(cfg as unknown as Loose, ctx), { when: () => true });
 
 /** A validated daemon config (defaults applied, durations in ms, paths still as written). */

@@ -1,5 +1,5 @@
 import type { Logger } from "../log/index.js";
-import { JobStore, openDatabase, RetryLaterError, WorkerRunner, type Database, type JobHandler, type JobKind, type RunnerEvent, type RunnerEventMap } from "../queue/index.js";
+import { JobControl, JOB_STATES, JobStore, openDatabase, RetryLaterError, WorkerRunner, type Database, type JobHandler, type JobKind, type RunnerEvent, type RunnerEventMap } from "../queue/index.js";
 import type { ResolvedConfig } from "./config.js";
 import { isRetryableJobError } from "./errors.js";
 import { BandwidthLimits } from "./bandwidth.js";
@@ -16,6 +16,16 @@ import { OutboxWatcher, type StableFile } from "./watcher.js";
 import type { MirrorJob, UploadJob } from "./config.js";
 import { HookDispatcher, HookEvents, jobInfoLookup, type TransferredFile } from "./hooks/index.js";
 import { checkWatchFolders, keepRestartOnly, planReload, type ReloadPlan } from "./reload.js";
+import { Activity } from "./activity.js";
+import { JobActions } from "./jobActions.js";
+import type { DaemonOperations, Readiness, RemoteView } from "./operations.js";
+import { collectStatus } from "./status.js";
+
+/** The HTTP surface as the daemon holds it (loaded only when the config has an http section). */
+interface HttpSurface {
+  readonly port: number;
+  close(): Promise<void>;
+}
 
 /** Options of a Daemon. */
 export interface DaemonOptions {
@@ -58,6 +68,10 @@ export class Daemon {
   readonly #mirrorJobs = new Map<string, MirrorJob>();
   #pruneTimer: NodeJS.Timeout | undefined;
   #stopping: Promise<void> | undefined;
+  #http: HttpSurface | undefined;
+  #actions: JobActions | undefined;
+  /** Running transfers, counters and the event stream of the HTTP surface. */
+  readonly activity: Activity;
   #local: LocalConditions | undefined;
   #hooks: HookDispatcher | undefined;
   #hookEvents: HookEvents | undefined;
@@ -81,6 +95,12 @@ export class Daemon {
     this.#events = options.events ?? {};
     replaceJobs(this.#uploadJobs, this.#config.uploads);
     replaceJobs(this.#mirrorJobs, this.#config.mirrors);
+    this.activity = new Activity(options.config);
+  }
+
+  /** The HTTP surface's port, when the config has an http section. */
+  get httpPort(): number | undefined {
+    return this.#http?.port;
   }
 
   /** The embedded server's port, when the config has a server section. */
@@ -101,6 +121,7 @@ export class Daemon {
       this.#startScheduler();
       this.#startPruning();
       this.#hooks?.start();
+      await this.#startHttp();
     } catch (err) {
       await this.stop(0);
       throw err;
@@ -116,6 +137,7 @@ export class Daemon {
   }
 
   async #shutdown(graceMs: number): Promise<void> {
+    await this.#http?.close().catch((err: unknown) => this.#log.warn({ err }, "closing the HTTP surface failed"));
     this.#scheduler?.stop();
     clearInterval(this.#pruneTimer);
     clearInterval(this.#refusedTimer);
@@ -197,8 +219,8 @@ export class Daemon {
     const onTransferred = (job: string, files: readonly TransferredFile[]): void => this.#hookEvents?.transferred(job, files);
     this.#runner = new WorkerRunner(store, {
       handlers: {
-        upload: this.#guard(createUploadHandler({ jobs: uploads, remotes: this.#remotes, logger: this.#log, onTransferred, bandwidth }), (job) => ({ path: job.payload.path })),
-        mirror: this.#guard(createMirrorHandler({ jobs: mirrors, remotes: this.#remotes, stateDir: c.stateDir, logger: this.#log, onTransferred, bandwidth }), (job) => {
+        upload: this.#guard(createUploadHandler({ jobs: uploads, remotes: this.#remotes, logger: this.#log, onTransferred, bandwidth, progress: this.activity.progress }), (job) => ({ path: job.payload.path })),
+        mirror: this.#guard(createMirrorHandler({ jobs: mirrors, remotes: this.#remotes, stateDir: c.stateDir, logger: this.#log, onTransferred, bandwidth, progress: this.activity.progress }), (job) => {
           const m = mirrors.get(job.payload.job);
           return m ? { path: m.localRoot, probe: m.direction === "download" } : undefined;
         }),
@@ -212,6 +234,10 @@ export class Daemon {
     });
     this.#hookEvents?.attach(this.#runner);
     for (const [event, listener] of Object.entries(this.#events) as [RunnerEvent, (p: unknown) => void][]) this.#runner.on(event, listener);
+    for (const event of ["job:leased", "job:succeeded", "job:failed", "job:dead", "job:deferred", "lease:expired"] as const) {
+      this.#runner.on(event, (payload) => this.activity.runnerEvent(event, payload));
+    }
+    this.#actions = new JobActions({ config: c, store, control: new JobControl(this.#db!), notify: () => this.#runner?.notify(), onEvent: (e) => this.activity.action(e) });
     this.#runner.on("runner:error", ({ error, during }) => this.#onStoreError(error, during));
     this.#runner.start();
   }
@@ -238,6 +264,7 @@ export class Daemon {
         throw new RetryLaterError(`${found.message}; the job waits ${Math.ceil(delayMs / 1000)} s without using an attempt`, { delayMs, cause: err });
       }
       this.#local?.clear(job.name);
+      if (result?.transfers) this.activity.recordTransfers(result.transfers);
       return result;
     };
   }
@@ -385,6 +412,69 @@ export class Daemon {
   #startScheduler(): void {
     this.#scheduler = new Scheduler({ store: this.#store!, jobs: this.#config.mirrors, logger: this.#log, onEnqueued: () => this.#runner?.notify() });
     this.#scheduler.start();
+  }
+
+  /** The HTTP surface (API, metrics, dashboard), when configured; fastify is loaded only then. */
+  async #startHttp(): Promise<void> {
+    const http = this.#config.http;
+    if (!http) return;
+    const { startHttpServer } = await import("../http/index.js");
+    this.#http = await startHttpServer(this.operations(), { host: http.host, port: http.port, ...(http.token !== undefined ? { token: http.token } : {}), logger: this.#log });
+    this.#log.info({ event: "http.ready", host: http.host, port: this.#http.port, token: http.token !== undefined }, "HTTP API, metrics and dashboard listening");
+  }
+
+  /** The daemon as its HTTP surface sees it (valid once start() resolved). */
+  operations(): DaemonOperations {
+    const config = this.#config;
+    const store = (): JobStore => {
+      if (!this.#store) throw new Error("the daemon has not started");
+      return this.#store;
+    };
+    const actions = this.#actions;
+    if (!actions) throw new Error("the daemon has not started");
+    return {
+      config,
+      activity: this.activity,
+      actions,
+      ready: () => this.#readiness(),
+      status: () => collectStatus(config),
+      remotes: () => this.#remoteViews(),
+      queueDepth: () => {
+        const depth = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<(typeof JOB_STATES)[number], number>;
+        for (const s of store().jobSummaries()) for (const state of JOB_STATES) depth[state] += s.counts[state];
+        return depth;
+      },
+      secrets: () => [
+        ...config.remotes.map((r) => r.connect.password).filter((p): p is string => p !== undefined && p.length > 0),
+        ...(config.http?.token !== undefined ? [config.http.token] : []),
+      ],
+    };
+  }
+
+  #readiness(): Readiness {
+    if (this.#stopping) return { ready: false, reason: "the daemon is stopping" };
+    if (!this.#db?.open) return { ready: false, reason: "the queue database is not open" };
+    try {
+      this.#db.prepare("SELECT 1").get();
+    } catch (err) {
+      return { ready: false, reason: `the queue database does not answer: ${(err as Error).message}` };
+    }
+    if (!this.#scheduler) return { ready: false, reason: "the scheduler is not running" };
+    if (this.#health.queue) return { ready: false, reason: this.#health.queue.message };
+    return { ready: true };
+  }
+
+  #remoteViews(): RemoteView[] {
+    const troubled = new Map(this.#remotes?.troubled().map((t) => [t.name, t]) ?? []);
+    const open = this.#remotes?.connections() ?? new Map<string, number>();
+    return this.#config.remotes.map((r) => {
+      const t = troubled.get(r.name);
+      return {
+        name: r.name, url: r.display, reachable: !t, loginRefused: t?.reason === "login refused",
+        connections: open.get(r.name) ?? 0, maxConnections: r.connections,
+        since: t ? new Date(t.since).toISOString() : null, lastError: t?.lastError ?? null,
+      };
+    });
   }
 
   /** Finished jobs and history older than the retention go, at start and then hourly. */

@@ -2,7 +2,7 @@ import type { ListingLimits } from "../sync/remote.js";
 import { dirname, join, posix, resolve } from "node:path";
 import { readFile } from "node:fs/promises";
 import {
-  ConfigError, daemonConfigSchema, loadConfigFile, parseConfigWithoutSecrets, parseJobSide, type DaemonConfig, type MirrorJobConfig, type ServerConfig, type UploadJobConfig,
+  ConfigError, daemonConfigSchema, loadConfigFile, parseConfigWithoutSecrets, parseJobSide, parseListen, type DaemonConfig, type MirrorJobConfig, type ServerConfig, type UploadJobConfig,
 } from "../config/index.js";
 import type { BackoffPolicy } from "../queue/index.js";
 import type { MaxDelete } from "../sync/deleteGuard.js";
@@ -80,6 +80,8 @@ export interface ResolvedConfig {
   readonly server?: ServerConfig;
   /** Every hook and healthcheck, top-level ones first. */
   readonly hooks: readonly ResolvedHook[];
+  /** The HTTP surface; absent when off. */
+  readonly http?: { readonly host: string; readonly port: number; readonly token?: string };
 }
 
 /** Load, validate (ConfigError listing every problem) and resolve a daemon config file. */
@@ -141,6 +143,7 @@ export function resolveDaemonConfig(file: string, cfg: DaemonConfig): ResolvedCo
       remotes: Object.fromEntries(Object.entries(cfg.remotes).flatMap(([name, r]) => (r.bwlimit !== undefined ? [[name, r.bwlimit]] : []))),
     },
     hooks: resolveHooks(cfg.hooks, cfg.jobs, (job) => (job.kind === "upload" ? remoteSide(job.target) : "remote" in parseJobSide(job.source) ? remoteSide(job.source) : remoteSide(job.target)).remote),
+    ...(cfg.http ? { http: { ...parseListen(cfg.http.listen)!, ...(cfg.http.token !== undefined ? { token: cfg.http.token } : {}) } } : {}),
     ...(cfg.server ? {
       server: {
         ...cfg.server, root: abs(cfg.server.root), users: cfg.server.users.map((u) => (u.root ? { ...u, root: abs(u.root) } : u)),

@@ -225,6 +225,11 @@ export class RemoteRegistry {
     known.add(dir);
   }
 
+  /** Connections open now per remote that has a pool (idle, in use or connecting). */
+  connections(): Map<string, number> {
+    return new Map([...this.#pools].map(([name, pool]) => [name, pool.size]));
+  }
+
   /** Every remote currently in trouble. */
   troubled(): RemoteTrouble[] {
     return [...this.#health].map(([name, h]) => ({ name, reason: h.reason, failures: h.failures, since: h.since, retryAt: h.downUntil, lastError: h.lastError }));

@@ -30,6 +30,13 @@ export const REDACT_PATHS = [
   "*.passwordHash",
   "*.*.password",
   "url.password",
+  // The HTTP surface's bearer token (issue 14), wherever a config or a request object is logged.
+  "token",
+  "*.token",
+  "*.*.token",
+  "authorization",
+  "*.authorization",
+  "*.*.authorization",
 ];
 
 /**

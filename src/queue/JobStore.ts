@@ -208,6 +208,8 @@ export class JobStore {
            WHERE j.state IN ${WAITING} AND j.run_after <= @now
              AND j.kind IN (SELECT value FROM json_each(@kinds))
              AND (j.concurrency_key IS NULL OR j.concurrency_key NOT IN (SELECT key FROM saturated))
+             -- An operator paused this config job (JobControl.pause): its runs wait.
+             AND j.name NOT IN (SELECT name FROM paused_jobs)
            ORDER BY j.run_after, j.id LIMIT 1)
          RETURNING *`,
       ).get({

@@ -47,10 +47,15 @@ export class TransferLog {
   list(filter: { jobName?: string; jobId?: number; limit?: number } = {}): Transfer[] {
     const limit = filter.limit ?? 20;
     if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`list transfers: limit must be a positive integer, got ${limit}`);
-    const rows = this.#stmt(
-      `SELECT * FROM transfers WHERE (@name IS NULL OR job_name = @name) AND (@jobId IS NULL OR job_id = @jobId)
-       ORDER BY finished_at DESC, id DESC LIMIT @limit`,
-    ).all({ name: filter.jobName ?? null, jobId: filter.jobId ?? null, limit }) as TransferRow[];
+    // One statement per filter: "(@name IS NULL OR job_name = @name)" keeps SQLite from using
+    // the (job_name, finished_at) index, and `ferry status` and /metrics ask this per job, so
+    // every call sorted the whole history.
+    const params = { name: filter.jobName ?? null, jobId: filter.jobId ?? null, limit };
+    const where = filter.jobName !== undefined
+      ? (filter.jobId !== undefined ? "job_name = @name AND job_id = @jobId" : "job_name = @name")
+      : filter.jobId !== undefined ? "job_id = @jobId" : "1";
+    const rows = this.#stmt(`SELECT * FROM transfers WHERE ${where} ORDER BY finished_at DESC, id DESC LIMIT @limit`)
+      .all(Object.fromEntries(Object.entries(params).filter(([k]) => k === "limit" || where.includes(`@${k}`)))) as TransferRow[];
     return rows.map(rowToTransfer);
   }
 

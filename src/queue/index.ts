@@ -30,6 +30,7 @@ export {
   type JobSummary,
 } from "./JobStore.js";
 export { TransferLog, type TransferRecord } from "./TransferLog.js";
+export { JobControl, type PausedJob } from "./JobControl.js";
 export {
   WorkerRunner,
   type WorkerRunnerOptions,

@@ -3,13 +3,14 @@ import { join } from "node:path";
 import { isRetriable } from "../../client/index.js";
 import type { Logger } from "../../log/index.js";
 import { RetryLaterError, type HandlerResult, type JobHandler, type TransferInput } from "../../queue/index.js";
-import { createFilter, remotePathOf, runMirror, stateFileFor, SyncState, type MirrorOutcome } from "../../sync/index.js";
+import { createFilter, planTotals, remotePathOf, runMirror, stateFileFor, SyncState, type MirrorOutcome } from "../../sync/index.js";
 import { DAEMON_MAX_DELETE, parseMaxDelete } from "../../sync/deleteGuard.js";
 import type { MirrorJob } from "../config.js";
 import { PermanentJobError } from "../errors.js";
 import type { BandwidthLimits } from "../bandwidth.js";
 import type { RemoteRegistry } from "../remotes.js";
 import type { TransferredFile } from "../hooks/index.js";
+import type { TransferProgress } from "../activity.js";
 
 /** What the mirror runner needs. */
 export interface MirrorRunnerDeps {
@@ -22,6 +23,8 @@ export interface MirrorRunnerDeps {
   readonly bandwidth?: BandwidthLimits;
   /** Told of the files a run published, failed run or not, before the job completes (hooks: at least once). */
   readonly onTransferred?: (job: string, files: readonly TransferredFile[]) => void;
+  /** Hears the run's plan, files and bytes (the daemon's running-transfers view and metrics). */
+  readonly progress?: TransferProgress;
 }
 
 /** Retries inside one run stay short: the queue's backoff handles longer trouble. */
@@ -61,8 +64,19 @@ export function createMirrorHandler(deps: MirrorRunnerDeps): JobHandler<"mirror"
         retry: IN_RUN_RETRY, logger: log, signal: ctx.signal, ...(bucket ? { bucket } : {}), ...(cfg.listingLimits ? { listingLimits: cfg.listingLimits } : {}),
         ...(cfg.include.length + cfg.exclude.length > 0 ? { filter: createFilter({ include: cfg.include, exclude: cfg.exclude }) } : {}),
         progress: {
-          fileStarted: (p) => started.set(p, performance.now()),
-          fileDone: (p) => durations.set(p, Math.round(performance.now() - (started.get(p) ?? performance.now()))),
+          planned: (plan) => {
+            const t = planTotals(plan);
+            deps.progress?.planned(job.id, t.transfers, t.bytes);
+          },
+          fileStarted: (p, size) => {
+            started.set(p, performance.now());
+            deps.progress?.started(job.id, p, size);
+          },
+          bytes: (n) => deps.progress?.bytes(job.id, n),
+          fileDone: (p, ok) => {
+            durations.set(p, Math.round(performance.now() - (started.get(p) ?? performance.now())));
+            deps.progress?.done(job.id, p, ok);
+          },
         },
       });
     } catch (err) {

@@ -12,6 +12,7 @@ import { findOpenWriters, type OpenWriter } from "../openWriters.js";
 import type { BandwidthLimits } from "../bandwidth.js";
 import type { RemoteRegistry } from "../remotes.js";
 import type { TransferredFile } from "../hooks/index.js";
+import type { TransferProgress } from "../activity.js";
 
 /** What the upload runner needs. */
 export interface UploadRunnerDeps {
@@ -26,6 +27,8 @@ export interface UploadRunnerDeps {
   readonly openWriters?: (path: string, stableMs: number) => Promise<readonly OpenWriter[]>;
   /** Told of each verified file before the job completes (hooks: at least once). */
   readonly onTransferred?: (job: string, files: readonly TransferredFile[]) => void;
+  /** Hears the file's bytes (the daemon's running-transfers view and metrics). */
+  readonly progress?: TransferProgress;
 }
 
 /**
@@ -107,7 +110,15 @@ export function createUploadHandler(deps: UploadRunnerDeps): JobHandler<"upload"
         const startedBefore = job.attempts > 1 || (await loadRecord(partKey("upload", { localPath: path, remotePath }))) !== undefined;
         const attempt = startedBefore ? 2 : 1;
         // No mtime is set on the server: in an inbox the arrival time is what readers go by.
-        return await uploadAttempt(client, { localPath: path, remotePath, size: st.size }, { attempt, signal: ctx.signal, ...(bucket ? { bucket } : {}) });
+        deps.progress?.started(job.id, path, st.size);
+        let ok = false;
+        try {
+          const sent = await uploadAttempt(client, { localPath: path, remotePath, size: st.size }, { attempt, signal: ctx.signal, onBytes: (n) => deps.progress?.bytes(job.id, n), ...(bucket ? { bucket } : {}) });
+          ok = true;
+          return sent;
+        } finally {
+          deps.progress?.done(job.id, path, ok);
+        }
       } catch (err) {
         deps.remotes.forgetDir(cfg.remote, dir);
         if (err instanceof VerifyError) return verifyFailed(client, err, path, st.size, remotePath, cfg);
