@@ -1,4 +1,3 @@
-import { causeChain } from "../protocol/index.js";
 import { setMaxListeners } from "node:events";
 import { readFileSync } from "node:fs";
 import { ClientPool, FtpClient, isConnectionLimit, isConnectionLost, isLoginRefused, parseFtpUrl, redactUrl, type ConnectOptions } from "../client/index.js";

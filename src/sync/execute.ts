@@ -1,7 +1,7 @@
 import { lutimes, realpath, rm, rmdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Logger } from "../log/index.js";
-import { causeChain, FtpReplyError } from "../protocol/index.js";
+import { FtpReplyError } from "../protocol/index.js";
 import type { TokenBucket } from "./bwlimit.js";
 import type { Plan, PlanOp, TransferOp } from "./plan.js";
 import { remotePathOf, type SyncPool } from "./remote.js";

@@ -2,7 +2,7 @@ import type { Readable, Writable } from "node:stream";
 import { isNotFound } from "../client/index.js";
 import type { Logger } from "../log/index.js";
 import {
-  FtpReplyError, LISTING_DEFAULTS, ListingLimitError, unsafeNameReason, type HashAlgorithm, type RejectedLine,
+  LISTING_DEFAULTS, ListingLimitError, unsafeNameReason, type HashAlgorithm, type RejectedLine,
 } from "../protocol/index.js";
 import type { PathFilter } from "./filter.js";
 import { withRetry, type RetryPolicy } from "./retry.js";
