@@ -1,5 +1,4 @@
-import { causeChain } from "../protocol/index.js";
-import { ClientPool, FtpClient, FtpConnectionError, FtpReplyError, FtpTimeoutError, isConnectionLimit } from "../client/index.js";
+import { ClientPool, FtpClient, FtpReplyError, isConnectionLimit, isConnectionLost, isLoginRefused } from "../client/index.js";
 import type { Logger } from "../log/index.js";
 import type { RemoteTarget } from "./credentials.js";
 import { CliError, ExitCode } from "./exitCodes.js";
@@ -87,13 +86,8 @@ export async function openRemote(target: RemoteTarget, options: { max: number; l
 
 /** Whether an error means the server could not be reached or kept (exit 3) rather than a failed file. */
 export function isConnectionFailure(err: unknown): boolean {
-  for (const e of causeChain(err)) {
-    if (e instanceof FtpConnectionError || e instanceof FtpTimeoutError) return true;
-    if (e instanceof FtpReplyError && (e.code === 421 || e.code === 530)) return true;
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && /^(ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|ENOTFOUND|EAI_AGAIN)$/.test(code)) return true;
-  }
-  return false;
+  // A busy server's 530 ("too many connections") counts as connection trouble, like a refused login.
+  return isConnectionLost(err) || isLoginRefused(err) || isConnectionLimit(err);
 }
 
 /** An error thrown out of a command as the right CliError (3 for connection trouble, else 1). */

@@ -12,7 +12,7 @@ import { replyMessage, type ControlChannel } from "./ControlChannel.js";
 import { ControlLister } from "./controlListing.js";
 import { BulkReceiver, openActive, openPassive, type DataConnection, type PassiveCommand, type Receiver } from "./dataChannel.js";
 import { FileReceiver } from "./fileReceiver.js";
-import { FtpConnectionError, FtpUsageError, abortError } from "./errors.js";
+import { FtpConnectionError, FtpUsageError, abortError, isNotUnderstood } from "./errors.js";
 import type { Capabilities } from "./features.js";
 import { hashOf, isReplyError, modifiedTimeOf, setModifiedTimeOf, sizeOf, statPath, type Queries } from "./queries.js";
 import { openSession, type ConnectOptions } from "./session.js";
@@ -173,7 +173,7 @@ export class FtpClient {
         await this.#retrieveListing(verb, arg, parser, options.signal, options.afterChunk);
       } catch (err) {
         if (this.#listCommand || !isReplyError(err)) throw err;
-        if (!isReplyError(err, 500, 501, 502, 504)) {
+        if (!isNotUnderstood(err)) {
           // The server understood the command and answered about the path (550: no such
           // folder): that is the answer, and the command stays the strategy. Falling back
           // would be wrong, not just slow: pure-ftpd answers LIST of a missing folder with an
@@ -507,7 +507,7 @@ export class FtpClient {
         return data;
       } catch (err) {
         // Only "not understood / not implemented" replies move on to the next command.
-        if (!isReplyError(err, 500, 501, 502, 504, 522)) throw err;
+        if (!isNotUnderstood(err, 522)) throw err; // 522: EPRT's network protocol not supported
         firstError ??= err;
       }
     }

@@ -3,7 +3,10 @@ export { FtpClient } from "./FtpClient.js";
 export type { ConnectOptions, EntryType, ListOptions, RemoteEntry, TransferOptions } from "./FtpClient.js";
 export type { Capabilities } from "./features.js";
 export { parseFeatures } from "./features.js";
-export { FtpConnectionError, FtpTimeoutError, FtpUsageError, isRetriable, isConnectionFatal } from "./errors.js";
+export {
+  FtpConnectionError, FtpLoginError, FtpTimeoutError, FtpUnreachableError, FtpUsageError,
+  isConnectionFatal, isConnectionLost, isLoginRefused, isNotFound, isNotUnderstood, isRetriable, isUnreachable,
+} from "./errors.js";
 export { ClientPool } from "./ClientPool.js";
 export { connectionLimitReply, isConnectionLimit, saysTooManyConnections } from "./connectionLimit.js";
 export type { ClientPoolOptions } from "./ClientPool.js";

@@ -4,6 +4,7 @@ import {
   remoteDirname, type HashAlgorithm, type Reply,
 } from "../protocol/index.js";
 import { replyMessage } from "./ControlChannel.js";
+import { isNotUnderstood } from "./errors.js";
 import type { Capabilities } from "./features.js";
 import type { RemoteEntry } from "./FtpClient.js";
 
@@ -37,7 +38,7 @@ export async function statPath(q: Queries, path: string): Promise<RemoteEntry | 
       return { ...entry, name: remoteBasename(entry.name) || entry.name };
     } catch (err) {
       if (isReplyError(err, 550, 450)) return undefined;
-      if (!isReplyError(err, 500, 501, 502)) throw err;
+      if (!isNotUnderstood(err)) throw err;
     }
   }
   return statWithoutMlst(q, path);

@@ -3,7 +3,7 @@ import type { ConnectionOptions } from "node:tls";
 import { silentLogger, type Logger } from "../log/index.js";
 import { FtpReplyError, ProtocolError, type Reply } from "../protocol/index.js";
 import { ControlChannel, replyMessage } from "./ControlChannel.js";
-import { FtpConnectionError, FtpTimeoutError, FtpUsageError, abortError } from "./errors.js";
+import { FtpConnectionError, FtpTimeoutError, FtpUsageError, abortError, translateSessionError } from "./errors.js";
 import { emptyCapabilities, parseFeatures, type Capabilities } from "./features.js";
 import { isReplyError } from "./queries.js";
 import { startTls, tlsStateFor, type TlsState } from "./tls.js";
@@ -79,12 +79,14 @@ export async function openSession(options: ConnectOptions): Promise<Session> {
   signal?.addEventListener("abort", onAbort, { once: true });
   const timer = setTimeout(() => control.closeWithError(
     new FtpTimeoutError(`${peer}: no connection and greeting within ${connectTimeoutMs} ms`)), connectTimeoutMs);
+  let greeted = false;
   try {
     await control.handle<Reply>(undefined, undefined, (reply, task) => {
       if (reply.code < 200) return; // 120: "service ready in nnn minutes"
       if (reply.code < 300) task.resolve(reply);
       else task.reject(new FtpReplyError(reply.code, replyMessage(reply), "greeting"));
     });
+    greeted = true;
     if (tls && secure === "explicit") {
       // RFC 4217 section 4: AUTH TLS, then the TLS handshake on the same connection.
       // Only 234 starts TLS (RFC 4217 section 4; 2228): a "200 OK" from a server that did not
@@ -111,7 +113,8 @@ export async function openSession(options: ConnectOptions): Promise<Session> {
     return { control, features, logger, tls };
   } catch (err) {
     control.closeWithError(err instanceof Error ? err : new FtpConnectionError(String(err)));
-    throw err;
+    // Translated once, here: callers test the class (isUnreachable, isLoginRefused), not codes.
+    throw translateSessionError(err, greeted);
   } finally {
     clearTimeout(timer);
     // Once connected, the signal closes the connection (documented on ConnectOptions).

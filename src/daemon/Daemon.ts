@@ -258,7 +258,7 @@ export class Daemon {
         if (err instanceof RetryLaterError || ctx.signal.aborted) throw err;
         const where = local(job);
         if (!where) throw err;
-        const found = localFailureOf(err, where.path, { matchText: where.probe === true }) ?? (where.probe ? await probeLocalDestination(where.path).catch(() => undefined) : undefined);
+        const found = localFailureOf(err, where.path) ?? (where.probe ? await probeLocalDestination(where.path).catch(() => undefined) : undefined);
         if (!found) throw err;
         const delayMs = await this.#local!.record(job.name, found);
         throw new RetryLaterError(`${found.message}; the job waits ${Math.ceil(delayMs / 1000)} s without using an attempt`, { delayMs, cause: err });

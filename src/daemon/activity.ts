@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import type { Job, RunnerEventMap, TransferInput } from "../queue/index.js";
 import type { ResolvedConfig } from "./config.js";
-import { classifyFailure, type FailureClass } from "./failureClass.js";
+import { failureClassOf, type FailureClass } from "./failureClass.js";
 import type { ActionEvent } from "./jobActions.js";
 
 /** What a job handler reports while it moves files (all by the queue's job id). */
@@ -170,7 +170,7 @@ export class Activity {
         return;
       case "job:failed":
       case "job:dead": {
-        const reason = classifyFailure(p.error);
+        const reason = failureClassOf(p.error);
         bump(this.failureCounts, { job: job.name, reason }, 1);
         this.#ended(job.id, event === "job:dead" ? "dead" : "failed");
         this.#emit({ type: event, ...base, reason, error: String((p.error as Error | undefined)?.message ?? p.error), ...(p.runAfter ? { runAfter: iso(p.runAfter) } : {}) });

@@ -3,7 +3,8 @@ import { causeChain, FtpReplyError } from "../protocol/index.js";
 import { isLocalFileError } from "../sync/localErrors.js";
 import { VerifyError } from "../sync/verify.js";
 import { PermanentJobError } from "./errors.js";
-import { isLoginRefused, isUnreachable } from "./remotes.js";
+import { isConnectionLost } from "../client/errors.js";
+import { isLoginRefused } from "./remotes.js";
 
 /** Why a run failed, as a small fixed set (a metric label must not carry free text). */
 export type FailureClass = "login_refused" | "unreachable" | "timeout" | "verify" | "local" | "server_refused" | "permanent" | "other";
@@ -16,9 +17,9 @@ export const FAILURE_CLASSES: readonly FailureClass[] = ["login_refused", "unrea
  * unreachable remote (both break the connection), a typed error anywhere in the cause chain
  * before the text of a run summary.
  */
-export function classifyFailure(err: unknown): FailureClass {
+export function failureClassOf(err: unknown): FailureClass {
   if (isLoginRefused(err)) return "login_refused";
-  if (isUnreachable(err)) return "unreachable";
+  if (isConnectionLost(err)) return "unreachable";
   for (const e of causeChain(err)) {
     if (e instanceof FtpTimeoutError) return "timeout";
     if (e instanceof VerifyError) return "verify";

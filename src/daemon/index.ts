@@ -4,7 +4,7 @@ export { loadDaemonConfig, loadDaemonConfigWithoutSecrets, resolveDaemonConfig, 
 export { collectStatus, type DaemonStatus, type JobStatus, type RemoteDownView, type HooksStatus, type HookDeliveryView } from "./status.js";
 export { Scheduler, mirrorDedupeKey, nextScheduledRun, type SchedulerOptions } from "./scheduler.js";
 export { OutboxWatcher, createIgnoreTest, DEFAULT_IGNORE, type StableFile, type OutboxWatcherOptions } from "./watcher.js";
-export { RemoteRegistry, remoteEndpoint, isUnreachable, isServerBusy, type RemoteEndpoint, type RemoteRegistryOptions, type RemoteTrouble } from "./remotes.js";
+export { RemoteRegistry, remoteEndpoint, isServerBusy, type RemoteEndpoint, type RemoteRegistryOptions, type RemoteTrouble } from "./remotes.js";
 export { nextFire, previousFire } from "./cronTimes.js";
 export { acquireLock, lockHolder, lockFileOf, DatabaseLockedError } from "./lock.js";
 export { PermanentJobError, isRetryableJobError } from "./errors.js";

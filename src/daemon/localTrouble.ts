@@ -33,12 +33,11 @@ function codeOf(e: unknown): string | undefined {
 
 /**
  * The local disk condition behind a job error, or undefined: a LocalFileError anywhere in the
- * cause chain, or a raw ENOSPC/EDQUOT/EROFS/EACCES/EPERM (translated, naming `path` when the
- * error has none). With matchText (the local side is the destination), errors the sync engine
- * flattened into a message are recognised by the "(ENOSPC)"-style code it carries, but only
- * for ENOSPC, EDQUOT and EROFS: "permission denied" in a message may well be the server's.
+ * cause chain (the sync engine puts the one that stopped a mirror run there: ExecuteResult
+ * stoppedBy), or a raw ENOSPC/EDQUOT/EROFS/EACCES/EPERM (translated, naming `path` when the
+ * error has none). Message text is never read: a server's "452 … (ENOSPC)" is the remote disk.
  */
-export function localFailureOf(err: unknown, path: string, options: { matchText?: boolean } = {}): LocalFileError | undefined {
+export function localFailureOf(err: unknown, path: string): LocalFileError | undefined {
   for (const e of causeChain(err)) {
     if (e instanceof LocalFileError) return e;
     const code = codeOf(e);
@@ -46,13 +45,6 @@ export function localFailureOf(err: unknown, path: string, options: { matchText?
       const t = toLocalFileError(e, path);
       if (t instanceof LocalFileError) return t;
     }
-  }
-  // Text only where the local side is the destination: a server's "452 … ENOSPC" on an upload
-  // is the remote disk, not ours.
-  const m = options.matchText && err instanceof Error ? /\b(ENOSPC|EDQUOT|EROFS)\b/.exec(err.message) : null;
-  if (m) {
-    const t = toLocalFileError(Object.assign(new Error(err instanceof Error ? err.message : String(err)), { code: m[1] }), path);
-    if (t instanceof LocalFileError) return t;
   }
   return undefined;
 }

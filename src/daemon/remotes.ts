@@ -1,7 +1,6 @@
-import { causeChain } from "../protocol/index.js";
 import { setMaxListeners } from "node:events";
 import { readFileSync } from "node:fs";
-import { ClientPool, FtpClient, FtpReplyError, isConnectionFatal, isConnectionLimit, saysTooManyConnections, parseFtpUrl, redactUrl, type ConnectOptions } from "../client/index.js";
+import { ClientPool, FtpClient, isConnectionLimit, isConnectionLost, isLoginRefused, parseFtpUrl, redactUrl, type ConnectOptions } from "../client/index.js";
 import type { RemoteConfig } from "../config/index.js";
 import type { Logger } from "../log/index.js";
 import { backoffDelay, RetryLaterError, type BackoffPolicy } from "../queue/index.js";
@@ -47,26 +46,12 @@ export function remoteEndpoint(name: string, cfg: RemoteConfig): RemoteEndpoint 
   };
 }
 
-/** Whether an error says the remote could not be reached or kept, rather than that one file failed. */
-export function isUnreachable(err: unknown): boolean {
-  for (const e of causeChain(err)) {
-    if (isConnectionFatal(e)) return true;
-  }
-  return false;
-}
-
 /**
- * Whether the server refused the login (530 "not logged in", 430 "invalid username or
- * password"): retrying soon with the same credentials cannot help and locks accounts on many
- * servers (C6, I15). A 530 saying too many connections (proftpd's MaxClients) is a busy
- * server, not a refused login.
+ * Whether the server refused the login (the client's isLoginRefused: FtpLoginError, or a 530 /
+ * 430 not saying "too many connections"): retrying soon with the same credentials cannot help
+ * and locks accounts on many servers (C6, I15).
  */
-export function isLoginRefused(err: unknown): boolean {
-  for (const e of causeChain(err)) {
-    if (e instanceof FtpReplyError && (e.code === 530 || e.code === 430) && !saysTooManyConnections(e.message)) return true;
-  }
-  return false;
-}
+export { isLoginRefused };
 
 /**
  * Whether the server said it is busy (421, e.g. "too many connections" at the greeting, or a
@@ -201,7 +186,7 @@ export class RemoteRegistry {
         const delayMs = this.#failed(name, err, "login refused");
         throw new RetryLaterError(`remote ${name}: login refused (${(err as Error).message}); check the user and password in the config; next login try in ${Math.ceil(delayMs / 1000)} s`, { delayMs, cause: err });
       }
-      if (!isUnreachable(err) && !isServerBusy(err)) {
+      if (!isConnectionLost(err) && !isServerBusy(err)) {
         this.#healthy(name); // the server answered: it is up, this operation failed
         throw err;
       }

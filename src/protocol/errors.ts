@@ -1,14 +1,18 @@
 /** A reply from the peer that is not the success the caller expected (4xx/5xx). */
 export class FtpReplyError extends Error {
-  override readonly name = "FtpReplyError";
+  // `string`, not the literal: subclasses (client/errors.ts FtpLoginError) name themselves.
+  override readonly name: string = "FtpReplyError";
   /** The three-digit reply code. */
   readonly code: number;
   /** The command that drew the reply, with any password masked. */
   readonly command: string;
+  /** The reply's text, without code or command. */
+  readonly text: string;
   constructor(code: number, text: string, command = "", options?: { cause?: unknown }) {
     super(command ? `${command}: ${code} ${text}` : `${code} ${text}`, options);
     this.code = code;
     this.command = command;
+    this.text = text;
   }
   /** 4xx replies say "try again later" (RFC 959 section 4.2). */
   get isTransient(): boolean {

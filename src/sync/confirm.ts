@@ -1,7 +1,8 @@
 import { stat } from "node:fs/promises";
 import type { SyncClient } from "./remote.js";
-import { publishRemote, remoteSize, type FileTransfer, type TransferOutcome } from "./transfer.js";
-import { canHash, hashLocalFile, sameDigest, VerifyError } from "./verify.js";
+import { publishRemote } from "./publish.js";
+import type { FileTransfer, TransferOutcome } from "./transfer.js";
+import { hashLocalFile, remoteSize, verifyServerHash, VerifyError, type Verification } from "./verify.js";
 
 // FAULTS.md C3: the control connection stalls after 150 while the data flows. Every byte
 // arrives but the 226 never does, so the attempt ends in a reply timeout with a complete
@@ -10,15 +11,10 @@ import { canHash, hashLocalFile, sameDigest, VerifyError } from "./verify.js";
 // A partial that fails the check is a VerifyError, so the next attempt starts over.
 
 /** The verification of a partial that already holds every byte: size (and checksum when available). */
-async function verifyWhole(client: SyncClient, part: { local: string; remote: string }, size: number): Promise<Pick<TransferOutcome, "verified" | "hash">> {
+async function verifyWhole(client: SyncClient, part: { local: string; remote: string }, size: number): Promise<Verification> {
   const remote = await remoteSize(client, part.remote);
   if (remote !== size) throw new VerifyError(`size check failed: expected ${size} bytes, server has ${remote}`);
-  if (!canHash(client.features)) return { verified: "size only" };
-  const digest = await client.hash(part.remote);
-  if (!digest) return { verified: "size only" };
-  const mine = await hashLocalFile(part.local, digest.algorithm);
-  if (!sameDigest(mine, digest.value)) throw new VerifyError(`${digest.algorithm} mismatch: local ${mine}, server ${digest.value}`);
-  return { verified: digest.algorithm, hash: { algorithm: digest.algorithm, value: mine } };
+  return verifyServerHash(client, part.remote, (algorithm) => hashLocalFile(part.local, algorithm), "local");
 }
 
 /**

@@ -1,7 +1,7 @@
 import { lutimes, realpath, rm, rmdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Logger } from "../log/index.js";
-import { causeChain, FtpReplyError } from "../protocol/index.js";
+import { FtpReplyError } from "../protocol/index.js";
 import type { TokenBucket } from "./bwlimit.js";
 import type { Plan, PlanOp, TransferOp } from "./plan.js";
 import { remotePathOf, type SyncPool } from "./remote.js";
@@ -9,7 +9,10 @@ import { DEFAULT_RETRY, withRetry, type RetryPolicy } from "./retry.js";
 import type { SyncState } from "./state.js";
 import { LocalFileError } from "./localErrors.js";
 import { makeLocalDir } from "./localWrite.js";
-import { assertInside, downloadAttempt, localPathOf, transferWithRetry, uploadAttempt, type TransferOutcome } from "./transfer.js";
+import { runStopper } from "./failures.js";
+import { assertInside, localPathOf } from "./paths.js";
+import type { TransferOutcome } from "./transfer.js";
+import { transferFile } from "./transferFile.js";
 import { VerifyError } from "./verify.js";
 import { batchUploads, NotListedError, uploadBatch } from "./batch.js";
 
@@ -55,8 +58,8 @@ export interface ExecuteOptions {
   listedEntries?: (dir: string) => number;
 }
 
-/** One verified, published file. */
-export interface TransferRecord extends TransferOutcome {
+/** One verified, published file of a run (the queue's TransferRecord is a row of its history). */
+export interface TransferredFile extends TransferOutcome {
   path: string;
   size: number;
   reason: string;
@@ -65,7 +68,7 @@ export interface TransferRecord extends TransferOutcome {
 
 /** What a run did, in the order a summary reports it. */
 export interface ExecuteResult {
-  transferred: TransferRecord[];
+  transferred: TransferredFile[];
   created: string[];
   touched: string[];
   deleted: string[];
@@ -73,6 +76,12 @@ export interface ExecuteResult {
   failed: { path: string; op: PlanOp["kind"] | "conflict"; error: string }[];
   /** Why deletions were not run, when the plan had some. */
   deletesSkipped?: string;
+  /**
+   * The fatal failure that stopped the run early (failures.ts: login refused, server
+   * unreachable, local destination full or read-only), typed; the files left are in `failed`
+   * as not attempted.
+   */
+  stoppedBy?: Error;
   /** Bytes sent over the wire. */
   bytes: number;
   elapsedMs: number;
@@ -139,12 +148,13 @@ async function runTransfers(ops: TransferOp[], ctx: Context, options: ExecuteOpt
   const items: (TransferOp | TransferOp[])[] = [...batches, ...singles];
   let next = 0;
   let batching = true;
-  // A full or read-only destination fails every file that follows: stop taking new ones and
-  // say so once per file left, instead of trying (and failing) each of them.
-  let stopped: LocalFileError | undefined;
+  // A fatal failure (failures.ts: a full or read-only destination, a refused login, a server
+  // that cannot be reached) fails every file that follows: stop taking new ones and say so
+  // once per file left, instead of trying (and failing) each of them.
   const worker = async (): Promise<void> => {
     while (next < items.length) {
       const item = items[next++]!;
+      const stopped = result.stoppedBy;
       if (stopped) {
         for (const op of Array.isArray(item) ? item : [item]) {
           result.failed.push({ path: op.path, op: op.kind, error: `${op.kind} ${op.path}: not attempted: the run stopped early: ${stopped.message}` });
@@ -166,20 +176,12 @@ async function runTransfers(ops: TransferOp[], ctx: Context, options: ExecuteOpt
           await transferOne(op, ctx, options, result, prior);
         } catch (err) {
           result.failed.push({ path: op.path, op: op.kind, error: describeError(err) });
-          stopped ??= stopsTheRun(err);
+          result.stoppedBy ??= runStopper(err);
         }
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(Math.max(1, parallel), items.length) }, worker));
-}
-
-/** The local condition behind a failed transfer that would fail every later file too (disk full, read-only). */
-function stopsTheRun(err: unknown): LocalFileError | undefined {
-  for (const e of causeChain(err)) {
-    if (e instanceof LocalFileError) return e.condition === "disk-full" || e.condition === "read-only" ? e : undefined;
-  }
-  return undefined;
 }
 
 /** Run one batch; returns the files left for the plain path, and how many the listing lacked. */
@@ -223,16 +225,27 @@ async function runBatch(batch: TransferOp[], options: ExecuteOptions, result: Ex
   return { retry, unlisted };
 }
 
-/** Run `fn` over items with at most `limit` at once; a failure is recorded and the rest go on. */
+/**
+ * Run `fn` over items with at most `limit` at once; a failure is recorded and the rest go on,
+ * unless the server is gone (a refused login or an unreachable server stopped the run): then
+ * the rest are reported not attempted. (A full local disk does not stop these steps: setting a
+ * time or removing a partial needs no room.)
+ */
 async function runEach<T extends PlanOp>(items: T[], limit: number, result: ExecuteResult, fn: (op: T) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < items.length) {
       const op = items[next++]!;
+      const stopped = result.stoppedBy;
+      if (stopped && !(stopped instanceof LocalFileError)) {
+        result.failed.push({ path: op.path, op: op.kind, error: `${op.kind} ${op.path}: not attempted: the run stopped early: ${stopped.message}` });
+        continue;
+      }
       try {
         await fn(op);
       } catch (err) {
         result.failed.push({ path: op.path, op: op.kind, error: describeError(err) });
+        result.stoppedBy ??= runStopper(err);
       }
     }
   };
@@ -270,20 +283,14 @@ async function transferOne(op: TransferOp, ctx: Context, options: ExecuteOptions
   let attempts = 0;
   let ok = false;
   try {
-    const outcome = await transferWithRetry(({ attempt, restart }) => {
-      attempts = attempt;
-      const o = {
-        attempt, restart, ...(options.bucket ? { bucket: options.bucket } : {}),
-        onBytes: (n: number) => { result.bytes += n; options.progress?.bytes?.(n); },
-        ...(options.signal ? { signal: options.signal } : {}),
-      };
-      return options.pool.use((c) => (op.kind === "upload" ? uploadAttempt(c, t, o) : downloadAttempt(c, t, o)));
-    }, {
-      isRetriable: options.isRetriable,
-      policy: options.retry ?? DEFAULT_RETRY,
-      ...(options.signal ? { signal: options.signal } : {}),
+    const outcome = await transferFile(t, {
+      direction: op.kind, pool: options.pool, isRetriable: options.isRetriable, retry: options.retry ?? DEFAULT_RETRY,
+      ...(prior ? { prior } : {}), ...(options.bucket ? { bucket: options.bucket } : {}), ...(options.signal ? { signal: options.signal } : {}),
+      onBytes: (n) => { result.bytes += n; options.progress?.bytes?.(n); },
+      onAttempt: (n) => { attempts = n; },
       onRetry: (err, retry, delayMs) => options.logger?.warn({ path: op.path, retry, delayMs, err: describeError(err) }, "transfer failed, retrying"),
-    }, prior ?? {});
+      shouldStop: () => result.stoppedBy !== undefined,
+    });
     result.transferred.push({ ...outcome, path: op.path, size: op.size, reason: op.reason, attempts });
     if (outcome.restarted) options.logger?.warn({ path: op.path, reason: outcome.restarted }, "partial file discarded: started over from byte 0");
     if (op.srcStamp !== undefined) {

@@ -1,7 +1,8 @@
 import type { Readable, Writable } from "node:stream";
+import { isNotFound } from "../client/index.js";
 import type { Logger } from "../log/index.js";
 import {
-  FtpReplyError, LISTING_DEFAULTS, ListingLimitError, unsafeNameReason, type HashAlgorithm, type RejectedLine,
+  LISTING_DEFAULTS, ListingLimitError, unsafeNameReason, type HashAlgorithm, type RejectedLine,
 } from "../protocol/index.js";
 import type { PathFilter } from "./filter.js";
 import { withRetry, type RetryPolicy } from "./retry.js";
@@ -70,10 +71,8 @@ export function remotePathOf(root: string, rel: string): string {
   return base === "" ? (root.startsWith("/") ? `/${rel}` : rel) : `${base}/${rel}`;
 }
 
-/** Whether a remote error means "no such file or folder". */
-export function isNotFound(err: unknown): boolean {
-  return err instanceof FtpReplyError && (err.code === 550 || err.code === 450);
-}
+/** Whether a remote error means "no such file or folder" (the client's isNotFound). */
+export { isNotFound };
 
 /** A remote entry as a tree entry; only MLSD/MLST/MDTM times count as precise (STYLE 4). */
 export function remoteEntry(dir: string, e: SyncRemoteEntry): Entry {

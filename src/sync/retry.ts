@@ -1,5 +1,8 @@
-import { causeChain } from "../protocol/index.js";
 import { setTimeout as sleep } from "node:timers/promises";
+import { isUnreachable } from "../client/index.js";
+
+/** Whether the server could not be reached at all (the client's isUnreachable; re-exported for the outage patience's users). */
+export { isUnreachable };
 
 /** How often and how patiently a failed step is retried. */
 export interface RetryPolicy {
@@ -24,26 +27,16 @@ export interface OutageClock {
   downSince?: number;
 }
 
-const UNREACHABLE_CODES = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
-
-/** Whether an error (or one of its causes) says the server could not be reached at all. */
-export function isUnreachable(err: unknown): boolean {
-  for (const e of causeChain(err)) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && UNREACHABLE_CODES.has(code)) return true;
-  }
-  return false;
-}
-
 /** The default policy: 5 attempts, 250 ms doubling up to 10 s. */
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseMs: 250, capMs: 10_000 };
 
 /**
- * Delay before retry number `retry` (1 = the first retry): min(cap, base · 2^(retry-1)),
+ * Delay before retry number `retry` (1 = the first retry) of a step within a run (the queue's
+ * backoffDelay spaces job attempts): min(cap, base · 2^(retry-1)),
  * then jittered to between half and the whole of it, so parallel transfers that failed
  * together (a server restart) do not all come back at the same instant.
  */
-export function backoffDelay(retry: number, policy: RetryPolicy = DEFAULT_RETRY, random: () => number = Math.random): number {
+export function retryDelay(retry: number, policy: RetryPolicy = DEFAULT_RETRY, random: () => number = Math.random): number {
   const exp = Math.min(policy.capMs, policy.baseMs * 2 ** Math.max(0, retry - 1));
   return Math.round(exp / 2 + (exp / 2) * random());
 }
@@ -60,6 +53,8 @@ export interface RetryOptions {
   /** Monotonic clock of the outage patience, in ms; default performance.now. */
   now?: () => number;
   signal?: AbortSignal;
+  /** Checked before each retry: true (the run has stopped) ends the retries with the last error. */
+  shouldStop?: () => boolean;
 }
 
 /**
@@ -83,8 +78,8 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options:
       if (down) outage.downSince ??= now();
       const patient = down && now() - outage.downSince! < outage.patienceMs;
       if (!patient) failures++;
-      if (failures >= policy.attempts || !options.isRetriable(err) || options.signal?.aborted) throw err;
-      const delay = backoffDelay(attempt, policy, options.random);
+      if (failures >= policy.attempts || !options.isRetriable(err) || options.signal?.aborted || options.shouldStop?.()) throw err;
+      const delay = retryDelay(attempt, policy, options.random);
       options.onRetry?.(err, attempt, delay);
       await wait(delay);
     }

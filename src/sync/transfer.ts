@@ -1,22 +1,27 @@
 import {
-  type Stats, closeSync, createReadStream, createWriteStream, fstatSync, ftruncate as ftruncateCallback, futimesSync, openSync, readSync,
-  rename as renameWithCallback, writeSync,
+  type Stats, closeSync, createReadStream, createWriteStream, fstatSync, ftruncate as ftruncateCallback, futimesSync, openSync, readSync, writeSync,
 } from "node:fs";
-import { lutimes, realpath, rm, stat } from "node:fs/promises";
-import { dirname, join, sep } from "node:path";
+import { rm, stat } from "node:fs/promises";
 import { promisify } from "node:util";
 import { PassThrough, Readable, Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { FtpReplyError, unsafeNameReason, type HashAlgorithm } from "../protocol/index.js";
 import { throttle, type TokenBucket } from "./bwlimit.js";
 import { confirmDownloaded, confirmUploaded } from "./confirm.js";
 import { toLocalFileError } from "./localErrors.js";
-import { assertOwnPart, createPartFd, openPartToResume, regularPartSize, SizeOverrunError, type PartIdentity } from "./localWrite.js";
+import { createPartFd, openPartToResume, regularPartSize, SizeOverrunError, type PartIdentity } from "./localWrite.js";
+import { localPartPath, remotePartPath } from "./paths.js";
+import { publishLocal, publishRemote } from "./publish.js";
 import { isNotFound, type SyncClient } from "./remote.js";
-import { withRetry, type RetryOptions } from "./retry.js";
-import { partName } from "./tree.js";
 import { decideResume, dropRecord, partKey, recordDownloadSource, recordUploadSource, rememberUploadSource, type PartRecordOptions } from "./partIdentity.js";
-import { canHash, hashBuffer, hashLocalFile, sameDigest, VerifyError } from "./verify.js";
+import { hashBuffer, hashLocalFile, remoteSize, verifyServerHash, VerifyError, type Verification } from "./verify.js";
+
+// One attempt at one file, each direction: send or receive into the temporary name, verify
+// (verify.ts), publish (publish.ts). transferFile.ts runs the attempts; this module is its
+// stage "move the bytes". The names batch.ts and older callers import from here stay
+// importable from here.
+export { assertInside, localPartPath, localPathOf, remotePartPath } from "./paths.js";
+export { publishRemote } from "./publish.js";
+export { remoteSize } from "./verify.js";
 
 /**
  * Files up to this size move through memory in one piece: one synchronous read (upload) or
@@ -47,8 +52,12 @@ export interface FileTransfer {
 
 /** Per-attempt context: where the attempt starts, throttling, progress. */
 export interface AttemptOptions {
-  /** 1 for the first try; later attempts resume from the partial's real size. */
-  attempt: number;
+  /**
+   * A partial from an earlier attempt (or an earlier run) may be there: measure it and resume
+   * from its real size, and publish it without resending when it already holds every byte.
+   * Default false: start from `resumeFrom` (or 0) as the caller says.
+   */
+  resumePartial?: boolean;
   /** Start over from byte 0 (after a failed verification). */
   restart?: boolean;
   bucket?: TokenBucket;
@@ -58,15 +67,11 @@ export interface AttemptOptions {
 }
 
 /** What a finished transfer did. */
-export interface TransferOutcome {
+export interface TransferOutcome extends Verification {
   /** Bytes sent over the wire in the successful attempt. */
   bytes: number;
   /** Where the attempt started (0 unless resumed). */
   offset: number;
-  /** "SHA-256", "MD5", … or "size only" when the server offers no checksum. */
-  verified: HashAlgorithm | "size only";
-  /** The verified checksum, when there was one. */
-  hash?: { algorithm: HashAlgorithm; value: string };
   /** False when the destination's mtime could not be set (the server lacks MFMT). */
   mtimeSet: boolean;
   /**
@@ -79,63 +84,8 @@ export interface TransferOutcome {
   restarted?: string;
 }
 
-/** The remote temporary name beside a remote path. */
-export function remotePartPath(remotePath: string): string {
-  const i = remotePath.lastIndexOf("/");
-  return i < 0 ? partName(remotePath) : `${remotePath.slice(0, i + 1)}${partName(remotePath.slice(i + 1))}`;
-}
-
-/** The local temporary name beside a local path. */
-export function localPartPath(localPath: string): string {
-  return join(dirname(localPath), partName(localPath.slice(dirname(localPath).length + 1)));
-}
-
-/**
- * The local path of a relative tree path under `root`, refusing any segment that could
- * leave it (DESIGN "Transfer safety": a hostile listing cannot steer a download).
- */
-export function localPathOf(root: string, rel: string): string {
-  if (rel === "") return root;
-  for (const seg of rel.split("/")) {
-    const why = unsafeNameReason(seg);
-    if (why) throw new Error(`refusing unsafe path ${JSON.stringify(rel)}: ${why}`);
-  }
-  return join(root, ...rel.split("/"));
-}
-
-/**
- * Check that a local folder really lies inside the destination root, symlinks resolved, so a
- * pre-existing link cannot redirect a download elsewhere.
- */
-export async function assertInside(rootReal: string, dir: string): Promise<void> {
-  const real = await realpath(dir);
-  if (real !== rootReal && !real.startsWith(rootReal + sep)) throw new Error(`refusing to write through ${dir}: it leads outside the destination (${real})`);
-}
-
 function counting(onBytes?: (n: number) => void): Transform {
   return new Transform({ transform(chunk: Buffer, _e, done) { onBytes?.(chunk.length); done(null, chunk); } });
-}
-
-/**
- * The attempts of one file transfer under `retry`: each resumes from the partial the one
- * before left, except after a failed verification (VerifyError, always worth another try),
- * when the partial holds wrong bytes and the next attempt starts over. `prior` carries what
- * an earlier try (a batched upload) used up.
- */
-export function transferWithRetry(
-  attempt: (o: { attempt: number; restart: boolean }) => Promise<TransferOutcome>,
-  retry: RetryOptions,
-  prior: { attempts?: number; restart?: boolean } = {},
-): Promise<TransferOutcome> {
-  let restart = prior.restart ?? false;
-  return withRetry(async (n) => {
-    try {
-      return await attempt({ attempt: n + (prior.attempts ?? 0), restart });
-    } catch (err) {
-      if (err instanceof VerifyError) restart = true;
-      throw err;
-    }
-  }, { ...retry, isRetriable: (err) => err instanceof VerifyError || retry.isRetriable(err) });
 }
 
 /**
@@ -148,11 +98,11 @@ export async function uploadAttempt(client: SyncClient, t: FileTransfer, o: Atte
   let offset = 0;
   let restarted: string | undefined;
   if (!o.restart && client.features.rest) {
-    if (o.attempt === 1) offset = t.resumeFrom ?? 0;
+    if (!o.resumePartial) offset = t.resumeFrom ?? 0;
     else offset = await remoteSize(client, part).catch((err: unknown) => { if (isNotFound(err)) return 0; throw err; });
     // Every byte went but the 226 did not come back (C3): confirm and publish, do not resend,
     // once the local file is known to be the one those bytes came from (B11).
-    if (o.attempt > 1 && offset === t.size && t.size > 0) {
+    if (o.resumePartial && offset === t.size && t.size > 0) {
       const same = await decideResume(client, partKey("upload", t), offset, t.size);
       if (same.offset === t.size) return confirmUploaded(client, t, part);
       restarted = same.restarted;
@@ -182,19 +132,9 @@ export async function uploadAttempt(client: SyncClient, t: FileTransfer, o: Atte
     const local = await stat(t.localPath);
     if (local.size !== t.size) throw new VerifyError(`the local file changed size while sending (${t.size} → ${local.size})`);
   }
-  let verified: TransferOutcome["verified"] = "size only";
-  let hash: TransferOutcome["hash"];
-  if (canHash(client.features)) {
-    const remote = await client.hash(part);
-    if (remote) {
-      const mine = whole ? hashBuffer(whole, remote.algorithm) : await hashLocalFile(t.localPath, remote.algorithm);
-      if (!sameDigest(mine, remote.value)) throw new VerifyError(`${remote.algorithm} mismatch: local ${mine}, server ${remote.value}`);
-      verified = remote.algorithm;
-      hash = { algorithm: remote.algorithm, value: mine };
-    }
-  }
+  const { verified, hash } = await verifyServerHash(client, part, (a) => (whole ? hashBuffer(whole, a) : hashLocalFile(t.localPath, a)), "local");
   const mtimeSet = await publishRemote(client, part, t.remotePath, t.mtime);
-  if (!whole || o.attempt > 1 || t.resumeFrom) await dropRecord(partKey("upload", t));
+  if (!whole || o.resumePartial || t.resumeFrom) await dropRecord(partKey("upload", t));
   return { bytes: sent, offset, verified, ...(hash ? { hash } : {}), mtimeSet, ...(restarted ? { restarted } : {}) };
 }
 
@@ -249,44 +189,6 @@ async function sendStream(client: SyncClient, localPath: string, part: string, o
   return sent;
 }
 
-/** A remote file's size: SIZE, or the listing's size on servers without SIZE (500/502). */
-export async function remoteSize(client: SyncClient, path: string): Promise<number> {
-  try {
-    return await client.size(path);
-  } catch (err) {
-    if (!(err instanceof FtpReplyError) || ![500, 501, 502, 504].includes(err.code)) throw err;
-    const st = await client.stat(path);
-    if (st?.size === undefined) throw new FtpReplyError(550, `${path}: size unknown (no SIZE and not in the listing)`, "SIZE", { cause: err });
-    return st.size;
-  }
-}
-
-/**
- * Rename the partial into place and give it the source's mtime; resolves with whether the
- * time was set (a refused time only costs a later re-check). With a client that can, the
- * time goes on the partial and the rename follows in the same round trip (renameWithTime);
- * otherwise the time is set after the rename. Servers that refuse to rename over a file get
- * it removed first.
- */
-export async function publishRemote(client: SyncClient, part: string, target: string, mtime?: Date): Promise<boolean> {
-  const setTime = (): Promise<boolean> => (mtime ? client.setModifiedTime(target, mtime).catch((err: unknown) => {
-    if (err instanceof FtpReplyError) return false;
-    throw err;
-  }) : Promise.resolve(false));
-  try {
-    if (client.renameWithTime) return await client.renameWithTime(part, target, mtime);
-    await client.rename(part, target);
-    return await setTime();
-  } catch (err) {
-    if (!(err instanceof FtpReplyError)) throw err;
-    const exists = await client.stat(target).catch(() => undefined);
-    if (!exists || exists.type !== "file") throw err;
-    await client.remove(target);
-    await client.rename(part, target);
-    return setTime();
-  }
-}
-
 /**
  * One attempt at a download (into an existing folder): receive (or resume) into a local `.NAME.ferry-part`, verify size
  * and, when the server can hash, the checksum; then rename into place and set the mtime.
@@ -299,12 +201,12 @@ export async function downloadAttempt(client: SyncClient, t: FileTransfer, o: At
   const part = localPartPath(t.localPath); // the caller has made (and checked) the folder
   let offset = 0;
   let restarted: string | undefined;
-  if (!o.restart && client.features.rest && (o.attempt > 1 || (t.resumeFrom ?? 0) > 0)) {
+  if (!o.restart && client.features.rest && (o.resumePartial || (t.resumeFrom ?? 0) > 0)) {
     const have = await regularPartSize(part);
-    offset = o.attempt === 1 ? Math.min(have, t.resumeFrom ?? 0) : have;
+    offset = o.resumePartial ? have : Math.min(have, t.resumeFrom ?? 0);
     // Every byte came but the 226 did not (C3): confirm with SIZE (and HASH) and publish, do not
     // fetch again, once the remote file is known to be the one the partial was cut from (B11).
-    if (o.attempt > 1 && offset === t.size && t.size > 0) {
+    if (o.resumePartial && offset === t.size && t.size > 0) {
       const same = await decideResume(client, partKey("download", t), offset, t.size);
       if (same.offset === t.size) {
         const whole = await openPartToResume(part);
@@ -340,7 +242,7 @@ export async function downloadAttempt(client: SyncClient, t: FileTransfer, o: At
   }
   if (offset === 0 && !o.bucket && t.size <= SMALL_FILE_BYTES) {
     const small = await downloadSmall(client, t, part, o);
-    if (o.attempt > 1 || t.resumeFrom) await dropRecord(partKey("download", t));
+    if (o.resumePartial || t.resumeFrom) await dropRecord(partKey("download", t));
     return { ...small, ...(restarted ? { restarted } : {}) };
   }
   if (offset === 0) {
@@ -399,36 +301,10 @@ export async function downloadAttempt(client: SyncClient, t: FileTransfer, o: At
   // The pipeline has flushed every counted byte after the `offset` kept: no stat needed.
   const size = offset + received;
   if (size !== t.size) throw new VerifyError(`size check failed: expected ${t.size} bytes, received ${size}`);
-  let verified: TransferOutcome["verified"] = "size only";
-  let hash: TransferOutcome["hash"];
-  if (canHash(client.features)) {
-    const remote = await client.hash(t.remotePath);
-    if (remote) {
-      const mine = await hashLocalFile(part, remote.algorithm);
-      if (!sameDigest(mine, remote.value)) throw new VerifyError(`${remote.algorithm} mismatch: received ${mine}, server has ${remote.value}`);
-      verified = remote.algorithm;
-      hash = { algorithm: remote.algorithm, value: mine };
-    }
-  }
+  const { verified, hash } = await verifyServerHash(client, t.remotePath, (a) => hashLocalFile(part, a), "received");
   await publishLocal(part, file.id, t.localPath, t.mtime);
   await dropRecord(partKey("download", t));
   return { bytes: received, offset, verified, ...(hash ? { hash } : {}), mtimeSet: t.mtime !== undefined, ...(restarted ? { restarted } : {}) };
-}
-
-/**
- * Rename the temporary file into place once it is checked to be the regular file ferry wrote
- * (a link swapped in is refused, never published). Renaming over a link at the final name
- * replaces the link itself: nothing is written through it. The time goes on first (lutimes:
- * never through a link), so the published file has it from the start.
- */
-async function publishLocal(part: string, id: PartIdentity, target: string, mtime?: Date): Promise<void> {
-  try {
-    if (mtime) await lutimes(part, mtime, mtime);
-    assertOwnPart(part, id);
-    await renameCallback(part, target);
-  } catch (err) {
-    throw toLocalFileError(err, target);
-  }
 }
 
 /** Collects a download in memory: cheaper than a file stream for a small file. Refuses bytes past `limit`. */
@@ -490,28 +366,12 @@ async function downloadSmall(client: SyncClient, t: FileTransfer, part: string, 
   const data = sink.bytes();
   o.onBytes?.(data.length);
   if (data.length !== t.size) throw new VerifyError(`size check failed: expected ${t.size} bytes, received ${data.length}`);
-  let verified: TransferOutcome["verified"] = "size only";
-  let hash: TransferOutcome["hash"];
-  if (canHash(client.features)) {
-    const remote = await client.hash(t.remotePath);
-    if (remote) {
-      const mine = hashBuffer(data, remote.algorithm);
-      if (!sameDigest(mine, remote.value)) throw new VerifyError(`${remote.algorithm} mismatch: received ${mine}, server has ${remote.value}`);
-      verified = remote.algorithm;
-      hash = { algorithm: remote.algorithm, value: mine };
-    }
-  }
+  const { verified, hash } = await verifyServerHash(client, t.remotePath, (a) => hashBuffer(data, a), "received");
   const id = await writeSmallFile(part, data, t.mtime);
-  try {
-    assertOwnPart(part, id);
-    await renameCallback(part, t.localPath);
-  } catch (err) {
-    throw toLocalFileError(err, t.localPath);
-  }
+  await publishLocal(part, id, t.localPath); // the time went on with the bytes
   return { bytes: data.length, offset: 0, verified, ...(hash ? { hash } : {}), mtimeSet: t.mtime !== undefined };
 }
 
-const renameCallback = promisify(renameWithCallback);
 const ftruncate = promisify(ftruncateCallback);
 
 /**

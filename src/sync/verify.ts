@@ -1,7 +1,13 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { crc32 } from "node:zlib";
-import { NODE_HASH_NAMES, type HashAlgorithm } from "../protocol/index.js";
+import { isNotUnderstood } from "../client/index.js";
+import { FtpReplyError, NODE_HASH_NAMES, type HashAlgorithm } from "../protocol/index.js";
+import type { SyncClient } from "./remote.js";
+
+// The verification stage of a transfer: the size the other side holds, then the server's
+// checksum when it has one, compared with ours. A failure is a VerifyError, and nothing that
+// failed is published (publish.ts runs only after these resolve).
 
 /** The hash of a local file in one of the FTP HASH algorithms, lowercase hex. */
 export async function hashLocalFile(path: string, algorithm: HashAlgorithm): Promise<string> {
@@ -35,4 +41,46 @@ export function sameDigest(a: string, b: string): boolean {
 /** A verification that failed: the published name would hold wrong bytes, so start over. */
 export class VerifyError extends Error {
   override readonly name = "VerifyError";
+}
+
+/** How a transfer was verified: the checksum algorithm, or "size only" when the server offers none. */
+export interface Verification {
+  /** "SHA-256", "MD5", … or "size only" when the server offers no checksum. */
+  verified: HashAlgorithm | "size only";
+  /** The verified checksum, when there was one. */
+  hash?: { algorithm: HashAlgorithm; value: string };
+}
+
+/**
+ * The one server-hash check: when the server can hash, ask it for `remotePath`'s checksum and
+ * compare it with ours (`mine(algorithm)`: of the bytes sent, or of the bytes received); a
+ * difference is a VerifyError. `ours` words the message: "local" (the bytes were ours to
+ * begin with) or "received" (they came from the server).
+ */
+export async function verifyServerHash(
+  client: Pick<SyncClient, "features" | "hash">, remotePath: string,
+  mine: (algorithm: HashAlgorithm) => string | Promise<string>, ours: "local" | "received",
+): Promise<Verification> {
+  if (!canHash(client.features)) return { verified: "size only" };
+  const remote = await client.hash(remotePath);
+  if (!remote) return { verified: "size only" };
+  const digest = await mine(remote.algorithm);
+  if (!sameDigest(digest, remote.value)) {
+    throw new VerifyError(ours === "local"
+      ? `${remote.algorithm} mismatch: local ${digest}, server ${remote.value}`
+      : `${remote.algorithm} mismatch: received ${digest}, server has ${remote.value}`);
+  }
+  return { verified: remote.algorithm, hash: { algorithm: remote.algorithm, value: digest } };
+}
+
+/** A remote file's size: SIZE, or the listing's size on servers without SIZE (not understood: 500-504). */
+export async function remoteSize(client: Pick<SyncClient, "size" | "stat">, path: string): Promise<number> {
+  try {
+    return await client.size(path);
+  } catch (err) {
+    if (!isNotUnderstood(err)) throw err;
+    const st = await client.stat(path);
+    if (st?.size === undefined) throw new FtpReplyError(550, `${path}: size unknown (no SIZE and not in the listing)`, "SIZE", { cause: err });
+    return st.size;
+  }
 }

@@ -20,10 +20,11 @@ describe("localFailureOf", () => {
     assert.equal(localFailureOf(errno("EACCES"), "/d")?.condition, "permission");
   });
 
-  it("reads codes from text only when asked (local side is the destination), and never a reply code", () => {
+  it("never reads codes from text nor from a reply: only the typed cause counts", () => {
     const flat = new Error("2 operation(s) failed; first: big.bin: write /d/.big.bin.ferry-part (ENOSPC)");
     assert.equal(localFailureOf(flat, "/d"), undefined);
-    assert.equal(localFailureOf(flat, "/d", { matchText: true })?.condition, "disk-full");
+    const typed = new LocalFileError("disk-full", "/d/.big.bin.ferry-part", "ENOSPC", "destination full: /d/.big.bin.ferry-part (ENOSPC)");
+    assert.equal(localFailureOf(new Error(flat.message, { cause: typed }), "/d"), typed);
     assert.equal(localFailureOf(new FtpReplyError(452, "Insufficient storage space (ENOSPC)", "STOR x"), "/d"), undefined);
     assert.equal(localFailureOf(errno("ECONNRESET"), "/d"), undefined);
   });

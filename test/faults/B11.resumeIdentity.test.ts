@@ -54,14 +54,14 @@ async function setup(t: import("node:test").TestContext, cut: Omit<CutProxyOptio
 
 /** Cut a `get` of big.bin after CUT bytes: its first attempt, as `ferry get` runs it. */
 async function cutDownload(pool: ReturnType<typeof poolFor>, localPath: string): Promise<void> {
-  await assert.rejects(pool.use((c) => downloadAttempt(c, { localPath, remotePath: "big.bin", size: SIZE, mtime: T_OLD }, { attempt: 1 })));
+  await assert.rejects(pool.use((c) => downloadAttempt(c, { localPath, remotePath: "big.bin", size: SIZE, mtime: T_OLD }, {})));
   const part = await stat(localPartPath(localPath));
   assert.ok(part.size > 0 && part.size <= CUT, `a partial of ${part.size} bytes was left`);
 }
 
 /** Cut a `put` of big.bin after CUT bytes: its first attempt, as `ferry put` runs it. */
 async function cutUpload(pool: ReturnType<typeof poolFor>, localPath: string, serverRoot: string): Promise<void> {
-  await assert.rejects(pool.use((c) => uploadAttempt(c, { localPath, remotePath: "big.bin", size: SIZE, mtime: T_OLD }, { attempt: 1 })));
+  await assert.rejects(pool.use((c) => uploadAttempt(c, { localPath, remotePath: "big.bin", size: SIZE, mtime: T_OLD }, {})));
   // The server publishes a cut new file's bytes once it has seen the data connection end,
   // which may be just after the client gave up: wait for it (bounded).
   const partPath = join(serverRoot, ".big.bin.ferry-part");
@@ -245,7 +245,7 @@ test("B11 get --continue: a partial with no record (older ferry, other tool) sta
   t.after(() => direct.drain());
   const local2 = join(tmp.path, "big2.bin");
   await writeFile(localPartPath(local2), OLD.subarray(0, 500_000));
-  const r2 = await direct.use((c) => downloadAttempt(c, { localPath: local2, remotePath: "big.bin", size: SIZE, resumeFrom: 500_000 }, { attempt: 1 }));
+  const r2 = await direct.use((c) => downloadAttempt(c, { localPath: local2, remotePath: "big.bin", size: SIZE, resumeFrom: 500_000 }, {}));
   assert.equal(r2.offset, 500_000);
   assert.equal(r2.verified, "SHA-256");
   assert.equal(sha(await readFile(local2)), sha(OLD));
@@ -268,10 +268,10 @@ test("B11 in-run retry, download: the remote file changes between attempt 1 and 
   await writeFile(remote, OLD);
   await utimes(remote, T_OLD, T_OLD);
   const down = { localPath: join(tmp.path, "down.bin"), remotePath: "big.bin", size: SIZE, mtime: T_OLD };
-  await assert.rejects(fresh((c) => downloadAttempt(c, down, { attempt: 1 })));
+  await assert.rejects(fresh((c) => downloadAttempt(c, down, {})));
   await writeFile(remote, NEW);
   await utimes(remote, T_NEW, T_NEW);
-  const d2 = await fresh((c) => downloadAttempt(c, { ...down, mtime: T_NEW }, { attempt: 2 }));
+  const d2 = await fresh((c) => downloadAttempt(c, { ...down, mtime: T_NEW }, { resumePartial: true }));
   assert.equal(d2.offset, 0);
   assert.match(d2.restarted ?? "", /the remote file changed since the partial was cut \(modified 2020-01-01T00:00:00.000Z → 2021-06-01/);
   assert.equal(sha(await readFile(down.localPath)), sha(NEW));
@@ -285,7 +285,7 @@ test("B11 in-run retry, upload: rewritten in place with its old mtime put back (
   await writeFile(src, OLD);
   await utimes(src, T_OLD, T_OLD);
   const up = { localPath: src, remotePath: "up.bin", size: SIZE, mtime: T_OLD };
-  await assert.rejects(fresh((c) => uploadAttempt(c, up, { attempt: 1 })));
+  await assert.rejects(fresh((c) => uploadAttempt(c, up, {})));
   assert.equal(proxy.cuts, 1);
   const ctimeBefore = (await stat(src)).ctimeMs;
   for (let i = 0; i < 1000 && (await stat(src)).ctimeMs === ctimeBefore; i++) { // ctime ticks coarsely: rewrite until it moved
@@ -294,7 +294,7 @@ test("B11 in-run retry, upload: rewritten in place with its old mtime put back (
   }
   assert.notEqual((await stat(src)).ctimeMs, ctimeBefore);
   assert.equal((await stat(src)).mtimeMs, T_OLD.getTime(), "the mtime is the recorded one");
-  const u2 = await fresh((c) => uploadAttempt(c, up, { attempt: 2 }));
+  const u2 = await fresh((c) => uploadAttempt(c, up, { resumePartial: true }));
   assert.equal(u2.offset, 0);
   assert.match(u2.restarted ?? "", /the local file changed since the partial was cut \(status changed/);
   assert.equal(sha(await readFile(join(server.root, "up.bin"))), sha(NEW));
@@ -327,13 +327,13 @@ test("B11 MLST unique: a file replaced by another of the same size and the same 
   assert.ok(facts?.facts?.unique, "the server gives a unique fact");
   const local = join(tmp.path, "big.bin");
   const tr = { localPath: local, remotePath: "big.bin", size: SIZE, mtime: T_OLD, unique: facts.facts.unique };
-  await assert.rejects(fresh((c) => downloadAttempt(c, tr, { attempt: 1 })));
+  await assert.rejects(fresh((c) => downloadAttempt(c, tr, {})));
   // Replaced by rename (a new inode), its time set to the old one: only `unique` tells.
   await writeFile(join(server.root, "incoming.tmp"), NEW);
   await utimes(join(server.root, "incoming.tmp"), T_OLD, T_OLD);
   await rename(join(server.root, "incoming.tmp"), remote);
   const have = (await stat(localPartPath(local))).size;
-  const out = await fresh((c) => downloadAttempt(c, { ...tr, resumeFrom: have }, { attempt: 1 }));
+  const out = await fresh((c) => downloadAttempt(c, { ...tr, resumeFrom: have }, {}));
   assert.equal(out.offset, 0);
   assert.match(out.restarted ?? "", /the remote file changed since the partial was cut \(unique id /);
   assert.equal(sha(await readFile(local)), sha(NEW));

@@ -45,7 +45,7 @@ async function setup(t: import("node:test").TestContext) {
   const attempt = (n: number) => {
     const p = poolFor(`ftp://${server.user}:${server.password}@127.0.0.1:${proxy.port}`, 1);
     pools.push(p);
-    return p.use((c) => downloadAttempt(c, tr, { attempt: n }));
+    return p.use((c) => downloadAttempt(c, tr, { resumePartial: n > 1 }));
   };
   return { remote, tr, attempt, proxy };
 }

@@ -50,7 +50,7 @@ for (const size of [1000, 2 * MB]) {
     const c = await client(server.port);
     t.after(async () => { c.close(); await server.close(); await tmp.remove(); });
     const localPath = join(tmp.path, "f.bin");
-    await assert.rejects(downloadAttempt(c, { localPath, remotePath: "f.bin", size }, { attempt: 1 }),
+    await assert.rejects(downloadAttempt(c, { localPath, remotePath: "f.bin", size }, {}),
       (e: unknown) => e instanceof VerifyError && /size check failed: expected \d+ bytes, received \d+/.test(e.message));
     assert.deepEqual((await readdir(tmp.path)).filter((n) => n === "f.bin"), [], "not published");
   });
@@ -61,7 +61,7 @@ for (const size of [1000, 2 * MB]) {
     const c = await client(server.port);
     t.after(async () => { c.close(); await server.close(); await tmp.remove(); });
     const localPath = join(tmp.path, "f.bin");
-    const out = await downloadAttempt(c, { localPath, remotePath: "f.bin", size }, { attempt: 1 });
+    const out = await downloadAttempt(c, { localPath, remotePath: "f.bin", size }, {});
     assert.equal(out.bytes, size);
     assert.ok((await readFile(localPath)).equals(Buffer.alloc(size, 0x62)));
     assert.deepEqual((await readdir(tmp.path)).sort(), ["f.bin"]);
@@ -73,7 +73,7 @@ test("download: an overrun leaves the connection usable for the next file", asyn
   const tmp = await tempDir("ferry-b9-");
   const c = await client(server.port);
   t.after(async () => { c.close(); await server.close(); await tmp.remove(); });
-  await assert.rejects(downloadAttempt(c, { localPath: join(tmp.path, "f.bin"), remotePath: "f.bin", size: 2 * MB }, { attempt: 1 }),
+  await assert.rejects(downloadAttempt(c, { localPath: join(tmp.path, "f.bin"), remotePath: "f.bin", size: 2 * MB }, {}),
     /the server sent more than the 2097152 bytes it announced for f\.bin/);
   await c.noop();
   assert.equal(c.closed, false);

@@ -5,7 +5,7 @@ import { test, type TestContext } from "node:test";
 import { pino } from "pino";
 import { ClientPool, FtpClient, FtpReplyError, FtpTimeoutError, isRetriable } from "../../src/client/index.js";
 import type { ServerLimits } from "../../src/server/index.js";
-import { downloadAttempt, runMirror, transferWithRetry, uploadAttempt, type TransferOutcome } from "../../src/sync/index.js";
+import { runMirror, transferFile, type TransferOutcome } from "../../src/sync/index.js";
 import { startFerryServer, type RunningFerryServer } from "../helpers/ferryServer.js";
 import { startRelay, type Relay, type RelayOptions } from "../helpers/relay.js";
 import { pseudoRandomBytes, tempDir } from "../helpers/tmp.js";
@@ -41,8 +41,8 @@ async function setup(t: TestContext, o: { limits: Partial<ServerLimits>; client:
   const retries: { err: unknown; at: number }[] = [];
   const transfer = (kind: "get" | "put", name: string, size: number): Promise<TransferOutcome> => {
     const tr = { localPath: join(tmp.path, name), remotePath: name, size };
-    return transferWithRetry(({ attempt, restart }) => pool.use((c) => (kind === "get" ? downloadAttempt : uploadAttempt)(c, tr, { attempt, restart })), {
-      isRetriable, policy: { attempts: 3, baseMs: 50, capMs: 100 },
+    return transferFile(tr, {
+      direction: kind === "get" ? "download" : "upload", pool, isRetriable, retry: { attempts: 3, baseMs: 50, capMs: 100 },
       onRetry: (err) => retries.push({ err, at: performance.now() }),
     });
   };

@@ -3,7 +3,7 @@ import { connect, createServer, type Socket } from "node:net";
 import { test } from "node:test";
 import { pino } from "pino";
 import { FtpConnectionError, FtpReplyError, isRetriable } from "../../src/client/index.js";
-import { backoffDelay, DEFAULT_RETRY, isUnreachable, withRetry, type OutageClock, type RetryPolicy } from "../../src/sync/retry.js";
+import { retryDelay, DEFAULT_RETRY, isUnreachable, withRetry, type OutageClock, type RetryPolicy } from "../../src/sync/retry.js";
 import { runFerry } from "../helpers/cli.js";
 import { startFerryServer } from "../helpers/ferryServer.js";
 
@@ -75,15 +75,15 @@ test("C6 backoff: exponential, capped, and jittered (parallel retries do not com
   const policy: RetryPolicy = { attempts: 20, baseMs: 250, capMs: 10_000 };
   let previousMax = 0;
   for (let retry = 1; retry <= 20; retry++) {
-    const high = backoffDelay(retry, policy, () => 1);
-    const low = backoffDelay(retry, policy, () => 0);
+    const high = retryDelay(retry, policy, () => 1);
+    const low = retryDelay(retry, policy, () => 0);
     assert.ok(high <= policy.capMs, `retry ${retry}: ${high} over the cap`);
     assert.ok(high >= previousMax, "never shorter than the one before (before jitter)");
     assert.equal(low, Math.round(high / 2), "jitter spreads each delay over its upper half");
     previousMax = high;
   }
-  assert.equal(backoffDelay(20, policy, () => 1), policy.capMs);
-  const spread = new Set(Array.from({ length: 50 }, () => backoffDelay(5, DEFAULT_RETRY)));
+  assert.equal(retryDelay(20, policy, () => 1), policy.capMs);
+  const spread = new Set(Array.from({ length: 50 }, () => retryDelay(5, DEFAULT_RETRY)));
   assert.ok(spread.size > 10, `${spread.size} distinct delays for 50 retries at the same step`);
 });
 

@@ -229,7 +229,7 @@ test("D4 downloadAttempt into a full disk: rejects with LocalFileError 'disk-ful
   t.after(() => client.close());
   let received = 0;
   await assert.rejects(
-    downloadAttempt(client, { localPath: join(dest, "huge.bin"), remotePath: "huge.bin", size }, { attempt: 1, onBytes: (n) => (received += n) }),
+    downloadAttempt(client, { localPath: join(dest, "huge.bin"), remotePath: "huge.bin", size }, { onBytes: (n) => (received += n) }),
     (e: unknown) => e instanceof LocalFileError && e.condition === "disk-full" && /destination full: .*huge\.bin.*ENOSPC/.test(e.message),
   );
   // The transfer was cut when the disk refused, not read to its end into nowhere.

@@ -9,7 +9,7 @@ import { dirname } from "node:path";
 import { pino } from "pino";
 import { ClientPool, FtpClient, isRetriable, parseFtpUrl } from "../../src/client/index.js";
 import { Authenticator, FtpServer, type ServerLimits } from "../../src/server/index.js";
-import { downloadAttempt, runMirror, transferWithRetry, uploadAttempt, type RetryPolicy } from "../../src/sync/index.js";
+import { runMirror, transferFile, type RetryPolicy } from "../../src/sync/index.js";
 
 /** Options of the server role. */
 export interface PeerServerOptions {
@@ -91,9 +91,9 @@ async function client(o: PeerClientOptions): Promise<void> {
       if (o.size === undefined) throw new Error("get/put need size");
       await mkdir(dirname(o.local), { recursive: true });
       const t = { localPath: o.local, remotePath: u.path, size: o.size };
-      const outcome = await transferWithRetry(({ attempt, restart }) => pool.use((c) => (o.op === "get" ? downloadAttempt : uploadAttempt)(c, t, {
-        attempt, restart, onBytes,
-      })), { isRetriable, onRetry, policy: o.retry });
+      const outcome = await transferFile(t, {
+        direction: o.op === "get" ? "download" : "upload", pool, isRetriable, onBytes, onRetry, ...(o.retry ? { retry: o.retry } : {}),
+      });
       flushBytes();
       emit("done", { ...outcome, moved, connects });
     } else {

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { backoffDelay, withRetry, type RetryPolicy } from "../../src/sync/retry.js";
+import { retryDelay, withRetry, type RetryPolicy } from "../../src/sync/retry.js";
 
 const policy: RetryPolicy = { attempts: 4, baseMs: 100, capMs: 1000 };
 const delays: { retry: number; random: number; ms: number }[] = [
@@ -8,8 +8,8 @@ const delays: { retry: number; random: number; ms: number }[] = [
   { retry: 3, random: 1, ms: 400 }, { retry: 5, random: 1, ms: 1000 }, { retry: 30, random: 0, ms: 500 },
 ];
 for (const d of delays) {
-  test(`backoffDelay(retry ${d.retry}, random ${d.random}) = ${d.ms}`, () => {
-    assert.equal(backoffDelay(d.retry, policy, () => d.random), d.ms);
+  test(`retryDelay(retry ${d.retry}, random ${d.random}) = ${d.ms}`, () => {
+    assert.equal(retryDelay(d.retry, policy, () => d.random), d.ms);
   });
 }
 

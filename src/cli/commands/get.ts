@@ -3,7 +3,7 @@ import { stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { isRetriable } from "../../client/index.js";
 import { createLogger } from "../../log/index.js";
-import { downloadAttempt, formatBytes, localPartPath, transferWithRetry, type TransferOutcome } from "../../sync/index.js";
+import { formatBytes, localPartPath, transferFile, type TransferOutcome } from "../../sync/index.js";
 import { makeLocalDir } from "../../sync/localWrite.js";
 import { addTlsOptions, resolveRemote, type TlsFlags } from "../credentials.js";
 import { CliError, ExitCode } from "../exitCodes.js";
@@ -57,10 +57,8 @@ export function registerGet(program: Command): void {
           ...(remote.facts?.unique ? { unique: remote.facts.unique } : {}),
           records: { origin: serverOrigin(target.url) }, // a partial cut from another server is not resumed
         };
-        outcome = await transferWithRetry(({ attempt, restart }) => session.pool.use((c) => downloadAttempt(c, t, {
-          attempt, restart, onBytes: (n) => progress.bytes?.(n), ...(bucket ? { bucket } : {}),
-        })), {
-          isRetriable,
+        outcome = await transferFile(t, {
+          direction: "download", pool: session.pool, isRetriable, onBytes: (n) => progress.bytes?.(n), ...(bucket ? { bucket } : {}),
           onRetry: (err, retry, delayMs) => logger.warn({ retry, delayMs, err: (err as Error).message }, "download failed, retrying"),
         });
       } catch (err) {

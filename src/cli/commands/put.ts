@@ -3,7 +3,7 @@ import { stat } from "node:fs/promises";
 import { basename, resolve } from "node:path";
 import { isRetriable, FtpReplyError } from "../../client/index.js";
 import { createLogger } from "../../log/index.js";
-import { remotePartPath, transferWithRetry, uploadAttempt, type TransferOutcome } from "../../sync/index.js";
+import { remotePartPath, transferFile, type TransferOutcome } from "../../sync/index.js";
 import { addTlsOptions, resolveRemote, type TlsFlags } from "../credentials.js";
 import { CliError, ExitCode } from "../exitCodes.js";
 import { addBwlimitOption, bucketFromFlag } from "../bwlimitOption.js";
@@ -47,10 +47,8 @@ export function registerPut(program: Command): void {
           .catch((err: unknown) => { if (err instanceof FtpReplyError && err.code >= 450) return 0; throw err; }) : 0;
         progress.start(1, st.size - resumeFrom);
         const t = { localPath, remotePath, size: st.size, mtime: st.mtime, ...(resumeFrom ? { resumeFrom } : {}), records: { origin: serverOrigin(target.url) } };
-        outcome = await transferWithRetry(({ attempt, restart }) => session.pool.use((c) => uploadAttempt(c, t, {
-          attempt, restart, onBytes: (n) => progress.bytes?.(n), ...(bucket ? { bucket } : {}),
-        })), {
-          isRetriable,
+        outcome = await transferFile(t, {
+          direction: "upload", pool: session.pool, isRetriable, onBytes: (n) => progress.bytes?.(n), ...(bucket ? { bucket } : {}),
           onRetry: (err, retry, delayMs) => logger.warn({ retry, delayMs, err: (err as Error).message }, "upload failed, retrying"),
         });
       } catch (err) {

@@ -94,7 +94,9 @@ export function createMirrorHandler(deps: MirrorRunnerDeps): JobHandler<"mirror"
       const down = deps.remotes.downFor(cfg.remote);
       const summary = `${result.failed.length} operation(s) failed, ${result.transferred.length} file(s) transferred; first: ${result.failed[0]!.path === "" ? "" : `${result.failed[0]!.path}: `}${result.failed[0]!.error}`;
       if (down) throw new RetryLaterError(`remote ${cfg.remote} unreachable: ${summary}`, { delayMs: down.ms });
-      throw new Error(summary);
+      // The typed failure that stopped the run (a full local disk: LocalFileError) rides along
+      // as the cause, so the daemon defers on it without reading the summary's text.
+      throw new Error(summary, result.stoppedBy ? { cause: result.stoppedBy } : {});
     }
     log.info({
       transferred: result.transferred.length, unchanged: outcome.plan.unchanged.length, deleted: result.deleted.length,

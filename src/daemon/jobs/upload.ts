@@ -4,7 +4,7 @@ import { basename, dirname, extname, join, posix, relative, sep } from "node:pat
 import type { FtpClient } from "../../client/index.js";
 import type { Logger } from "../../log/index.js";
 import { RetryLaterError, type HandlerResult, type JobHandler } from "../../queue/index.js";
-import { canHash, hashLocalFile, loadRecord, partKey, remotePartPath, sameDigest, uploadAttempt, VerifyError, type TransferOutcome } from "../../sync/index.js";
+import { canHash, hashLocalFile, loadRecord, partKey, remotePartPath, sameDigest, transferFile, VerifyError, type SyncClient, type TransferOutcome } from "../../sync/index.js";
 import type { HashAlgorithm } from "../../protocol/index.js";
 import type { AfterAction, UploadJob } from "../config.js";
 import { PermanentJobError } from "../errors.js";
@@ -37,6 +37,9 @@ export interface UploadRunnerDeps {
  * the upload still refuses to archive a file that changed).
  */
 export const OPEN_WRITER_MAX_WAIT_MS = 3_600_000;
+
+/** The outbox's per-file transfer makes one attempt: the queue's backoff retries the job. */
+const ONE_ATTEMPT = { attempts: 1, baseMs: 0, capMs: 0 };
 
 /** Where an outbox file goes: the target folder plus its path below the watched folder. */
 export function remotePathFor(job: UploadJob, localPath: string): string {
@@ -91,40 +94,44 @@ export function createUploadHandler(deps: UploadRunnerDeps): JobHandler<"upload"
     await waitForWriters(path, job.createdAt, cfg.stableMs, log, "before the upload");
     const started = now();
     const bucket = deps.bandwidth?.for(cfg.remote);
-    const outcome = await deps.remotes.use(cfg.remote, async (client) => {
-      const dir = posix.dirname(remotePath);
+    const dir = posix.dirname(remotePath);
+    const present = await deps.remotes.use(cfg.remote, async (client) => {
       await deps.remotes.ensureDir(cfg.remote, client, dir);
       // Only a retry (its last run may have published before dying) or a kept file (found again
       // at every start) can already be there; a first upload skips the extra round trips.
       const mayBeThere = job.attempts > 1 || cfg.after.kind === "keep";
-      const present = mayBeThere ? await alreadyThere(client, path, st.size, remotePath) : undefined;
-      if (present) {
-        log.info({ remotePath, verified: present }, "already on the server with the same bytes; not sent again");
-        return { bytes: 0, verified: present, skipped: true } as const;
-      }
+      return mayBeThere ? alreadyThere(client, path, st.size, remotePath) : undefined;
+    }, ctx.signal);
+    let outcome: TransferOutcome | { bytes: 0; verified: string; skipped: true };
+    if (present) {
+      log.info({ remotePath, verified: present }, "already on the server with the same bytes; not sent again");
+      outcome = { bytes: 0, verified: present, skipped: true } as const;
+    } else {
+      // A retry resumes the partial, also one that used no attempt (a cut connection defers
+      // the job as an outage): a record of what an earlier run started sending says there
+      // is a partial worth asking for. The transfer then resumes only onto bytes of this
+      // very file (B11: the record, or a checksum, proves it) and starts over otherwise.
+      const partialMayExist = job.attempts > 1 || (await loadRecord(partKey("upload", { localPath: path, remotePath }))) !== undefined;
       try {
-        // A retry resumes the partial, also one that used no attempt (a cut connection defers
-        // the job as an outage): a record of what an earlier run started sending says there
-        // is a partial worth asking for. uploadAttempt then resumes only onto bytes of this
-        // very file (B11: the record, or a checksum, proves it) and starts over otherwise.
-        const startedBefore = job.attempts > 1 || (await loadRecord(partKey("upload", { localPath: path, remotePath }))) !== undefined;
-        const attempt = startedBefore ? 2 : 1;
-        // No mtime is set on the server: in an inbox the arrival time is what readers go by.
+        // One attempt: the queue retries the job. No mtime is set on the server: in an inbox
+        // the arrival time is what readers go by.
         deps.progress?.started(job.id, path, st.size);
         let ok = false;
         try {
-          const sent = await uploadAttempt(client, { localPath: path, remotePath, size: st.size }, { attempt, signal: ctx.signal, onBytes: (n) => deps.progress?.bytes(job.id, n), ...(bucket ? { bucket } : {}) });
+          outcome = await transferFile({ localPath: path, remotePath, size: st.size }, {
+            direction: "upload", pool: deps.remotes.syncPool(cfg.remote, ctx.signal), retry: ONE_ATTEMPT, partialMayExist, signal: ctx.signal,
+            onBytes: (n) => deps.progress?.bytes(job.id, n), ...(bucket ? { bucket } : {}),
+          });
           ok = true;
-          return sent;
         } finally {
           deps.progress?.done(job.id, path, ok);
         }
       } catch (err) {
         deps.remotes.forgetDir(cfg.remote, dir);
-        if (err instanceof VerifyError) return verifyFailed(client, err, path, st.size, remotePath, cfg);
-        throw err;
+        if (err instanceof VerifyError) outcome = await deps.remotes.use(cfg.remote, (client) => verifyFailed(client, err, path, st.size, remotePath, cfg), ctx.signal);
+        else throw err;
       }
-    }, ctx.signal);
+    }
     if (cfg.after.kind !== "keep") {
       // The after-action destroys the outbox copy: only a file that is still exactly what was
       // sent may go. A writer that resumed (or still holds it open) would otherwise write the
@@ -174,7 +181,7 @@ async function alreadyThere(client: FtpClient, localPath: string, size: number, 
 }
 
 /** A failed verification: a file still changing waits; wrong bytes discard the partial and fail the attempt. */
-async function verifyFailed(client: FtpClient, err: VerifyError, path: string, size: number, remotePath: string, cfg: UploadJob): Promise<TransferOutcome> {
+async function verifyFailed(client: SyncClient, err: VerifyError, path: string, size: number, remotePath: string, cfg: UploadJob): Promise<TransferOutcome> {
   const now = await stat(path).catch(() => undefined);
   await client.remove(remotePartPath(remotePath)).catch(() => undefined);
   if (!now || now.size !== size) throw new RetryLaterError(`${path} changed while it was sent: ${err.message}`, { delayMs: cfg.stableMs });
