@@ -47,7 +47,7 @@ const TW_SETTLE_MAX_S = Number(process.env.TW_SETTLE_MAX_S ?? 30);
 type Phase = "upload" | "no-change after upload" | "download" | "no-change after download";
 const PHASES: Phase[] = ["upload", "no-change after upload", "download", "no-change after download"];
 interface Tool { up: (src: string, remote: string) => [string, string[]]; down: (remote: string, dst: string) => [string, string[]] }
-interface Sample { seconds: number; commands: number; transfers: number; peakControl: number; dataConnections: number }
+interface Sample { seconds: number; commands: number; transfers: number; peakControl: number; dataConnections: number; verbs: Record<string, number> }
 
 for (const s of SERVERS) if (s !== "vsftpd" && s !== "ferry") throw new Error(`SERVER=${s}: use vsftpd, ferry or both`);
 for (const t of TOOLS) if (!["ferry", "lftp", "rclone"].includes(t)) throw new Error(`TOOLS: unknown tool ${t} (ferry, lftp, rclone)`);
@@ -110,7 +110,7 @@ async function timed(relay: DelayRelay, [cmd, args]: [string, string[]], env: No
   const v = relay.stats.verbs;
   return {
     seconds, commands: relay.stats.commands, transfers: (v.STOR ?? 0) + (v.RETR ?? 0) + (v.APPE ?? 0),
-    peakControl: relay.stats.peakControl, dataConnections: relay.stats.dataConnections,
+    peakControl: relay.stats.peakControl, dataConnections: relay.stats.dataConnections, verbs: { ...v },
   };
 }
 
@@ -133,7 +133,8 @@ async function benchServer(kind: string, cli: string, tmp: string, src: string, 
     const add = (name: string, phase: Phase, s: Sample): void => {
       ((results[name] ??= { upload: [], "no-change after upload": [], download: [], "no-change after download": [] })[phase]).push(s);
       console.error(`${kind} run ${results[name][phase].length} ${name.padEnd(6)} ${phase.padEnd(24)} ${s.seconds.toFixed(2)} s, ${s.commands} commands, ` +
-        `${s.transfers} transfers, ${s.dataConnections} data connections, ${s.peakControl} control connections at most`);
+        `${s.transfers} transfers, ${s.dataConnections} data connections, ${s.peakControl} control connections at most; ` +
+        Object.entries(s.verbs).sort((a, b) => b[1] - a[1]).map(([verb, n]) => `${verb} ${n}`).join(", "));
     };
     for (let r = 0; r < RUNS; r++) {
       const order = names.map((_, i) => names[(i + r) % names.length]!);
