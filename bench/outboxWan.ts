@@ -12,6 +12,7 @@
 //   SERVER=vsftpd RUNS=1 node --import tsx bench/outboxWan.ts
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
+import { appendFileSync } from "node:fs";
 import { chown, mkdir, readdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { startVsftpd, VSFTPD_CANDIDATES, stopProcess } from "../test/helpers/vsftpd.js";
@@ -28,14 +29,14 @@ const FILE_BYTES = 64 * 1024;
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 4);
 const STABLE_MS = Number(process.env.STABLE_MS ?? 250);
 /** Longest wait for all files to arrive, seconds. */
-const TIMEOUT_S = Number(process.env.TIMEOUT_S ?? 300);
+const TIMEOUT_S = Number(process.env.TIMEOUT_S ?? 120);
 const SERVERS = (process.env.SERVER ?? "both") === "both" ? ["vsftpd", "ferry"] : [process.env.SERVER!];
 for (const s of SERVERS) if (s !== "vsftpd" && s !== "ferry") throw new Error(`SERVER=${s}: use vsftpd, ferry or both`);
 
 interface Sample { seconds: number; commands: number; peakControl: number; dataConnections: number }
 
 /** Start the daemon and wait for its "daemon ready" log line (bounded). */
-async function startDaemon(cli: string, config: string): Promise<ChildProcess> {
+async function startDaemon(cli: string, config: string): Promise<{ daemon: ChildProcess; log: () => string }> {
   const daemon = spawn(process.execPath, [cli, "daemon", "--config", config], { stdio: ["ignore", "pipe", "pipe"] });
   let log = "";
   // pino writes its lines to stderr; stdout is read too so that neither pipe fills up.
@@ -45,6 +46,7 @@ async function startDaemon(cli: string, config: string): Promise<ChildProcess> {
     const timer = setTimeout(() => resolve(false), 20_000);
     lines.on("line", (line) => {
       log = (log + line + "\n").slice(-3000);
+      if (process.env.DAEMON_LOG) appendFileSync(process.env.DAEMON_LOG, line + "\n");
       if (line.includes('"daemon.ready"')) {
         clearTimeout(timer);
         resolve(true);
@@ -56,11 +58,11 @@ async function startDaemon(cli: string, config: string): Promise<ChildProcess> {
     await stopProcess(daemon);
     throw new Error(`ferry daemon did not report ready within 20 s: ${log.slice(-800)}`);
   }
-  return daemon;
+  return { daemon, log: () => log };
 }
 
-/** Poll the server's folder until FILES final names hold FILE_BYTES each (bounded); false on time-out. */
-async function allArrived(dir: string, names: Set<string>): Promise<boolean> {
+/** Poll the server's folder until FILES final names hold FILE_BYTES each (bounded); how many did. */
+async function allArrived(dir: string, names: Set<string>): Promise<number> {
   const deadline = performance.now() + TIMEOUT_S * 1000;
   const done = new Set<string>();
   while (performance.now() < deadline) {
@@ -69,10 +71,10 @@ async function allArrived(dir: string, names: Set<string>): Promise<boolean> {
       // A final name is published whole (temp name, verify, rename), but check the size anyway.
       if ((await stat(join(dir, name)).catch(() => undefined))?.size === FILE_BYTES) done.add(name);
     }
-    if (done.size === names.size) return true;
+    if (done.size === names.size) return done.size;
     await new Promise((r) => setTimeout(r, 20));
   }
-  return false;
+  return done.size;
 }
 
 async function oneRun(cli: string, tmp: string, server: BenchServer, relay: DelayRelay, r: number): Promise<Sample> {
@@ -96,12 +98,13 @@ async function oneRun(cli: string, tmp: string, server: BenchServer, relay: Dela
   const names = new Set(bodies.map((_, i) => `f${i}.bin`));
   // The same files written in a folder of their own, for the digest the server's copy must match.
   await Promise.all(bodies.map((b, i) => writeFile(join(staged, `f${i}.bin`), b)));
-  const daemon = await startDaemon(cli, config);
+  const { daemon, log } = await startDaemon(cli, config);
   try {
     relay.reset();
     const t0 = performance.now();
     await Promise.all(bodies.map((b, i) => writeFile(join(outbox, `f${i}.bin`), b)));
-    if (!(await allArrived(serverDir, names))) throw new Error(`${server.name}: not all ${FILES} files arrived within ${TIMEOUT_S} s`);
+    const arrived = await allArrived(serverDir, names);
+    if (arrived < FILES) throw new Error(`${server.name}: ${arrived} of ${FILES} files arrived within ${TIMEOUT_S} s; the daemon's log ends: ${log().slice(-1500)}`);
     const seconds = (performance.now() - t0) / 1000;
     const s = relay.stats;
     const sample = { seconds, commands: s.commands, peakControl: s.peakControl, dataConnections: s.dataConnections };
