@@ -1,9 +1,13 @@
 // Benchmark: `ferry mirror --parallel 8` beside `lftp mirror --parallel=8` and
-// `rclone sync --transfers 8` (when installed) against vsftpd on loopback: 5,000 files of
-// 4 KiB in 50 folders, upload and download, each followed by a no-change re-run. Root only
-// (vsftpd needs a local user).
+// `rclone sync --transfers 8` (when installed) against vsftpd and/or proftpd on loopback:
+// 5,000 files of 4 KiB in 50 folders, upload and download, each followed by a no-change
+// re-run. Root only (the servers need a local user). With two or more CPUs the server and its
+// sessions run on CPU 0 and the tools on CPU 1 (taskset; PIN=0 turns it off), as two machines
+// on a LAN would be.
 //
-//   node --import tsx bench/mirror.ts                        # FILES=5000 DIRS=50 RUNS=3
+//   node --import tsx bench/mirror.ts                        # FILES=5000 DIRS=50 RUNS=3 SERVER=vsftpd
+//   SERVER=proftpd node --import tsx bench/mirror.ts         # proftpd (scripts/install-peers.sh unpacks it)
+//   SERVER=both node --import tsx bench/mirror.ts            # vsftpd, then proftpd
 //   FILES=1000 RUNS=1 TW_SETTLE_MAX_S=0 node --import tsx bench/mirror.ts   # a quick look
 //   TMPDIR=/dev/shm node --import tsx bench/mirror.ts        # take the disk out of it
 //   TOOLS=ferry,lftp node --import tsx bench/mirror.ts
@@ -21,20 +25,21 @@
 // /work/shared/bench/peers.sh: dotfiles listed, remote times set where the tool can.
 import { execFile, execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { mkdir, rm, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { chown, mkdir, rm, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { startVsftpd, VSFTPD_CANDIDATES } from "../test/helpers/vsftpd.js";
 import { findPeer } from "../test/helpers/peers.js";
 import { sessionProcesses } from "../test/helpers/sessionProcesses.js";
 import { tempDir, pseudoRandomBytes } from "../test/helpers/tmp.js";
 import { holdPageReporting } from "./lib/pageReporting.js";
+import { buildFerryCli } from "./lib/ferryCli.js";
+import { onCpu, PIN } from "./lib/pin.js";
+import { findProftpd, startProftpd } from "./lib/proftpd.js";
 
 const run = promisify(execFile);
-const REPO = join(dirname(fileURLToPath(import.meta.url)), "..");
-const OUT = join(REPO, "node_modules", ".cache", "ferry-bench-mirror");
-const CLI = join(OUT, "main.js");
+/** The bundled CLI (bench/lib/ferryCli.ts), built at the start of main(). */
+let CLI = "";
 const FILES = Number(process.env.FILES ?? 5000);
 const DIRS = Number(process.env.DIRS ?? 50);
 const RUNS = Number(process.env.RUNS ?? 3);
@@ -43,6 +48,8 @@ const TOOLS = process.env.TOOLS?.split(",");
 const FERRY_NODE_FLAGS = process.env.FERRY_NODE_FLAGS?.split(" ").filter(Boolean) ?? [];
 const TW_SETTLE_BELOW = Number(process.env.TW_SETTLE_BELOW ?? 1000);
 const TW_SETTLE_MAX_S = Number(process.env.TW_SETTLE_MAX_S ?? 75);
+const SERVERS = (process.env.SERVER ?? "vsftpd") === "both" ? ["vsftpd", "proftpd"] : [process.env.SERVER ?? "vsftpd"];
+for (const s of SERVERS) if (s !== "vsftpd" && s !== "proftpd") throw new Error(`SERVER=${s}: use vsftpd, proftpd or both`);
 
 /** Wall seconds, peak RSS, the tool's CPU seconds (user+sys) and the server's (vsftpd and its sessions). */
 interface Timing { seconds: number; maxRssKB: number; cpu: number; serverCpu: number }
@@ -91,11 +98,11 @@ function tools(src: string, server: { user: string; password: string; port: numb
   const lftpSet = "set cmd:fail-exit yes; set cmd:interactive no; set net:max-retries 2; set net:persist-retries 0; " +
     "set net:timeout 30; set xfer:clobber on; set ftp:ssl-allow no; set ftp:list-options -a; set ftp:use-mdtm-overloaded on;";
   const lftp = (cmd: string): [string, string[]] =>
-    ["lftp", ["-c", `${lftpSet} open -u ${server.user},${server.password} -p ${server.port} 127.0.0.1; ${cmd}`]];
+    onCpu(1, "lftp", ["-c", `${lftpSet} open -u ${server.user},${server.password} -p ${server.port} 127.0.0.1; ${cmd}`]);
   const all: Record<string, Tool> = {
     ferry: {
-      up: (d) => [process.execPath, [...FERRY_NODE_FLAGS, CLI, "mirror", src, `${url}/${d}`, "--parallel", "8"]],
-      down: (r, d) => [process.execPath, [...FERRY_NODE_FLAGS, CLI, "mirror", `${url}/${r}`, d, "--parallel", "8"]],
+      up: (d) => onCpu(1, process.execPath, [...FERRY_NODE_FLAGS, CLI, "mirror", src, `${url}/${d}`, "--parallel", "8"]),
+      down: (r, d) => onCpu(1, process.execPath, [...FERRY_NODE_FLAGS, CLI, "mirror", `${url}/${r}`, d, "--parallel", "8"]),
     },
     lftp: {
       up: (d) => lftp(`mirror -R --only-newer --parallel=8 ${src} ${d}`),
@@ -107,8 +114,8 @@ function tools(src: string, server: { user: string; password: string; port: numb
     const remote = `:ftp,host=127.0.0.1,port=${server.port},user=${server.user},pass=${pass}:`;
     const flags = ["--transfers", "8", "--checkers", "8", "--retries", "1", "--low-level-retries", "2", "-q", "--ftp-writing-mdtm", "--ftp-force-list-hidden"];
     all.rclone = {
-      up: (d) => ["rclone", ["sync", ...flags, src, `${remote}${d}`]],
-      down: (r, d) => ["rclone", ["sync", ...flags, `${remote}${r}`, d]],
+      up: (d) => onCpu(1, "rclone", ["sync", ...flags, src, `${remote}${d}`]),
+      down: (r, d) => onCpu(1, "rclone", ["sync", ...flags, `${remote}${r}`, d]),
     };
   }
   return Object.fromEntries(Object.entries(all).filter(([name]) => !TOOLS || TOOLS.includes(name)));
@@ -116,11 +123,8 @@ function tools(src: string, server: { user: string; password: string; port: numb
 
 async function main(): Promise<void> {
   const memoryNote = holdPageReporting();
-  await rm(OUT, { recursive: true, force: true });
-  execFileSync(join(REPO, "node_modules", ".bin", "esbuild"), [join(REPO, "src/cli/main.ts"), "--bundle", "--splitting", "--platform=node",
-    "--format=esm", "--packages=external", "--log-level=warning", `--outdir=${OUT}`], { stdio: "inherit" });
+  CLI = buildFerryCli();
   const tmp = await tempDir("ferry-bench-mirror-");
-  const server = await startVsftpd(VSFTPD_CANDIDATES[0]!);
   try {
     const src = join(tmp.path, "src");
     for (let i = 0; i < FILES; i++) {
@@ -128,20 +132,49 @@ async function main(): Promise<void> {
       if (i < DIRS) await mkdir(dir, { recursive: true });
       await writeFile(join(dir, `f${i}.bin`), pseudoRandomBytes(4096, i + 1));
     }
+    for (const kind of SERVERS) {
+      const results = await benchServer(kind, src, tmp.path);
+      report(kind, results);
+    }
+    if (memoryNote) console.log(memoryNote);
+    console.log(PIN ? "the server and its sessions on CPU 0, the tools on CPU 1 (PIN=0 to run unpinned)" : "unpinned");
+  } finally {
+    await tmp.remove();
+  }
+}
+
+async function startServer(kind: string): Promise<{ pid: number; home: string; user: string; password: string; port: number; stop: () => Promise<void> }> {
+  if (kind === "vsftpd") return startVsftpd(VSFTPD_CANDIDATES[0]!);
+  const bin = findProftpd();
+  if (!bin) throw new Error("proftpd not found: run scripts/install-peers.sh (it unpacks proftpd-core into /opt/ferry-peers/proftpd), or set PROFTPD_BIN");
+  return startProftpd(bin);
+}
+
+async function benchServer(kind: string, src: string, tmpPath: string): Promise<Record<string, Record<string, Timing[]>>> {
+  const server = await startServer(kind);
+  // Sessions are forked later and inherit the listener's CPU.
+  if (PIN) execFileSync("taskset", ["-a", "-p", "-c", "0", String(server.pid)], { stdio: "ignore" });
+  try {
+    const home = await stat(server.home);
     const all = tools(src, server);
     const names = Object.keys(all);
     const results: Record<string, Record<string, Timing[]>> = {};
     const add = (name: string, phase: Phase, t: Timing): void => { ((results[name] ??= {})[phase] ??= []).push(t); };
     for (let r = 0; r < RUNS; r++) {
       const order = names.map((_, i) => names[(i + r) % names.length]!);
-      const env = (name: string) => ({ FERRY_STATE_DIR: join(tmp.path, `state-${name}-${r}`) });
+      const env = (name: string) => ({ FERRY_STATE_DIR: join(tmpPath, `state-${kind}-${name}-${r}`) });
       const remoteDir = (name: string) => `${name}${r}`;
-      const local = (name: string) => join(tmp.path, `back-${name}-${r}`);
+      const local = (name: string) => join(tmpPath, `back-${kind}-${name}-${r}`);
       for (const name of order) {
+        // The remote folder exists, empty, before the upload: rclone 1.60 stops when listing a
+        // missing root is answered 450 (proftpd) rather than 550.
+        const dir = join(server.home, remoteDir(name));
+        await mkdir(dir);
+        await chown(dir, home.uid, home.gid);
         const tw = await settleTimeWait();
         const t = await timed(server.pid, ...all[name]!.up(remoteDir(name)), env(name));
         add(name, "upload", t);
-        console.error(`run ${r + 1} ${name} upload ${t.seconds} s (TIME_WAIT before: ${tw})`);
+        console.error(`${kind} run ${r + 1} ${name} upload ${t.seconds} s (TIME_WAIT before: ${tw})`);
         await run("diff", ["-r", src, join(server.home, remoteDir(name))]);
       }
       for (const name of order) add(name, "upload no-change", await timed(server.pid, ...all[name]!.up(remoteDir(name)), env(name)));
@@ -149,7 +182,7 @@ async function main(): Promise<void> {
         const tw = await settleTimeWait();
         const t = await timed(server.pid, ...all[name]!.down(remoteDir(name), local(name)), env(name));
         add(name, "download", t);
-        console.error(`run ${r + 1} ${name} download ${t.seconds} s (TIME_WAIT before: ${tw})`);
+        console.error(`${kind} run ${r + 1} ${name} download ${t.seconds} s (TIME_WAIT before: ${tw})`);
         await run("diff", ["-r", src, local(name)]);
       }
       for (const name of order) add(name, "download no-change", await timed(server.pid, ...all[name]!.down(remoteDir(name), local(name)), env(name)));
@@ -158,16 +191,14 @@ async function main(): Promise<void> {
         await rm(local(name), { recursive: true, force: true });
       }
     }
-    report(results);
-    if (memoryNote) console.log(memoryNote);
+    return results;
   } finally {
     await server.stop();
-    await tmp.remove();
   }
 }
 
-function report(results: Record<string, Record<string, Timing[]>>): void {
-  console.log(`mirror of ${FILES} files of 4 KiB in ${DIRS} folders, vsftpd on loopback, ${RUNS} run(s): ` +
+function report(kind: string, results: Record<string, Record<string, Timing[]>>): void {
+  console.log(`mirror of ${FILES} files of 4 KiB in ${DIRS} folders, ${kind} on loopback, ${RUNS} run(s): ` +
     "median seconds (min-max) [peak RSS MiB]");
   console.log(["tool", ...PHASES].map((s, i) => s.padEnd(i === 0 ? 8 : 24)).join(""));
   for (const [name, rec] of Object.entries(results)) {
@@ -176,7 +207,7 @@ function report(results: Record<string, Record<string, Timing[]>>): void {
       return `${median(s).toFixed(2)} (${Math.min(...s).toFixed(2)}-${Math.max(...s).toFixed(2)}) [${Math.round(Math.max(...rec[p]!.map((t) => t.maxRssKB)) / 1024)}]`.padEnd(24);
     })].join(""));
   }
-  console.log("CPU seconds, medians: the tool's own (user+sys) / the server's (vsftpd with its sessions)");
+  console.log(`CPU seconds, medians: the tool's own (user+sys) / the server's (${kind} with its sessions)`);
   for (const [name, rec] of Object.entries(results)) {
     console.log([name.padEnd(8), ...PHASES.map((p) => `${median(rec[p]!.map((t) => t.cpu)).toFixed(2)} / ${median(rec[p]!.map((t) => t.serverCpu)).toFixed(2)}`.padEnd(24))].join(""));
   }
@@ -189,6 +220,13 @@ function report(results: Record<string, Record<string, Timing[]>>): void {
     const ratio = median(ferry[p]!.map((t) => t.seconds)) / bestMedian;
     const target = p.endsWith("no-change") ? 0.5 : 0.7;
     console.log(`  ${p.padEnd(20)} ${ratio.toFixed(2)} of ${best} ${ratio <= target ? "(met)" : "(not met)"}`);
+  }
+  const lftp = results.lftp;
+  if (!lftp) return;
+  console.log("ferry / lftp (medians; issue 13 target, pinned: <= 1.00 in every phase):");
+  for (const p of PHASES) {
+    const ratio = median(ferry[p]!.map((t) => t.seconds)) / median(lftp[p]!.map((t) => t.seconds));
+    console.log(`  ${p.padEnd(20)} ${ratio.toFixed(2)} ${ratio <= 1 ? "(met)" : "(not met)"}`);
   }
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the FTP servers the client interop tests run against (test/helpers/vsftpd.ts,
-# test/helpers/pureftpd.ts). Root only; idempotent: a second run changes nothing.
+# test/helpers/pureftpd.ts; proftpd for bench/mirror.ts). Root only; idempotent: a second run
+# changes nothing.
 #
 # vsftpd comes from apt as usual. pure-ftpd conflicts with vsftpd as a Debian package, so its
 # .deb is unpacked (not installed) into $PEERS_DIR and run from there; the test helper finds it
@@ -48,4 +49,28 @@ if ldd "$target/usr/sbin/pure-ftpd" | grep -q "not found"; then
   ldd "$target/usr/sbin/pure-ftpd" | grep "not found" >&2
   exit 1
 fi
-echo "peers ready: $(command -v vsftpd || echo /usr/sbin/vsftpd), $target/usr/sbin/pure-ftpd"
+
+# proftpd (bench/lib/proftpd.ts): proftpd-core conflicts with vsftpd too, so it is unpacked
+# into $PEERS_DIR/proftpd the same way; these libraries of it are not in the base system.
+need=()
+for pkg in libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if ((${#need[@]})); then
+  apt_update
+  apt-get install -y --no-install-recommends "${need[@]}"
+fi
+proftpd=$PEERS_DIR/proftpd
+if [[ ! -x $proftpd/usr/sbin/proftpd ]]; then
+  work2=$(mktemp -d); chmod 755 "$work2"
+  trap 'rm -rf "${work:-}" "$work2"' EXIT
+  (cd "$work2" && { apt-get download proftpd-core 2>/dev/null || { apt_update; apt-get download proftpd-core; }; })
+  mkdir -p "$proftpd"
+  dpkg -x "$work2"/proftpd-core_*.deb "$proftpd"
+fi
+if ldd "$proftpd/usr/sbin/proftpd" | grep -q "not found"; then
+  echo "install-peers.sh: proftpd misses libraries:" >&2
+  ldd "$proftpd/usr/sbin/proftpd" | grep "not found" >&2
+  exit 1
+fi
+echo "peers ready: $(command -v vsftpd || echo /usr/sbin/vsftpd), $target/usr/sbin/pure-ftpd, $proftpd/usr/sbin/proftpd"
