@@ -68,6 +68,11 @@ export interface PipelineHandle {
   handle<T>(verb: string, arg: string | undefined, handler: ReplyHandler<T>, onStart?: (task: TaskControl<T>) => void): Promise<T>;
   /** Commands sent that still wait for their final reply. */
   readonly inFlight: number;
+  /**
+   * A reply that fitted by its code turned out not to answer its command (a SIZE reply that
+   * is no number, a checksum for another file): the connection is out of step; break it.
+   */
+  outOfStep(reason: string): void;
   /** Give the connection back (lockstep again); refused while commands are in flight. */
   release(): void;
 }
@@ -228,7 +233,10 @@ export class ControlChannel {
         return this.#enqueue(verb, arg, handler, onStart);
       },
       get inFlight() {
-        return owner === undefined ? 0 : queue.length;
+        return queue.length;
+      },
+      outOfStep: (reason) => {
+        if (this.#owner === owner) this.#broken(reason);
       },
       release: () => {
         if (this.#owner !== owner) return;

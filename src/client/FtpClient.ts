@@ -6,14 +6,14 @@ import { Writable, type Readable } from "node:stream";
 import type { Logger } from "../log/index.js";
 import {
   FtpReplyError, HASH_ALGORITHMS, LISTING_DEFAULTS, LIST_FORMATS, ListingParser, ProtocolError, formatTimeVal, mlsxFormat,
-  type HashAlgorithm, type RejectedLine,
+  type HashAlgorithm, type RejectedLine, type Reply,
 } from "../protocol/index.js";
 import { replyMessage, type ControlChannel } from "./ControlChannel.js";
 import { BulkReceiver, openActive, openPassive, type DataConnection, type PassiveCommand, type Receiver } from "./dataChannel.js";
 import { FileReceiver } from "./fileReceiver.js";
 import { FtpConnectionError, FtpUsageError, PipelineBrokenError, abortError } from "./errors.js";
 import { FtpPipeline, timeSetter, timeWasSet } from "./pipeline.js";
-import { decidePipelining, switchToLockstep } from "./pipelineDecision.js";
+import { decidePipelining, pipelineVerdict, switchToLockstep } from "./pipelineDecision.js";
 import type { Capabilities } from "./features.js";
 import { hashOf, isReplyError, modifiedTimeOf, setModifiedTimeOf, sizeOf, statPath, type Queries } from "./queries.js";
 import { openSession, type ConnectOptions } from "./session.js";
@@ -345,7 +345,9 @@ export class FtpClient {
    */
   async renameWithTime(from: string, to: string, date: Date | undefined): Promise<boolean> {
     const setter = timeSetter(this.features, from, date);
-    const replies = await this.#control.requestSeries([...(setter ? [setter] : []), ["RNFR", from], ["RNTO", to]]);
+    const commands: [string, string][] = [...(setter ? [setter] : []), ["RNFR", from], ["RNTO", to]];
+    // One write, unless the server was found to need one command at a time (pipelineDecision.ts).
+    const replies = pipelineVerdict(this.#server) === "lockstep" ? await this.#oneByOne(commands) : await this.#control.requestSeries(commands);
     const [rnfr, rnto] = replies.slice(setter ? 1 : 0);
     if (rnfr instanceof FtpReplyError) throw rnfr;
     if (rnto instanceof FtpReplyError) throw rnto;
@@ -381,6 +383,20 @@ export class FtpClient {
       controlHost: this.#control.socket.remoteAddress ?? "", passive: this.#passive ?? "EPSV",
       dataTimeoutMs: this.#dataTimeoutMs, tls: this.#tls, hashState,
     });
+  }
+
+  /** requestSeries one command at a time, for a server that mishandles queued commands. */
+  async #oneByOne(commands: readonly [string, string][]): Promise<(Reply | FtpReplyError)[]> {
+    const replies: (Reply | FtpReplyError)[] = [];
+    for (const [verb, arg] of commands) {
+      try {
+        replies.push(await this.#control.request(verb, arg));
+      } catch (err) {
+        if (!(err instanceof FtpReplyError)) throw err;
+        replies.push(err);
+      }
+    }
+    return replies;
   }
 
   /** Rename (RNFR + RNTO). */

@@ -1,6 +1,6 @@
 import type { Writable } from "node:stream";
 import type { Logger } from "../log/index.js";
-import { FtpReplyError, formatTimeVal, type HashAlgorithm, type Reply } from "../protocol/index.js";
+import { FtpReplyError, ProtocolError, formatTimeVal, type HashAlgorithm, type Reply } from "../protocol/index.js";
 import { replyMessage, type ControlChannel, type PipelineHandle } from "./ControlChannel.js";
 import { BulkReceiver, connectData, passiveTarget, type DataConnection, type PassiveCommand } from "./dataChannel.js";
 import { FtpConnectionError, FtpUsageError, abortError } from "./errors.js";
@@ -143,14 +143,40 @@ export class FtpPipeline {
     }).run();
   }
 
-  /** SIZE. */
+  /** SIZE; a reply that is no size means the replies are out of step (two 213s swapped) and breaks the pipeline. */
   size(path: string): Promise<number> {
-    return sizeOf(this.#queries(), path);
+    return this.#inStep(sizeOf(this.#queries(), path), `SIZE ${path}`);
   }
 
-  /** The server's checksum (as FtpClient.hash); undefined when it has none. */
+  /**
+   * The server's checksum (as FtpClient.hash); undefined when it has none. A HASH reply that
+   * names another file, or carries no checksum, breaks the pipeline (out of step).
+   */
   hash(path: string, algorithms: readonly HashAlgorithm[]): Promise<{ algorithm: HashAlgorithm; value: string } | undefined> {
-    return hashOf(this.#queries(), path, algorithms, this.#c.hashState);
+    const name = path.slice(path.lastIndexOf("/") + 1);
+    const queries: Queries = {
+      ...this.#queries(),
+      request: async (verb, arg) => {
+        const reply = await this.#c.handle.request(verb, arg);
+        // "213 <algorithm> <start>-<end> <hex> <name>": the name, when given, must be this file's.
+        const named = verb === "HASH" ? replyMessage(reply).split(" ").slice(4).join(" ") : "";
+        if (named !== "" && !named.endsWith(name)) throw new ProtocolError(`HASH ${path} answered for ${JSON.stringify(named.slice(0, 80))}`);
+        return reply;
+      },
+    };
+    return this.#inStep(hashOf(queries, path, algorithms, this.#c.hashState), `HASH ${path}`);
+  }
+
+  /** A reply that does not parse for its command: with commands in flight, it may be another command's reply. */
+  #inStep<T>(answer: Promise<T>, what: string): Promise<T> {
+    return answer.catch((err: unknown) => {
+      if (err instanceof ProtocolError) {
+        this.#c.handle.outOfStep(`the reply to ${what} does not answer it (${err.message}): replies out of order`);
+        // The file's fault is the connection's: retriable, redone in lockstep.
+        throw this.#c.control.closingError ?? err;
+      }
+      throw err;
+    });
   }
 
   /**

@@ -12,9 +12,9 @@ export type RelayFault =
   | { kind: "first-line-per-write" }
   /** Whatever follows a STOR/RETR in the same client write is dropped. */
   | { kind: "drop-after-transfer"; after: number }
-  /** The two replies after the transfer's 226 are swapped (answered out of order). */
+  /** The two replies after the transfer's 226 are swapped (answered out of order) when they were queued behind it. */
   | { kind: "swap-after-transfer"; after: number }
-  /** `SIZE <path>` for a path matching `match` gets `213 <size - 1>` (a lying size). */
+  /** The first `SIZE <path>` for a path matching `match` gets `213 <size - 1>` (a lying size). */
   | { kind: "wrong-size"; match: RegExp }
   /** `SIZE <path>` for a path matching `match` is sent as SIZE of a missing file (550). */
   | { kind: "size-550"; match: RegExp }
@@ -37,6 +37,7 @@ export async function startPipelineRelay(targetPort: number, fault: RelayFault):
   const commands: string[] = [];
   let transfers = 0;
   let cut = false;
+  let lied = false; // a lying size is told once: the retry sees the truth
   const track = (s: Socket): Socket => {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
@@ -49,14 +50,20 @@ export async function startPipelineRelay(targetPort: number, fault: RelayFault):
     let swapArmed = 0; // transfers whose 226 arms a swap
     let held: string | undefined;
     let down = "";
+    let up = "";
     client.on("data", (chunk: Buffer) => {
-      const lines = chunk.toString("latin1").split("\r\n").slice(0, -1);
+      // A write may reach us in pieces: a piece without a complete line joins the next one.
+      up += chunk.toString("latin1");
+      const lines = up.split("\r\n");
+      up = lines.pop()!;
+      if (lines.length === 0) return;
       writes.push(lines);
       commands.push(...lines);
       let out: string[] = [];
       for (const line of lines) {
         const verb = line.split(" ")[0]!.toUpperCase();
-        if (fault.kind === "wrong-size" && verb === "SIZE" && fault.match.test(line)) {
+        if (fault.kind === "wrong-size" && verb === "SIZE" && fault.match.test(line) && !lied) {
+          lied = true;
           (client as Socket & { lie?: string[] }).lie ??= [];
           ((client as Socket & { lie?: string[] }).lie!).push(line);
         }
@@ -68,7 +75,8 @@ export async function startPipelineRelay(targetPort: number, fault: RelayFault):
         if (verb === "STOR" || verb === "RETR") {
           transfers++;
           if (fault.kind === "drop-after-transfer" && transfers > fault.after) break;
-          if (fault.kind === "swap-after-transfer" && transfers > fault.after) swapArmed++;
+          // Out of order only where commands were queued behind the transfer, as such servers are.
+          if (fault.kind === "swap-after-transfer" && transfers > fault.after && lines.length - lines.indexOf(line) > 2) swapArmed++;
         }
       }
       if (fault.kind === "first-line-per-write") out = out.slice(0, 1);
