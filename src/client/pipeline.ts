@@ -122,7 +122,7 @@ export class FtpPipeline {
       return Promise.reject(abortError(signal, "STOR"));
     }
     return new TransferResolver(this.#c.control, {
-      verb: "STOR", arg: path, direction: "upload", sourceBuffer: bytes, data: connection, via: this.#c.handle,
+      verb: "STOR", arg: path, direction: "upload", sourceBuffer: bytes, data: connection, via: this.#c.handle, earlyData: true,
       dataTimeoutMs: this.#c.dataTimeoutMs, logger: this.#c.logger, ...(signal ? { signal } : {}),
     }).run();
   }

@@ -39,6 +39,12 @@ export interface TransferSpec {
    * that keeps the replies in step.
    */
   readonly via?: PipelineHandle;
+  /**
+   * Send the data as soon as the (passive) data connection is up instead of after the 1xx:
+   * the server reads it once it takes the command, so a small upload costs one round trip
+   * instead of two. A refused command only wastes the bytes (the data connection is closed).
+   */
+  readonly earlyData?: boolean;
 }
 
 /**
@@ -70,6 +76,7 @@ export class TransferResolver {
   constructor(control: ControlChannel, spec: TransferSpec) {
     this.#control = control;
     this.#spec = spec;
+    this.#mayStart = spec.earlyData === true && spec.direction === "upload";
   }
 
   /** Run the transfer; resolves with the number of payload bytes moved. */

@@ -64,9 +64,19 @@ async function downloadPipelined(client: SyncClient, p: SyncPipeline, ops: reado
   const hashing = canHash(client.features);
   let data: SyncPipelinedData | undefined;
   try {
-    for (const dir of new Set(ops.map((op) => dirname(localPathOf(o.localRoot, op.path))))) await o.checkLocalDir(dir);
+    // A folder that cannot be made or is not safe fails its own files only.
+    const dirError = new Map<string, Error | undefined>();
+    for (const op of ops) {
+      const dir = dirname(localPathOf(o.localRoot, op.path));
+      if (!dirError.has(dir)) dirError.set(dir, await o.checkLocalDir(dir).then(() => undefined, asError));
+    }
     data = ops.length > 0 ? p.passive(true) : undefined;
     for (const [i, op] of ops.entries()) {
+      const bad = dirError.get(dirname(localPathOf(o.localRoot, op.path)));
+      if (bad) {
+        results[i] = bad; // the passive reply waits for the next file
+        continue;
+      }
       const conn = data!;
       try {
         o.signal?.throwIfAborted();
