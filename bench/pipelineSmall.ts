@@ -7,7 +7,7 @@
 // time × connections / (round trip × files).
 //
 //   node --import tsx bench/pipelineSmall.ts          # DELAY_MS=20 FILES=1000 DIRS=20 PARALLEL=8
-//   SERVERS=ferry node --import tsx bench/pipelineSmall.ts
+//   SERVERS=ferry MODES=pipelined node --import tsx bench/pipelineSmall.ts
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -24,6 +24,8 @@ const FILES = Number(process.env.FILES ?? 1000);
 const DIRS = Number(process.env.DIRS ?? 20);
 const PARALLEL = Number(process.env.PARALLEL ?? 8);
 const SERVERS = (process.env.SERVERS ?? "vsftpd,ferry").split(",");
+/** Which runs: lockstep (pipelining off, as before issue 13) and/or pipelined. */
+const MODES = (process.env.MODES ?? "lockstep,pipelined").split(",").map((m) => m === "pipelined");
 const logger = createLogger({ level: process.env.LOG ?? "warn" });
 let connCount = 0;
 
@@ -115,7 +117,7 @@ try {
       : await startVsftpd(VSFTPD_CANDIDATES[0]!);
     const relay = await startDelayRelay(server.port, DELAY_MS);
     try {
-      for (const pipelining of [false, true]) {
+      for (const pipelining of MODES) {
         forgetPipelineVerdicts();
         for (const direction of ["upload", "download"] as const) {
           const remoteRoot = `tree-${pipelining ? "p" : "l"}`;
