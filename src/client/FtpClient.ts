@@ -368,6 +368,10 @@ export class FtpClient {
    */
   async pipeline(owner: string): Promise<FtpPipeline | undefined> {
     if (!this.#pipelining || !this.#passiveMode || this.closed) return undefined;
+    // The passive command must be one known to work: EPSV when FEAT lists it, else the one a
+    // lockstep transfer on this connection settled on (#firstThatWorks tries EPSV, then PASV).
+    const passive = this.#passive ?? (this.features.epsv ? "EPSV" : undefined);
+    if (!passive) return undefined;
     const verdict = await decidePipelining(this.#server, this.#control, this.#logger);
     if (verdict !== "pipeline") return undefined;
     const handle = this.#control.openPipeline({
@@ -380,7 +384,7 @@ export class FtpClient {
     const hashState = { get selected() { return read(); }, set selected(v) { write(v); } };
     return new FtpPipeline({
       handle, control: this.#control, features: this.features, logger: this.#logger,
-      controlHost: this.#control.socket.remoteAddress ?? "", passive: this.#passive ?? "EPSV",
+      controlHost: this.#control.socket.remoteAddress ?? "", passive,
       dataTimeoutMs: this.#dataTimeoutMs, tls: this.#tls, hashState,
     });
   }
