@@ -2,7 +2,8 @@ import type { Socket } from "node:net";
 import { StringDecoder } from "node:string_decoder";
 import type { Logger } from "../log/index.js";
 import { FtpReplyError, ProtocolError, formatCommand, mask, parseReplies, type Reply } from "../protocol/index.js";
-import { FtpConnectionError, FtpTimeoutError, FtpUsageError } from "./errors.js";
+import { FtpConnectionError, FtpTimeoutError, FtpUsageError, PipelineBrokenError } from "./errors.js";
+import { misfit } from "./replyFit.js";
 
 /** What a reply handler may do with the running task. */
 export interface TaskControl<T> {
@@ -29,6 +30,51 @@ interface Task {
   readonly calledFrom: Error | undefined;
   readonly handler: ReplyHandler<unknown>;
   readonly control: TaskControl<unknown>;
+}
+
+/** A command of a pipelined owner, waiting for its reply in the ordered queue. */
+interface QueuedTask extends Task {
+  readonly verb: string;
+  /** Sent while an earlier command still waited for its reply: its silence may mean a dropped command. */
+  readonly behind: boolean;
+  /** Some reply (1xx included) has arrived for it. */
+  answered: boolean;
+  /** Its final reply (2xx-5xx) has arrived: it left the queue. */
+  replied: boolean;
+}
+
+/** Options of a pipelined owner (ControlChannel.openPipeline). */
+export interface PipelineOptions {
+  /** Who holds the connection, for the single-owner error. */
+  readonly owner: string;
+  /**
+   * How long a command sent behind another may stay without any reply once it is the oldest
+   * in flight, in ms, before the server is taken to have dropped it.
+   */
+  readonly stallMs: number;
+  /** Told once when the connection falls out of step (before it closes). */
+  readonly onBroken: (err: PipelineBrokenError) => void;
+}
+
+/**
+ * The holder of a pipelined connection: commands go out at once and their replies are matched
+ * in order (RFC 959 section 5.3). Only the holder may send; `release` hands the connection
+ * back once nothing is in flight.
+ */
+export interface PipelineHandle {
+  /** Send a command now; resolves with its 2xx/3xx reply, rejects with FtpReplyError on 4xx/5xx. */
+  request(verb: string, arg?: string): Promise<Reply>;
+  /** Send a command whose handler sees every reply of it (transfers: 1xx, then 226). */
+  handle<T>(verb: string, arg: string | undefined, handler: ReplyHandler<T>, onStart?: (task: TaskControl<T>) => void): Promise<T>;
+  /** Commands sent that still wait for their final reply. */
+  readonly inFlight: number;
+  /**
+   * A reply that fitted by its code turned out not to answer its command (a SIZE reply that
+   * is no number, a checksum for another file): the connection is out of step; break it.
+   */
+  outOfStep(reason: string): void;
+  /** Give the connection back (lockstep again); refused while commands are in flight. */
+  release(): void;
 }
 
 // Pending reply text beyond this without a complete reply is a broken or hostile peer
@@ -82,6 +128,11 @@ export class ControlChannel {
   #timeoutEnabled = true;
   /** Replies that arrived with no command waiting since the last command was sent. */
   #strayReplies = 0;
+  /** The pipelined owner holding the connection, if any. */
+  #owner: PipelineOptions | undefined;
+  /** Commands of the pipelined owner awaiting their final reply, oldest first. */
+  readonly #queue: QueuedTask[] = [];
+  #corked = false;
 
   constructor(socket: Socket, options: ControlChannelOptions) {
     this.socket = socket;
@@ -108,7 +159,7 @@ export class ControlChannel {
    * and counts as closed. Refused while a command runs or reply text is pending.
    */
   detach(): Socket {
-    if (this.#task) throw new FtpUsageError("cannot detach a control channel in the middle of a reply");
+    if (this.#task || this.#owner) throw new FtpUsageError("cannot detach a control channel in the middle of a reply");
     // FAULTS I8, B5 (CVE-2011-0411, curl CVE-2021-22947): bytes after the reply that starts TLS
     // were injected by whoever sits on the plain connection; acting on them, or letting them
     // pass for TLS records, would be acting on forged replies.
@@ -134,7 +185,68 @@ export class ControlChannel {
 
   /** The command of the running task, if any. */
   get busyWith(): string | undefined {
-    return this.#task?.command;
+    return this.#task?.command ?? this.#queue[0]?.command ?? (this.#owner ? `the pipeline of ${this.#owner.owner}` : undefined);
+  }
+
+  /**
+   * Become the one owner of the connection and pipeline: commands are sent without waiting
+   * for earlier replies, and every reply is matched to the oldest command in flight. A reply
+   * that cannot answer that command (misfit), a reply with no command waiting, or a command
+   * sent behind another that stays unanswered for `stallMs` closes the connection with a
+   * PipelineBrokenError, after `onBroken`. Refused (FtpUsageError) while another owner or a
+   * lockstep command holds the connection.
+   */
+  openPipeline(options: PipelineOptions): PipelineHandle {
+    const holder = this.#task?.command ?? (this.#owner ? `the pipeline of ${this.#owner.owner}` : undefined);
+    if (holder !== undefined) {
+      const err = new FtpUsageError(`${options.owner} asked for the connection while ${holder} holds it: one owner at a time`);
+      this.#logger.error({ err: err.message }, "ftp single-owner violation");
+      throw err;
+    }
+    if (this.#closingError) throw new FtpConnectionError(`cannot pipeline: connection is closed (${this.#closingError.message})`, { cause: this.#closingError });
+    this.#owner = options;
+    this.#strayReplies = 0;
+    const owner = options;
+    const queue = this.#queue;
+    const check = (): void => {
+      if (this.#owner !== owner) throw new FtpUsageError(`the pipeline of ${owner.owner} was used after it was released`);
+    };
+    return {
+      request: (verb, arg) => {
+        try {
+          check();
+        } catch (err) {
+          return Promise.reject(err);
+        }
+        return this.#enqueue<Reply>(verb, arg, (reply, task) => {
+          if (reply.code < 200) return;
+          if (reply.code < 400) task.resolve(reply);
+          else task.reject(new FtpReplyError(reply.code, replyMessage(reply), mask(`${verb}${arg === undefined ? "" : ` ${arg}`}`)));
+        });
+      },
+      handle: (verb, arg, handler, onStart) => {
+        try {
+          check();
+        } catch (err) {
+          return Promise.reject(err);
+        }
+        return this.#enqueue(verb, arg, handler, onStart);
+      },
+      get inFlight() {
+        return queue.length;
+      },
+      outOfStep: (reason) => {
+        if (this.#owner === owner) this.#broken(reason);
+      },
+      release: () => {
+        if (this.#owner !== owner) return;
+        if (this.#queue.length > 0 && !this.closed) {
+          throw new FtpUsageError(`the pipeline of ${owner.owner} was released with ${this.#queue.length} command(s) in flight (${this.#queue[0]!.command} first)`);
+        }
+        this.#owner = undefined;
+        this.#armTimeout();
+      },
+    };
   }
 
   /**
@@ -220,12 +332,86 @@ export class ControlChannel {
     const task = this.#task;
     this.#task = undefined;
     task?.control.reject(err);
+    for (const queued of this.#queue.splice(0)) queued.control.reject(err);
+  }
+
+  /** The pipelined connection fell out of step: tell the owner, then close (its replies cannot be trusted). */
+  #broken(reason: string): void {
+    if (this.closed) return;
+    const waiting = this.#queue.slice(0, 4).map((t) => t.command).join(", ");
+    const err = new PipelineBrokenError(`${this.#peer} cannot pipeline commands: ${reason}` +
+      (waiting ? ` (waiting for replies: ${waiting}${this.#queue.length > 4 ? ", ..." : ""})` : ""), reason);
+    try {
+      this.#owner?.onBroken(err);
+    } catch (e) {
+      this.#logger.warn({ err: (e as Error).message }, "pipeline onBroken threw; ignored");
+    }
+    this.closeWithError(err);
+  }
+
+  #enqueue<T>(verb: string, arg: string | undefined, handler: ReplyHandler<T>, onStart?: (task: TaskControl<T>) => void): Promise<T> {
+    let line: string;
+    try {
+      line = formatCommand(verb, arg);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const shown = mask(line.trimEnd());
+    if (this.#closingError) {
+      const first = this.#closingError;
+      return Promise.reject(new FtpConnectionError(`cannot send ${shown}: connection is closed (${first.message})`, { cause: first }));
+    }
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const control: TaskControl<T> = {
+        resolve: (value) => {
+          if (settled) return;
+          settled = true;
+          // Settled before its final reply: the reply still to come would be matched with the next command.
+          if (!task.replied) this.#broken(`${shown} finished before its final reply`);
+          resolve(value);
+        },
+        reject: (err) => {
+          if (settled) return;
+          settled = true;
+          if (!task.replied && !this.closed) {
+            this.closeWithError(new FtpConnectionError(`${shown} was abandoned before its reply (${(err as Error).message}); a pipelined connection cannot stay in step without it`, { cause: err }));
+          }
+          reject(err);
+        },
+      };
+      const task: QueuedTask = {
+        command: shown, verb: verb.toUpperCase(), calledFrom: undefined, handler: handler as ReplyHandler<unknown>,
+        control: control as TaskControl<unknown>, behind: this.#queue.length > 0, answered: false, replied: false,
+      };
+      this.#queue.push(task);
+      this.#timeoutEnabled = true;
+      this.#armTimeout();
+      this.#logger.debug({ command: shown, queued: this.#queue.length }, "ftp >");
+      // Commands sent in one turn of the event loop leave in one write (one packet).
+      if (!this.#corked) {
+        this.#corked = true;
+        this.socket.cork();
+        process.nextTick(() => {
+          this.#corked = false;
+          this.socket.uncork();
+        });
+      }
+      this.socket.write(line);
+      onStart?.(control);
+    });
   }
 
   #start<T>(line: string, shown: string, handler: ReplyHandler<T>, onStart?: (task: TaskControl<T>) => void): Promise<T> {
     if (this.#closingError) {
       const first = this.#closingError;
       return Promise.reject(new FtpConnectionError(`cannot send ${shown}: connection is closed (${first.message})`, { cause: first }));
+    }
+    if (this.#owner) {
+      const err = new FtpUsageError(`${shown} was sent while the pipeline of ${this.#owner.owner} holds the connection: one owner at a time ` +
+        `- send it through that pipeline, or use another connection of the pool.\nsecond call:\n${callSite(captureCallSite())}`);
+      this.#logger.error({ err: err.message }, "ftp single-owner violation");
+      return Promise.reject(err);
     }
     if (this.#task) {
       const err = new FtpUsageError(
@@ -267,10 +453,26 @@ export class ControlChannel {
 
   #armTimeout(): void {
     if (this.closed) return;
+    const head = this.#queue[0];
+    if (head) {
+      const stall = head.behind && !head.answered && this.#owner ? this.#owner.stallMs : 0;
+      const ms = stall > 0 && (this.#timeoutMs === 0 || stall < this.#timeoutMs) ? stall : this.#timeoutMs;
+      this.socket.setTimeout(this.#timeoutEnabled ? ms : 0);
+      return;
+    }
     this.socket.setTimeout(this.#task && this.#timeoutEnabled ? this.#timeoutMs : 0);
   }
 
   #onTimeout(): void {
+    const head = this.#queue[0];
+    if (head && this.#timeoutEnabled) {
+      if (head.behind && !head.answered && this.#owner && (this.#timeoutMs === 0 || this.#owner.stallMs < this.#timeoutMs)) {
+        this.#broken(`no reply to ${head.command} within ${this.#owner.stallMs} ms after the command before it was answered (a dropped command)`);
+      } else {
+        this.closeWithError(new FtpTimeoutError(`${this.#peer}: no reply to ${head.command} within ${this.#timeoutMs} ms`));
+      }
+      return;
+    }
     if (!this.#task || !this.#timeoutEnabled) return;
     const what = this.#task.command;
     this.closeWithError(new FtpTimeoutError(`${this.#peer}: no reply to ${what} within ${this.#timeoutMs} ms`));
@@ -296,6 +498,10 @@ export class ControlChannel {
   #dispatch(reply: Reply): void {
     if (this.closed) return;
     this.#logger.debug({ code: reply.code, text: replyMessage(reply) }, "ftp <");
+    if (this.#owner) {
+      this.#dispatchQueued(reply);
+      return;
+    }
     const task = this.#task;
     if (!task) {
       // 421 may come at any time: the server is shutting the session (idle timeout, restart).
@@ -318,6 +524,40 @@ export class ControlChannel {
     if (reply.code === 421 && !this.closed) {
       // The server says it is closing; whatever the handler did, this connection is over.
       const cause = new FtpReplyError(421, replyMessage(reply), task.command);
+      this.closeWithError(new FtpConnectionError(`${this.#peer} closed the session: 421 ${replyMessage(reply)}`, { cause }));
+    }
+  }
+
+  /** A reply while a pipelined owner holds the connection: it answers the oldest command in flight, or nothing fits. */
+  #dispatchQueued(reply: Reply): void {
+    const head = this.#queue[0];
+    if (!head) {
+      if (reply.code === 421) {
+        const cause = new FtpReplyError(421, replyMessage(reply));
+        this.closeWithError(new FtpConnectionError(`${this.#peer} closed the session: 421 ${replyMessage(reply)}`, { cause }));
+      } else {
+        this.#broken(`${reply.code} ${replyMessage(reply)} arrived with no command waiting for a reply`);
+      }
+      return;
+    }
+    const why = misfit(head.verb, reply);
+    if (why) {
+      this.#broken(`${why}, in reply to ${head.command} (out of order, or a queued command was dropped)`);
+      return;
+    }
+    head.answered = true;
+    if (reply.code >= 200) {
+      this.#queue.shift();
+      head.replied = true;
+    }
+    this.#armTimeout();
+    try {
+      head.handler(reply, head.control);
+    } catch (err) {
+      head.control.reject(err);
+    }
+    if (reply.code === 421 && !this.closed) {
+      const cause = new FtpReplyError(421, replyMessage(reply), head.command);
       this.closeWithError(new FtpConnectionError(`${this.#peer} closed the session: 421 ${replyMessage(reply)}`, { cause }));
     }
   }

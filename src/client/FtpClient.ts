@@ -6,13 +6,15 @@ import { Writable, type Readable } from "node:stream";
 import type { Logger } from "../log/index.js";
 import {
   FtpReplyError, HASH_ALGORITHMS, LISTING_DEFAULTS, LIST_FORMATS, ListingParser, ProtocolError, formatTimeVal, mlsxFormat,
-  type HashAlgorithm, type RejectedLine,
+  type HashAlgorithm, type RejectedLine, type Reply,
 } from "../protocol/index.js";
 import { replyMessage, type ControlChannel } from "./ControlChannel.js";
 import { ControlLister } from "./controlListing.js";
 import { BulkReceiver, openActive, openPassive, type DataConnection, type PassiveCommand, type Receiver } from "./dataChannel.js";
 import { FileReceiver } from "./fileReceiver.js";
-import { FtpConnectionError, FtpUsageError, abortError, isNotUnderstood } from "./errors.js";
+import { FtpConnectionError, FtpUsageError, PipelineBrokenError, abortError, isNotUnderstood } from "./errors.js";
+import { FtpPipeline, timeSetter, timeWasSet } from "./pipeline.js";
+import { decidePipelining, pipelineVerdict, switchToLockstep } from "./pipelineDecision.js";
 import type { Capabilities } from "./features.js";
 import { hashOf, isReplyError, modifiedTimeOf, setModifiedTimeOf, sizeOf, statPath, type Queries } from "./queries.js";
 import { openSession, type ConnectOptions } from "./session.js";
@@ -77,6 +79,9 @@ type ListCommand = "MLSD" | "LIST -a" | "LIST";
 const LIST_CANDIDATES_MLSD: readonly ListCommand[] = ["MLSD", "LIST -a", "LIST"];
 const LIST_CANDIDATES: readonly ListCommand[] = ["LIST -a", "LIST"];
 
+/** How long a command queued behind another may go unanswered before the server counts as dropping it. */
+const DEFAULT_PIPELINE_STALL_MS = 5000;
+
 function checkOffset(offset: number | undefined): number {
   const value = offset ?? 0;
   if (!Number.isSafeInteger(value) || value < 0) throw new FtpUsageError(`offset must be a whole number >= 0, not ${offset}`);
@@ -104,6 +109,10 @@ export class FtpClient {
   #listCommand: ListCommand | undefined;
   #hashSelected: HashAlgorithm | undefined;
   readonly #controlLister: ControlLister;
+  /** host:port, the key of the per-server pipelining verdict. */
+  readonly #server: string;
+  readonly #pipelining: boolean;
+  readonly #pipelineStallMs: number;
 
   private constructor(control: ControlChannel, features: Capabilities, options: ConnectOptions, logger: Logger, tls: TlsState | undefined) {
     this.#tls = tls;
@@ -115,6 +124,10 @@ export class FtpClient {
     this.#maxListingBytes = options.maxListingBytes ?? LISTING_DEFAULTS.maxListingBytes;
     this.#hashSelected = features.hashSelected;
     this.#controlLister = new ControlLister(control, features, { logger, deadlineMs: this.#dataTimeoutMs });
+    const port = options.port ?? (options.secure === "implicit" ? 990 : 21);
+    this.#server = isIPv6(options.host) ? `[${options.host}]:${port}` : `${options.host}:${port}`;
+    this.#pipelining = options.pipelining ?? true;
+    this.#pipelineStallMs = options.pipelineStallMs ?? DEFAULT_PIPELINE_STALL_MS;
   }
 
   /** Connect (TLS when asked), read the greeting, log in, discover features (FEAT) and switch to binary (TYPE I). */
@@ -355,18 +368,63 @@ export class FtpClient {
    * time was set; rejects with the rename's error.
    */
   async renameWithTime(from: string, to: string, date: Date | undefined): Promise<boolean> {
-    const time = date ? formatTimeVal(date).slice(0, 14) : undefined;
-    const setter: [string, string] | undefined = time === undefined ? undefined
-      : this.features.mfmt ? ["MFMT", `${time} ${from}`] : this.features.mdtm ? ["MDTM", `${time} ${from}`] : undefined;
-    const replies = await this.#control.requestSeries([...(setter ? [setter] : []), ["RNFR", from], ["RNTO", to]]);
+    const setter = timeSetter(this.features, from, date);
+    const commands: [string, string][] = [...(setter ? [setter] : []), ["RNFR", from], ["RNTO", to]];
+    // One write, unless the server was found to need one command at a time (pipelineDecision.ts).
+    const replies = pipelineVerdict(this.#server) === "lockstep" ? await this.#oneByOne(commands) : await this.#control.requestSeries(commands);
     const [rnfr, rnto] = replies.slice(setter ? 1 : 0);
     if (rnfr instanceof FtpReplyError) throw rnfr;
     if (rnto instanceof FtpReplyError) throw rnto;
     const set = setter ? replies[0] : undefined;
-    if (!set || set instanceof FtpReplyError) return false;
+    if (!setter || !set || set instanceof FtpReplyError) return false;
     // A server without the two-argument MDTM may answer as for a query about a file named
     // "<time> <path>": that reply carries a time, a real "set" does not.
-    return setter?.[0] === "MFMT" || !/^\d{14}/.test(replyMessage(set));
+    return timeWasSet(setter, set);
+  }
+
+  /**
+   * Take the connection as one pipelined owner (STYLE guideline 1), or undefined when this
+   * server is driven in lockstep: pipelining switched off, active mode, or the server's
+   * verdict (probed once per server and process, see pipelineDecision.ts). While the pipeline
+   * is held no other call may use the client; `release()` it when done. Rejects with a
+   * PipelineBrokenError (retriable; the connection is closed) when the probe shows the server
+   * mishandles queued commands.
+   */
+  async pipeline(owner: string): Promise<FtpPipeline | undefined> {
+    if (!this.#pipelining || !this.#passiveMode || this.closed) return undefined;
+    // The passive command must be one known to work: EPSV when FEAT lists it, else the one a
+    // lockstep transfer on this connection settled on (#firstThatWorks tries EPSV, then PASV).
+    const passive = this.#passive ?? (this.features.epsv ? "EPSV" : undefined);
+    if (!passive) return undefined;
+    const verdict = await decidePipelining(this.#server, this.#control, this.#logger);
+    if (verdict !== "pipeline") return undefined;
+    const handle = this.#control.openPipeline({
+      owner, stallMs: this.#pipelineStallMs,
+      onBroken: (err: PipelineBrokenError) => switchToLockstep(this.#server, err.reason, this.#logger, err.message),
+    });
+    // The algorithm OPTS HASH selected is the connection's, shared with the lockstep path.
+    const read = (): HashAlgorithm | undefined => this.#hashSelected;
+    const write = (v: HashAlgorithm | undefined): void => { this.#hashSelected = v; };
+    const hashState = { get selected() { return read(); }, set selected(v) { write(v); } };
+    return new FtpPipeline({
+      handle, control: this.#control, features: this.features, logger: this.#logger,
+      controlHost: this.#control.socket.remoteAddress ?? "", passive,
+      dataTimeoutMs: this.#dataTimeoutMs, tls: this.#tls, hashState,
+    });
+  }
+
+  /** requestSeries one command at a time, for a server that mishandles queued commands. */
+  async #oneByOne(commands: readonly [string, string][]): Promise<(Reply | FtpReplyError)[]> {
+    const replies: (Reply | FtpReplyError)[] = [];
+    for (const [verb, arg] of commands) {
+      try {
+        replies.push(await this.#control.request(verb, arg));
+      } catch (err) {
+        if (!(err instanceof FtpReplyError)) throw err;
+        replies.push(err);
+      }
+    }
+    return replies;
   }
 
   /** Rename (RNFR + RNTO). */

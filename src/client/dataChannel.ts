@@ -189,21 +189,21 @@ export function connectData(target: HostPort, options: DataOptions, receiver?: R
   });
 }
 
+/** Where to connect for the reply text of EPSV or PASV on a control connection to `controlHost`. */
+export function passiveTarget(command: PassiveCommand, text: string, controlHost: string, logger: Logger): HostPort {
+  if (command === "EPSV") return { host: unmapIPv4(controlHost), port: parseEpsvReply(text) };
+  const advertised = parsePasvReply(text);
+  const host = choosePassiveHost(advertised.host, controlHost);
+  if (host !== advertised.host) logger.debug({ advertised: advertised.host, using: host }, "ftp PASV: using the control host");
+  return { host, port: advertised.port };
+}
+
 /** Ask for a passive data port with `command` and connect to it, reading through `receiver()` when given (downloads). */
 export async function openPassive(control: ControlChannel, command: PassiveCommand, options: DataOptions & { receiver?: () => Receiver }): Promise<DataConnection> {
   const controlHost = control.socket.remoteAddress;
   if (!controlHost) throw new FtpConnectionError("control connection has no remote address (closed?)");
   const reply = await control.request(command);
-  const text = reply.lines.join(" ");
-  let target: HostPort;
-  if (command === "EPSV") {
-    target = { host: unmapIPv4(controlHost), port: parseEpsvReply(text) };
-  } else {
-    const advertised = parsePasvReply(text);
-    const host = choosePassiveHost(advertised.host, controlHost);
-    if (host !== advertised.host) options.logger.debug({ advertised: advertised.host, using: host }, "ftp PASV: using the control host");
-    target = { host, port: advertised.port };
-  }
+  const target = passiveTarget(command, reply.lines.join(" "), controlHost, options.logger);
   const receiver = options.receiver?.();
   const socket = await connectData(target, options, receiver);
   return { socket: Promise.resolve(socket), ...(receiver ? { receiver } : {}), close: () => socket.destroy() };

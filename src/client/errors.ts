@@ -151,3 +151,17 @@ export function abortError(signal: AbortSignal | undefined, what: string): Error
   if (reason instanceof Error) return reason;
   return new DOMException(`${what} aborted`, "AbortError");
 }
+
+/**
+ * A pipelined control connection fell out of step: a reply that cannot answer the command it
+ * is matched with, a reply with no command waiting, or a queued command that got no reply in
+ * time. The connection is closed (its replies can no longer be trusted) and the server is
+ * switched to lockstep; retriable like any transport failure.
+ */
+export class PipelineBrokenError extends FtpConnectionError {
+  readonly reason: string;
+  constructor(message: string, reason: string, options?: ErrorOptions) {
+    super(message, options);
+    this.reason = reason;
+  }
+}

@@ -43,6 +43,13 @@ export interface ConnectOptions {
    * protected too (PROT P) and resume the control connection's TLS session.
    */
   secure?: "none" | "explicit" | "implicit";
+  /**
+   * Pipeline commands where a caller asks for it (FtpClient.pipeline) and the server passes
+   * the probe; default true. false: always one command at a time, as lftp's ftp:sync-mode.
+   */
+  pipelining?: boolean;
+  /** How long a pipelined command queued behind another may go unanswered, in ms, before the server is switched to lockstep; default 5000. */
+  pipelineStallMs?: number;
   /** Extra TLS options (ca, rejectUnauthorized, minVersion ...); certificates are verified by default. */
   tls?: ConnectionOptions;
 }

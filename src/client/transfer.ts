@@ -4,7 +4,7 @@ import { pipeline } from "node:stream/promises";
 import type { Readable, Writable } from "node:stream";
 import type { Logger } from "../log/index.js";
 import { FtpReplyError, ProtocolError, type Reply } from "../protocol/index.js";
-import { replyMessage, type ControlChannel, type TaskControl } from "./ControlChannel.js";
+import { replyMessage, type ControlChannel, type PipelineHandle, type TaskControl } from "./ControlChannel.js";
 import type { DataConnection } from "./dataChannel.js";
 import { FtpConnectionError, FtpTimeoutError, abortError } from "./errors.js";
 
@@ -33,6 +33,18 @@ export interface TransferSpec {
   readonly signal?: AbortSignal;
   readonly onProgress?: (bytes: number) => void;
   readonly logger: Logger;
+  /**
+   * Send the command through this pipelined owner instead of as a lockstep task. An abort then
+   * closes the connection: with commands queued behind the transfer there is no ABOR fence
+   * that keeps the replies in step.
+   */
+  readonly via?: PipelineHandle;
+  /**
+   * Send the data as soon as the (passive) data connection is up instead of after the 1xx:
+   * the server reads it once it takes the command, so a small upload costs one round trip
+   * instead of two. A refused command only wastes the bytes (the data connection is closed).
+   */
+  readonly earlyData?: boolean;
 }
 
 /**
@@ -64,6 +76,7 @@ export class TransferResolver {
   constructor(control: ControlChannel, spec: TransferSpec) {
     this.#control = control;
     this.#spec = spec;
+    this.#mayStart = spec.earlyData === true && spec.direction === "upload";
   }
 
   /** Run the transfer; resolves with the number of payload bytes moved. */
@@ -75,7 +88,9 @@ export class TransferResolver {
     }
     const onAbort = (): void => this.#abort(abortError(signal, verb));
     signal?.addEventListener("abort", onAbort, { once: true });
-    const done = this.#control.handle<number>(verb, arg, (reply) => this.#onReply(reply), (task) => this.#onStart(task));
+    const onReply = (reply: Reply): void => this.#onReply(reply);
+    const onStart = (task: TaskControl<number>): void => this.#onStart(task);
+    const done = this.#spec.via ? this.#spec.via.handle<number>(verb, arg, onReply, onStart) : this.#control.handle<number>(verb, arg, onReply, onStart);
     // A source may fail before the server is ready for data: abort then too (and never leave
     // its error unhandled).
     const source = this.#spec.source;
@@ -292,6 +307,11 @@ export class TransferResolver {
       return;
     }
     this.#aborting = reason;
+    if (this.#spec.via) {
+      this.#spec.data.close();
+      this.#task.reject(reason);
+      return;
+    }
     this.#spec.logger.debug({ command: this.#command(), reason: reason.message }, "ftp transfer aborted: ABOR");
     // Upload: ABOR before closing, so the server knows the short file is not complete.
     // Download: close first, so a server blocked writing to us notices (vsftpd reads ABOR

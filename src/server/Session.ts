@@ -97,6 +97,9 @@ export class Session {
   /** `implicitTls`: the socket is already the TLS server side (implicit FTPS), under this session context. */
   constructor(socket: Socket, options: SessionOptions, implicitTls?: SecureContext) {
     this.#socket = socket;
+    // Replies are small and a pipelining client waits for several in a row: Nagle would hold
+    // each after the first until the client's delayed ACK (up to 40 ms per reply burst).
+    socket.setNoDelay(true);
     this.options = options;
     this.logger = options.logger.child({ session: this.id, client: this.remoteAddress });
     this.#closedPromise = new Promise((resolve) => (this.#resolveClosed = resolve));

@@ -4,7 +4,7 @@ import type { Logger } from "../log/index.js";
 import { FtpReplyError } from "../protocol/index.js";
 import type { TokenBucket } from "./bwlimit.js";
 import type { Plan, PlanOp, TransferOp } from "./plan.js";
-import { remotePathOf, type SyncPool } from "./remote.js";
+import { remotePathOf, type SyncClient, type SyncPool } from "./remote.js";
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from "./retry.js";
 import type { SyncState } from "./state.js";
 import { LocalFileError } from "./localErrors.js";
@@ -14,7 +14,9 @@ import { assertInside, localPathOf } from "./paths.js";
 import type { TransferOutcome } from "./transfer.js";
 import { transferFile } from "./transferFile.js";
 import { VerifyError } from "./verify.js";
-import { batchUploads, NotListedError, uploadBatch } from "./batch.js";
+import { batchUploads, NotListedError } from "./batch.js";
+import { uploadSmallBatch } from "./pipelinedUploads.js";
+import { batchDownloads, downloadSmallBatch, NotPipelinedError } from "./pipelinedDownloads.js";
 
 /** Hooks for a progress display; all optional. */
 export interface ProgressSink {
@@ -145,7 +147,9 @@ export async function executePlan(plan: Plan, options: ExecuteOptions): Promise<
 async function runTransfers(ops: TransferOp[], ctx: Context, options: ExecuteOptions, result: ExecuteResult): Promise<void> {
   const parallel = options.parallel ?? 4;
   const { batches, singles } = options.bucket ? { batches: [], singles: ops } : batchUploads(ops, parallel, options.listedEntries);
-  const items: (TransferOp | TransferOp[])[] = [...batches, ...singles];
+  // Small downloads in batches too: a pipelined connection takes a batch in about one round trip per file.
+  const downloads = options.bucket ? { batches: [], singles } : batchDownloads(singles, parallel);
+  const items: (TransferOp | TransferOp[])[] = [...batches, ...downloads.batches, ...downloads.singles];
   let next = 0;
   let batching = true;
   // A fatal failure (failures.ts: a full or read-only destination, a refused login, a server
@@ -162,7 +166,13 @@ async function runTransfers(ops: TransferOp[], ctx: Context, options: ExecuteOpt
         continue;
       }
       let rest: { op: TransferOp; prior?: PriorAttempt }[];
-      if (Array.isArray(item) && batching) {
+      if (Array.isArray(item) && item[0]?.kind === "download") {
+        rest = (await runBatch(item, options, result, (c) => downloadSmallBatch(c, item, {
+          localRoot: options.localRoot, remoteRoot: options.remoteRoot, checkLocalDir: (dir) => ctx.checkLocalDir(dir),
+          onBytes: (n) => { result.bytes += n; options.progress?.bytes?.(n); },
+          ...(options.signal ? { signal: options.signal } : {}),
+        }))).retry;
+      } else if (Array.isArray(item) && batching) {
         const left = await runBatch(item, options, result);
         // A listing that shows none of the temporary files (a server hiding dotfiles) will not
         // show them in the next batch either: send the rest one by one.
@@ -185,16 +195,16 @@ async function runTransfers(ops: TransferOp[], ctx: Context, options: ExecuteOpt
 }
 
 /** Run one batch; returns the files left for the plain path, and how many the listing lacked. */
-async function runBatch(batch: TransferOp[], options: ExecuteOptions, result: ExecuteResult):
-  Promise<{ retry: { op: TransferOp; prior?: PriorAttempt }[]; unlisted: number }> {
+async function runBatch(batch: TransferOp[], options: ExecuteOptions, result: ExecuteResult,
+  lane: (c: SyncClient) => Promise<(TransferOutcome | Error)[]> = (c) => uploadSmallBatch(c, batch, {
+    localRoot: options.localRoot, remoteRoot: options.remoteRoot,
+    onBytes: (n) => { result.bytes += n; options.progress?.bytes?.(n); },
+    ...(options.signal ? { signal: options.signal } : {}),
+  })): Promise<{ retry: { op: TransferOp; prior?: PriorAttempt }[]; unlisted: number }> {
   for (const op of batch) options.progress?.fileStarted?.(op.path, op.size);
   let outcomes: (TransferOutcome | Error)[];
   try {
-    outcomes = await options.pool.use((c) => uploadBatch(c, batch, {
-      localRoot: options.localRoot, remoteRoot: options.remoteRoot,
-      onBytes: (n) => { result.bytes += n; options.progress?.bytes?.(n); },
-      ...(options.signal ? { signal: options.signal } : {}),
-    }));
+    outcomes = await options.pool.use(lane);
   } catch (err) {
     outcomes = batch.map(() => (err instanceof Error ? err : new Error(String(err))));
   }
@@ -204,10 +214,14 @@ async function runBatch(batch: TransferOp[], options: ExecuteOptions, result: Ex
     const out = outcomes[i];
     if (out === undefined || out instanceof Error) {
       if (out instanceof NotListedError) unlisted++;
-      if (out === undefined || out instanceof NotListedError || out instanceof VerifyError || options.isRetriable(out)) {
-        // Unverifiable (not listed): send it again as if new. Otherwise the next attempt resumes
-        // from what arrived, or starts over when a check failed (the temporary file is wrong).
-        retry.push(out instanceof NotListedError ? { op } : { op, prior: { attempts: 1, restart: out instanceof VerifyError } });
+      // A fatal failure (full or read-only disk, refused login, unreachable server) goes to the
+      // plain path too, which stops the run on it.
+      const asNew = out instanceof NotListedError || out instanceof NotPipelinedError || runStopper(out) !== undefined;
+      if (out === undefined || asNew || out instanceof VerifyError || options.isRetriable(out)) {
+        // Unverifiable (not listed) or not tried (a lockstep server): send it again as if new.
+        // Otherwise the next attempt resumes from what arrived, or starts over when a check
+        // failed (the temporary file is wrong).
+        retry.push(asNew ? { op } : { op, prior: { attempts: 1, restart: out instanceof VerifyError } });
         continue;
       }
       options.state?.delete(op.path);

@@ -57,6 +57,33 @@ export interface SyncClient {
   /** Create one folder whose parent exists (MKD); optional, ensureDir does without it. */
   mkdir?(path: string): Promise<void>;
   rmdir(path: string): Promise<void>;
+  /**
+   * Take the connection as one pipelined owner, or undefined when the server is driven in
+   * lockstep (FtpClient.pipeline); optional: without it every transfer is lockstep.
+   */
+  pipeline?(owner: string): Promise<SyncPipeline | undefined>;
+}
+
+/** A passive data connection asked for in a pipeline (opaque). */
+export interface SyncPipelinedData {
+  /** The server's reply is in: a transfer over it may be sent. */
+  readonly ready: Promise<void>;
+  /** Drop it unused; resolves once its reply is in. */
+  close(): Promise<void>;
+}
+
+/**
+ * The pipelined commands the sync engine uses (the client's FtpPipeline): each sends at once,
+ * replies are matched in order; nothing waits unless the caller awaits.
+ */
+export interface SyncPipeline {
+  passive(download?: boolean): SyncPipelinedData;
+  store(path: string, bytes: Buffer, data: SyncPipelinedData, signal?: AbortSignal): Promise<number>;
+  retrieve(path: string, destination: Writable, data: SyncPipelinedData, signal?: AbortSignal): Promise<number>;
+  size(path: string): Promise<number>;
+  hash(path: string, algorithms: readonly HashAlgorithm[]): Promise<{ algorithm: HashAlgorithm; value: string } | undefined>;
+  renameWithTime(from: string, to: string, date: Date | undefined): Promise<boolean>;
+  release(): void;
 }
 
 /** A pool of connections to one remote (the client's ClientPool). */

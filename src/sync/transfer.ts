@@ -308,7 +308,7 @@ export async function downloadAttempt(client: SyncClient, t: FileTransfer, o: At
 }
 
 /** Collects a download in memory: cheaper than a file stream for a small file. Refuses bytes past `limit`. */
-class Collector extends Writable {
+export class Collector extends Writable {
   readonly chunks: Buffer[] = [];
   length = 0;
   /** Set once the server sent more than `limit`. */
@@ -384,7 +384,7 @@ const ftruncate = promisify(ftruncateCallback);
  * partial one. The file is created exclusively, never through a link (createPartFd); a
  * failed write removes it and rejects with a LocalFileError. Resolves with its identity.
  */
-async function writeSmallFile(path: string, data: Buffer, mtime?: Date): Promise<PartIdentity> {
+export async function writeSmallFile(path: string, data: Buffer, mtime?: Date): Promise<PartIdentity> {
   const { fd, id } = await createPartFd(path);
   try {
     try {

@@ -34,6 +34,13 @@ export interface FakeServerOptions {
   pasvAddress?: string;
   /** Listen address for control and passive data; default 127.0.0.1 ("::1" for IPv6 tests). */
   host?: string;
+  /**
+   * "first": only the first command of each read is handled and the rest of that read is
+   * dropped (a server that reads one command per packet); default "all".
+   */
+  perRead?: "all" | "first";
+  /** Verbs handled as soon as they arrive instead of in order (a server that answers out of order); ABOR always is. */
+  unordered?: (verb: string) => boolean;
 }
 
 /** A running fake server. */
@@ -165,9 +172,14 @@ export async function startFakeFtpServer(options: FakeServerOptions = {}): Promi
     control.on("data", (text: string) => {
       buffer += text;
       let nl: number;
+      let handled = 0;
       while ((nl = buffer.indexOf("\r\n")) >= 0) {
         const line = buffer.slice(0, nl);
         buffer = buffer.slice(nl + 2);
+        if (options.perRead === "first" && handled++ > 0) {
+          buffer = "";
+          break;
+        }
         commands.push(line);
         const { verb, arg } = parseCommandLine(line);
         const handler = handlers[verb];
@@ -176,7 +188,7 @@ export async function startFakeFtpServer(options: FakeServerOptions = {}): Promi
           if (handler) await handler(arg, session);
           else session.reply(502, `${verb} not implemented.`);
         };
-        if (verb === "ABOR") void run().catch(() => undefined);
+        if (verb === "ABOR" || options.unordered?.(verb)) void run().catch(() => undefined);
         else chain = chain.then(run).catch(() => undefined);
       }
     });
