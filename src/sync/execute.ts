@@ -9,7 +9,7 @@ import { DEFAULT_RETRY, withRetry, type RetryPolicy } from "./retry.js";
 import type { SyncState } from "./state.js";
 import { LocalFileError } from "./localErrors.js";
 import { makeLocalDir } from "./localWrite.js";
-import { runStopper } from "./failures.js";
+import { isWorthRetrying, runStopper } from "./failures.js";
 import { assertInside, localPathOf } from "./paths.js";
 import type { TransferOutcome } from "./transfer.js";
 import { transferFile } from "./transferFile.js";
@@ -182,6 +182,12 @@ async function runTransfers(ops: TransferOp[], ctx: Context, options: ExecuteOpt
         rest = (Array.isArray(item) ? item : [item]).map((op) => ({ op }));
       }
       for (const { op, prior } of rest) {
+        // A batch's files left for the plain path: once the run has stopped, not tried either.
+        const stoppedNow = result.stoppedBy;
+        if (stoppedNow) {
+          result.failed.push({ path: op.path, op: op.kind, error: `${op.kind} ${op.path}: not attempted: the run stopped early: ${stoppedNow.message}` });
+          continue;
+        }
         try {
           await transferOne(op, ctx, options, result, prior);
         } catch (err) {
@@ -203,19 +209,37 @@ async function runBatch(batch: TransferOp[], options: ExecuteOptions, result: Ex
   })): Promise<{ retry: { op: TransferOp; prior?: PriorAttempt }[]; unlisted: number }> {
   for (const op of batch) options.progress?.fileStarted?.(op.path, op.size);
   let outcomes: (TransferOutcome | Error)[];
+  let whole: Error | undefined;
   try {
     outcomes = await options.pool.use(lane);
   } catch (err) {
-    outcomes = batch.map(() => (err instanceof Error ? err : new Error(String(err))));
+    whole = err instanceof Error ? err : new Error(String(err));
+    outcomes = batch.map(() => whole!);
   }
   const retry: { op: TransferOp; prior?: PriorAttempt }[] = [];
+  // The batch as a whole failed on a fatal error. A refused login is not retried: the run stops
+  // here and every file of the batch fails with it. An unreachable server gets one file's
+  // retries on the plain path (the batch was that file's first attempt); the run's stop then
+  // leaves the others not attempted.
+  const stopper = whole ? runStopper(whole) : undefined;
+  if (whole && stopper && !isWorthRetrying(whole, options.isRetriable)) {
+    result.stoppedBy ??= stopper;
+    for (const op of batch) {
+      result.failed.push({ path: op.path, op: op.kind, error: `${op.kind} ${op.path}: ${describeError(whole)}` });
+      options.progress?.fileDone?.(op.path, false);
+    }
+    return { retry, unlisted: 0 };
+  }
+  if (whole && stopper) {
+    return { retry: batch.map((op, i) => (i === 0 ? { op, prior: { attempts: 1, restart: false } } : { op })), unlisted: 0 };
+  }
   let unlisted = 0;
   for (const [i, op] of batch.entries()) {
     const out = outcomes[i];
     if (out === undefined || out instanceof Error) {
       if (out instanceof NotListedError) unlisted++;
-      // A fatal failure (full or read-only disk, refused login, unreachable server) goes to the
-      // plain path too, which stops the run on it.
+      // A fatal failure of one file (a full or read-only disk) goes to the plain path too,
+      // which stops the run on it.
       const asNew = out instanceof NotListedError || out instanceof NotPipelinedError || runStopper(out) !== undefined;
       if (out === undefined || asNew || out instanceof VerifyError || options.isRetriable(out)) {
         // Unverifiable (not listed) or not tried (a lockstep server): send it again as if new.

@@ -70,9 +70,14 @@ export async function transferFile(file: FileTransfer, o: TransferFileOptions): 
     }
   }, {
     isRetriable: (err) => isWorthRetrying(err, isRetriable),
-    policy: o.retry ?? DEFAULT_RETRY,
+    // Attempts an earlier (batched) try already used count against the policy's budget.
+    policy: withoutPrior(o.retry ?? DEFAULT_RETRY, o.prior?.attempts ?? 0),
     ...(o.onRetry ? { onRetry: o.onRetry } : {}), ...(o.shouldStop ? { shouldStop: o.shouldStop } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
   });
   return { ...outcome, attempts };
+}
+
+function withoutPrior(policy: RetryPolicy, used: number): RetryPolicy {
+  return used > 0 ? { ...policy, attempts: Math.max(1, policy.attempts - used) } : policy;
 }
