@@ -35,9 +35,9 @@ test("--json failures: ok false, the message, the error's class and the exit cod
   const cases: { args: string[]; exitCode: number; errorClass: string; error: RegExp; extra?: Record<string, unknown> }[] = [
     { args: ["get", `${base}/nope.bin`, tmp.path, "--json"], exitCode: 1, errorClass: "CliError", error: /no such file on the server/ },
     { args: ["put", join(tmp.path, "missing"), `${base}/x`, "--json"], exitCode: 2, errorClass: "CliError", error: /no such file/ },
-    { args: ["ls", "ftp://u:p@127.0.0.1:1/", "--json"], exitCode: 3, errorClass: "FtpConnectionError", error: /ECONNREFUSED/, extra: { errno: "ECONNREFUSED" } },
+    { args: ["ls", "ftp://u:p@127.0.0.1:1/", "--json"], exitCode: 3, errorClass: "FtpUnreachableError", error: /ECONNREFUSED/, extra: { errno: "ECONNREFUSED" } },
     { args: ["ls", `${base}/nope`, "--json"], exitCode: 1, errorClass: "FtpReplyError", error: /550/, extra: { replyCode: 550 } },
-    { args: ["mirror", tmp.path, "ftp://user:wrong@127.0.0.1:1/x", "--json"], exitCode: 3, errorClass: "FtpConnectionError", error: /cannot connect/ },
+    { args: ["mirror", tmp.path, "ftp://user:wrong@127.0.0.1:1/x", "--json"], exitCode: 3, errorClass: "FtpUnreachableError", error: /cannot connect/ },
     { args: ["status", "--config", join(tmp.path, "none.yaml"), "--json"], exitCode: 2, errorClass: "ConfigError", error: /cannot read the file/ },
     { args: ["get", "--bogus", `${base}/x`, "--json"], exitCode: 2, errorClass: "UsageError", error: /unknown option '--bogus'/ },
   ];
