@@ -112,6 +112,7 @@ export const uploadJobSchema = z.strictObject({
     .describe('also require a marker file NAME+marker (e.g. "report.csv.done") before NAME is uploaded; the marker is removed afterwards'),
   ignore: globList("extra names to ignore; hidden names (.*) and temporary names (*.tmp, *.part, *.partial, *.swp, *~, *.crdownload) are always ignored"),
   recursive: z.boolean().default(false).describe("also watch subfolders, recreating them under the target; default false"),
+  rescan: duration("also list the folder this often and queue any new or changed file the watcher did not report (a missed event, a network filesystem); 0: never", "30s", 0, 86_400_000),
   after: afterSchema,
   hooks: z.array(hookSchema).default([]).describe("hooks for this job's events (and its remote's); see the top-level hooks"),
   healthcheck: healthcheckSchema.optional().describe("healthchecks.io-style pings when a run starts, succeeds or fails"),

@@ -23,6 +23,8 @@ export interface UploadJob {
   /** Absolute local folder watched. */
   readonly watch: string;
   readonly stableMs: number;
+  /** How often the folder is listed as well, for events the watcher missed; 0 or absent: never. */
+  readonly rescanMs?: number;
   readonly marker?: string;
   readonly ignore: readonly string[];
   readonly recursive: boolean;
@@ -167,7 +169,7 @@ function resolveUpload(job: UploadJobConfig, abs: (p: string) => string, remoteP
   const after: AfterAction = typeof job.after === "string" ? { kind: job.after } : { kind: "move", dir: abs(job.after.move) };
   return {
     kind: "upload", name: job.name, remote: target.remote, remoteDir: remotePath(target.remote, target.path),
-    watch: abs(job.watch), stableMs: job.stable, ...(job.marker ? { marker: job.marker } : {}),
+    watch: abs(job.watch), stableMs: job.stable, rescanMs: job.rescan, ...(job.marker ? { marker: job.marker } : {}),
     ignore: job.ignore, recursive: job.recursive, after,
   };
 }

@@ -1,7 +1,7 @@
 import type { Stats } from "node:fs";
-import { stat } from "node:fs/promises";
-import { basename, relative, sep } from "node:path";
-import { watch, type FSWatcher } from "chokidar";
+import { readdir, stat } from "node:fs/promises";
+import { basename, join, relative, sep } from "node:path";
+import { watch as chokidarWatch, type FSWatcher } from "chokidar";
 import picomatch from "picomatch";
 import type { Logger } from "../log/index.js";
 import type { UploadJob } from "./config.js";
@@ -22,6 +22,8 @@ export interface OutboxWatcherOptions {
   /** Called once per stable version of a file; the caller enqueues it. */
   readonly onStable: (file: StableFile) => void;
   readonly logger: Logger;
+  /** The file-system watcher; default chokidar's (tests hand in one that misses events). */
+  readonly watch?: (path: string, options: Parameters<typeof chokidarWatch>[1]) => Pick<FSWatcher, "on" | "once" | "close">;
 }
 
 interface Pending {
@@ -46,6 +48,10 @@ export function createIgnoreTest(extra: readonly string[]): (rel: string) => boo
  * mtime unchanged over the job's window (and its marker present, when the job sets one). Every
  * event for a file re-arms its one timer, so a burst of events coalesces into one report. Files
  * already there at start are reported too, so nothing dropped while the daemon was down is lost.
+ * The folder is also listed every `rescanMs` (as Syncthing rescans beside its watcher): a file
+ * whose event never came (chokidar can miss one when a name is deleted and written again at
+ * once; a network filesystem sends none) is found there and goes through the same stability
+ * check. A file is reported again only when its size or mtime changed since its last report.
  */
 export class OutboxWatcher {
   // parameters
@@ -55,7 +61,12 @@ export class OutboxWatcher {
   readonly #ignored: (rel: string) => boolean;
   // internal state
   readonly #pending = new Map<string, Pending>();
-  #watcher: FSWatcher | undefined;
+  /** What each file was when last reported ("size:mtimeMs"), so a rescan reports only changes. */
+  readonly #reported = new Map<string, string>();
+  readonly #watch: NonNullable<OutboxWatcherOptions["watch"]>;
+  #watcher: Pick<FSWatcher, "on" | "once" | "close"> | undefined;
+  #rescanTimer: NodeJS.Timeout | undefined;
+  #rescanning = false;
   #closed = false;
 
   constructor(options: OutboxWatcherOptions) {
@@ -63,11 +74,12 @@ export class OutboxWatcher {
     this.#onStable = options.onStable;
     this.#log = options.logger.child({ job: options.job.name, watch: options.job.watch });
     this.#ignored = createIgnoreTest(options.job.ignore);
+    this.#watch = options.watch ?? chokidarWatch;
   }
 
   /** Starts watching (the folder must exist: see checkWatchFolders); resolves once the initial scan is done. */
   async start(): Promise<void> {
-    const watcher = watch(this.#job.watch, {
+    const watcher = this.#watch(this.#job.watch, {
       ignoreInitial: false,
       alwaysStat: true,
       ...(this.#job.recursive ? {} : { depth: 0 }),
@@ -79,12 +91,48 @@ export class OutboxWatcher {
     watcher.on("unlink", (path: string) => this.#forget(path));
     watcher.on("error", (err: unknown) => this.#log.error({ err }, "watcher error"));
     await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
-    this.#log.info({ stableMs: this.#job.stableMs, marker: this.#job.marker ?? null }, "watching outbox");
+    const rescanMs = this.#job.rescanMs ?? 0;
+    if (rescanMs > 0) {
+      this.#rescanTimer = setInterval(() => void this.rescan(), rescanMs);
+      this.#rescanTimer.unref();
+    }
+    this.#log.info({ stableMs: this.#job.stableMs, rescanMs, marker: this.#job.marker ?? null }, "watching outbox");
+  }
+
+  /**
+   * List the folder and put every file the watcher has not reported as it is now (new, or
+   * changed since its report) through the stability check. Returns how many it found.
+   */
+  async rescan(): Promise<number> {
+    if (this.#closed || this.#rescanning) return 0;
+    this.#rescanning = true;
+    let found = 0;
+    try {
+      const entries = await readdir(this.#job.watch, { withFileTypes: true, recursive: this.#job.recursive }).catch((err: unknown) => {
+        this.#log.warn({ err }, "outbox rescan: cannot list the folder");
+        return [];
+      });
+      for (const e of entries) {
+        if (this.#closed) break;
+        const path = join(e.parentPath ?? e.path, e.name);
+        if (this.#isIgnored(path) || this.#isMarker(path) || this.#pending.has(path)) continue;
+        if (!e.isFile() && !e.isSymbolicLink()) continue;
+        const st = await stat(path).catch(() => undefined);
+        if (!st?.isFile() || this.#reported.get(path) === versionOf(st) || this.#pending.has(path)) continue;
+        found++;
+        this.#log.debug({ file: path }, "outbox rescan found a file the watcher did not report");
+        this.#observe(path, st);
+      }
+    } finally {
+      this.#rescanning = false;
+    }
+    return found;
   }
 
   /** Stops watching and drops pending timers (pending files are found again at the next start). */
   async close(): Promise<void> {
     this.#closed = true;
+    clearInterval(this.#rescanTimer);
     for (const p of this.#pending.values()) clearTimeout(p.timer);
     this.#pending.clear();
     await this.#watcher?.close();
@@ -129,6 +177,7 @@ export class OutboxWatcher {
     const p = this.#pending.get(path);
     if (p) clearTimeout(p.timer);
     this.#pending.delete(path);
+    this.#reported.delete(path);
   }
 
   /** Stat the file: unchanged since the event that armed the timer a window ago → stable. */
@@ -149,6 +198,11 @@ export class OutboxWatcher {
       return; // stays pending without a timer; the marker's add event re-arms it
     }
     this.#pending.delete(path);
+    this.#reported.set(path, versionOf(st));
     this.#onStable({ path, size: st.size, mtimeMs: st.mtimeMs });
   }
+}
+
+function versionOf(st: { size: number; mtimeMs: number }): string {
+  return `${st.size}:${st.mtimeMs}`;
 }

@@ -141,6 +141,53 @@ describe("outbox watcher stability (in-process)", () => {
     }
   });
 
+  it("a file whose event never came is found by the rescan, once per version (as the outbox's own safety net)", async () => {
+    const dir = await tempDir("ferry-watch-");
+    try {
+      // A watcher that reports the initial scan as done and then hears nothing: every later
+      // event is "missed", as chokidar can miss a name deleted and written again at once.
+      const deaf = (): Pick<import("chokidar").FSWatcher, "on" | "once" | "close"> => {
+        const w = { on: () => w, once: (event: string, fn: () => void) => { if (event === "ready") queueMicrotask(fn); return w; }, close: async () => undefined };
+        return w as unknown as Pick<import("chokidar").FSWatcher, "on" | "once" | "close">;
+      };
+      const seen: StableFile[] = [];
+      const w = new OutboxWatcher({ job: job(dir.path, { stableMs: 20, rescanMs: 0 }), logger: silentLogger(), onStable: (f) => seen.push(f), watch: deaf });
+      await w.start();
+      await writeFile(join(dir.path, "missed.csv"), "a,b\n");
+      await writeFile(join(dir.path, "x.tmp"), "temp");
+      assert.equal(await w.rescan(), 1, "the rescan finds the one file nobody reported (not the temporary one)");
+      await waitUntil(() => seen.length === 1, { timeoutMs: 5000, what: "the missed file, through the stability check" });
+      assert.deepEqual(seen.map((f) => f.path), [join(dir.path, "missed.csv")]);
+      assert.equal(await w.rescan(), 0, "a reported file is not reported again while unchanged");
+      await appendFile(join(dir.path, "missed.csv"), "c,d\n");
+      assert.equal(await w.rescan(), 1, "a changed file is reported again");
+      await waitUntil(() => seen.length === 2, { timeoutMs: 5000, what: "the changed file" });
+      assert.equal(seen[1]!.size, 8);
+      await w.close();
+    } finally {
+      await dir.remove();
+    }
+  });
+
+  it("the rescan runs by itself every rescanMs", async () => {
+    const dir = await tempDir("ferry-watch-");
+    try {
+      const deaf = (): Pick<import("chokidar").FSWatcher, "on" | "once" | "close"> => {
+        const w = { on: () => w, once: (event: string, fn: () => void) => { if (event === "ready") queueMicrotask(fn); return w; }, close: async () => undefined };
+        return w as unknown as Pick<import("chokidar").FSWatcher, "on" | "once" | "close">;
+      };
+      const seen: StableFile[] = [];
+      const w = new OutboxWatcher({ job: job(dir.path, { stableMs: 20, rescanMs: 50 }), logger: silentLogger(), onStable: (f) => seen.push(f), watch: deaf });
+      await w.start();
+      await writeFile(join(dir.path, "late.csv"), "x");
+      await waitUntil(() => seen.length === 1, { timeoutMs: 5000, what: "the file, found by the periodic rescan" });
+      await w.close();
+      assert.equal(seen[0]!.path, join(dir.path, "late.csv"));
+    } finally {
+      await dir.remove();
+    }
+  });
+
   it("recursive watches subfolders; non-recursive does not", async () => {
     const dir = await tempDir("ferry-watch-");
     try {
