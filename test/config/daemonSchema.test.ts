@@ -110,7 +110,7 @@ describe("daemon config: good configs", () => {
     assert.equal(cfg.database, "/etc/ferry/db/q.db");
     assert.equal(cfg.stateDir, "/etc/ferry/db/state");
     assert.deepEqual(cfg.uploads[0], {
-      kind: "upload", name: "o", remote: "backup", remoteDir: "base/in", watch: "/etc/ferry/o", stableMs: 2000,
+      kind: "upload", name: "o", remote: "backup", remoteDir: "base/in", watch: "/etc/ferry/o", stableMs: 2000, rescanMs: 30_000,
       ignore: [], recursive: false, after: { kind: "move", dir: "/etc/sent" },
     });
     assert.equal(cfg.mirrors[0]!.direction, "download");
