@@ -18,7 +18,7 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 /**
- * The daemon's HTTP surface (DESIGN.md "Operating a headless agent"): JSON API, /metrics,
+ * The daemon's HTTP surface (README, "Watching a fleet"): JSON API, /metrics,
  * health and the dashboard. Off when the section is absent. The token is checked here so a
  * non-loopback listen without one is refused at start with the fix in the message.
  */

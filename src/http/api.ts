@@ -39,7 +39,7 @@ async function act(reply: FastifyReply, code: number, fn: () => ActionResult): P
   }
 }
 
-/** The JSON API under /api/v1 (DESIGN.md "Operating a headless agent"; scripts depend on these paths). */
+/** The JSON API under /api/v1 (README, "Watching a fleet"; scripts depend on these paths). */
 export function registerApi(app: FastifyInstance, ops: DaemonOperations): void {
   app.get("/api/v1/status", async () => apiStatus(ops));
   type Named = { Params: { name: string } };

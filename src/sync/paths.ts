@@ -19,7 +19,7 @@ export function localPartPath(localPath: string): string {
 
 /**
  * The local path of a relative tree path under `root`, refusing any segment that could
- * leave it (DESIGN "Transfer safety": a hostile listing cannot steer a download).
+ * leave it: a hostile listing cannot steer a download.
  */
 export function localPathOf(root: string, rel: string): string {
   if (rel === "") return root;
