@@ -3,7 +3,7 @@ import { NotListedError, uploadBatch, type BatchOptions } from "./batch.js";
 import type { TransferOp } from "./plan.js";
 import { rememberUploadSource } from "./partIdentity.js";
 import { remotePathOf, type SyncClient, type SyncPipeline, type SyncPipelinedData } from "./remote.js";
-import { localPathOf, publishRemote, readSmallFile, remotePartPath, type TransferOutcome } from "./transfer.js";
+import { localPathOf, publishRemote, readSmallFile, remotePartPath, type FileTransfer, type TransferOutcome } from "./transfer.js";
 import { canHash, hashBuffer, sameDigest, VerifyError } from "./verify.js";
 
 // Small uploads over a pipelined connection (issue 13). Per file the lockstep path waits for
@@ -32,8 +32,28 @@ class PublishRefused {
 export async function uploadSmallBatch(client: SyncClient, ops: readonly TransferOp[], o: BatchOptions): Promise<(TransferOutcome | Error)[]> {
   const pipeline = await client.pipeline?.("a batch of small uploads");
   if (!pipeline) return uploadBatch(client, ops, o);
-  const results = await uploadPipelined(client, pipeline, ops, o);
-  // Verified files whose rename was refused: publish them the lockstep way (remove-then-rename servers).
+  const located = ops.map((op) => ({ op, localPath: () => localPathOf(o.localRoot, op.path), target: remotePathOf(o.remoteRoot, op.path) }));
+  return publishRefused(client, await uploadPipelined(client, pipeline, located, o));
+}
+
+/**
+ * One small file (held in memory) over a pipelined connection: the first attempt of
+ * transferFile's upload (put, the daemon's outbox). Its passive request, then STOR with its
+ * data, SIZE and HASH in one write, then the publish: about three round trips where the
+ * lockstep path takes six. Undefined when the server is driven in lockstep (the caller takes
+ * the plain path); an error as uploadSmallBatch gives it (NotListedError: no SIZE here).
+ */
+export async function uploadOnePipelined(client: SyncClient, t: FileTransfer, o: { onBytes?: (n: number) => void; signal?: AbortSignal }):
+  Promise<TransferOutcome | Error | undefined> {
+  const pipeline = await client.pipeline?.("a small upload");
+  if (!pipeline) return undefined;
+  const op: TransferOp = { kind: "upload", path: t.remotePath, size: t.size, reason: "new", ...(t.mtime ? { mtime: t.mtime } : {}) };
+  const [result] = await publishRefused(client, await uploadPipelined(client, pipeline, [{ op, localPath: () => t.localPath, target: t.remotePath }], o));
+  return result;
+}
+
+/** Verified files whose rename was refused: publish them the lockstep way (remove-then-rename servers). */
+function publishRefused(client: SyncClient, results: (TransferOutcome | Error | PublishRefused)[]): Promise<(TransferOutcome | Error)[]> {
   return Promise.all(results.map(async (r) => {
     if (!(r instanceof PublishRefused)) return r;
     try {
@@ -44,20 +64,27 @@ export async function uploadSmallBatch(client: SyncClient, ops: readonly Transfe
   }));
 }
 
-async function uploadPipelined(client: SyncClient, p: SyncPipeline, ops: readonly TransferOp[], o: BatchOptions):
+/** A file of a pipelined run: its plan entry, where its bytes are read (checked for safety when asked) and where it goes. */
+interface Located {
+  op: TransferOp;
+  localPath: () => string;
+  target: string;
+}
+
+async function uploadPipelined(client: SyncClient, p: SyncPipeline, files: readonly Located[], o: { onBytes?: (n: number) => void; signal?: AbortSignal }):
   Promise<(TransferOutcome | Error | PublishRefused)[]> {
+  const ops = files.map((f) => f.op);
   const results: (TransferOutcome | Error | PublishRefused)[] = [];
   const checks: Promise<void>[] = [];
   const hashing = canHash(client.features);
   let data: SyncPipelinedData | undefined = ops.length > 0 ? p.passive() : undefined;
   try {
-    for (const [i, op] of ops.entries()) {
-      const target = remotePathOf(o.remoteRoot, op.path);
+    for (const [i, { op, target, localPath: locate }] of files.entries()) {
       const part = remotePartPath(target);
       let bytes: Buffer;
       try {
         o.signal?.throwIfAborted();
-        const localPath = localPathOf(o.localRoot, op.path);
+        const localPath = locate();
         bytes = readSmallFile(localPath, op.size, (st) => rememberUploadSource({ localPath, remotePath: target }, st));
       } catch (err) {
         results[i] = asError(err); // the passive reply waits for the next file
@@ -94,7 +121,7 @@ async function uploadPipelined(client: SyncClient, p: SyncPipeline, ops: readonl
 /** Once the 226, SIZE and HASH replies are in and right, send the publish commands (they leave with the next file's STOR). */
 async function verifyThenPublish(p: SyncPipeline, op: TransferOp, bytes: Buffer, part: string, target: string,
   stored: Promise<number>, size: Promise<number>, hash: Promise<{ algorithm: (typeof HASH_ALGORITHMS)[number]; value: string } | undefined>,
-  o: BatchOptions): Promise<TransferOutcome | PublishRefused> {
+  o: { onBytes?: (n: number) => void }): Promise<TransferOutcome | PublishRefused> {
   const [st, sz, hs] = await Promise.allSettled([stored, size, hash]);
   if (st.status === "rejected") throw st.reason;
   o.onBytes?.(bytes.length);

@@ -3,7 +3,9 @@ import type { TokenBucket } from "./bwlimit.js";
 import { isWorthRetrying } from "./failures.js";
 import type { SyncPool } from "./remote.js";
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from "./retry.js";
-import { downloadAttempt, uploadAttempt, type FileTransfer, type TransferOutcome } from "./transfer.js";
+import { NotListedError } from "./batch.js";
+import { uploadOnePipelined } from "./pipelinedUploads.js";
+import { downloadAttempt, SMALL_FILE_BYTES, uploadAttempt, type FileTransfer, type TransferOutcome } from "./transfer.js";
 import { VerifyError } from "./verify.js";
 
 /** Options of transferFile; all but `direction` and `pool` optional. */
@@ -63,7 +65,19 @@ export async function transferFile(file: FileTransfer, o: TransferFileOptions): 
       ...(o.bucket ? { bucket: o.bucket } : {}), ...(o.onBytes ? { onBytes: o.onBytes } : {}), ...(o.signal ? { signal: o.signal } : {}),
     };
     try {
-      return await o.pool.use((c) => (o.direction === "upload" ? uploadAttempt(c, file, attempt) : downloadAttempt(c, file, attempt)));
+      return await o.pool.use(async (c) => {
+        if (o.direction === "download") return downloadAttempt(c, file, attempt);
+        // A fresh small upload on a server that pipelines: about three round trips instead of six.
+        if (!attempt.resumePartial && !restart && !o.bucket && !file.resumeFrom && file.size <= SMALL_FILE_BYTES) {
+          const out = await uploadOnePipelined(c, file, { ...(o.onBytes ? { onBytes: o.onBytes } : {}), ...(o.signal ? { signal: o.signal } : {}) });
+          // No SIZE on this server: the plain path verifies another way, on the same connection.
+          if (out !== undefined && !(out instanceof NotListedError)) {
+            if (out instanceof Error) throw out;
+            return out;
+          }
+        }
+        return uploadAttempt(c, file, attempt);
+      });
     } catch (err) {
       if (err instanceof VerifyError) restart = true;
       throw err;

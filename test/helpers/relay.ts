@@ -67,6 +67,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
     const session: RelaySession = { id: sessions.length + 1, commands: [], controlStalled: false, clientClosed: false };
     sessions.push(session);
     let lastCommand = "";
+    // The transfer a 1xx answers: with a pipelining client, SIZE and HASH may follow STOR at once.
+    let lastTransfer = "";
     let up = "";
     client.on("data", (chunk: Buffer) => {
       up += chunk.toString("latin1");
@@ -79,6 +81,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
         session.commands.push(cmd);
         if (session.controlStalled) continue; // silenced: the server never hears it
         lastCommand = cmd;
+        if (/^(STOR|STOU|APPE|RETR|LIST|NLST|MLSD)\b/i.test(cmd)) lastTransfer = cmd;
         upstream.write(Buffer.from(line, "latin1"));
       }
     });
@@ -103,7 +106,7 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
           line = `227 Entering Passive Mode (127,0,0,1,${port >> 8},${port & 255})\r\n`;
         }
         client.write(Buffer.from(line, "latin1"));
-        if (/^1\d\d /.test(line) && armed(options.stallControl, lastCommand)) {
+        if (/^1\d\d /.test(line) && armed(options.stallControl, lastTransfer)) {
           state.stalls++;
           session.controlStalled = true;
           down = "";
