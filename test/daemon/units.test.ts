@@ -141,15 +141,17 @@ describe("outbox watcher stability (in-process)", () => {
     }
   });
 
+  // A watcher that reports the initial scan as done and then hears nothing: every later event
+  // is "missed", as chokidar can miss a name deleted and written again at once.
+  type Watch = Pick<import("chokidar").FSWatcher, "on" | "once" | "close">;
+  const deaf = (): Watch => {
+    const w = { on: () => w, once: (event: string, fn: () => void) => { if (event === "ready") queueMicrotask(fn); return w; }, close: async () => undefined };
+    return w as unknown as Watch;
+  };
+
   it("a file whose event never came is found by the rescan, once per version (as the outbox's own safety net)", async () => {
     const dir = await tempDir("ferry-watch-");
     try {
-      // A watcher that reports the initial scan as done and then hears nothing: every later
-      // event is "missed", as chokidar can miss a name deleted and written again at once.
-      const deaf = (): Pick<import("chokidar").FSWatcher, "on" | "once" | "close"> => {
-        const w = { on: () => w, once: (event: string, fn: () => void) => { if (event === "ready") queueMicrotask(fn); return w; }, close: async () => undefined };
-        return w as unknown as Pick<import("chokidar").FSWatcher, "on" | "once" | "close">;
-      };
       const seen: StableFile[] = [];
       const w = new OutboxWatcher({ job: job(dir.path, { stableMs: 20, rescanMs: 0 }), logger: silentLogger(), onStable: (f) => seen.push(f), watch: deaf });
       await w.start();
@@ -172,10 +174,6 @@ describe("outbox watcher stability (in-process)", () => {
   it("the rescan runs by itself every rescanMs", async () => {
     const dir = await tempDir("ferry-watch-");
     try {
-      const deaf = (): Pick<import("chokidar").FSWatcher, "on" | "once" | "close"> => {
-        const w = { on: () => w, once: (event: string, fn: () => void) => { if (event === "ready") queueMicrotask(fn); return w; }, close: async () => undefined };
-        return w as unknown as Pick<import("chokidar").FSWatcher, "on" | "once" | "close">;
-      };
       const seen: StableFile[] = [];
       const w = new OutboxWatcher({ job: job(dir.path, { stableMs: 20, rescanMs: 50 }), logger: silentLogger(), onStable: (f) => seen.push(f), watch: deaf });
       await w.start();
