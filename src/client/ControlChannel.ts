@@ -506,8 +506,7 @@ export class ControlChannel {
     if (!task) {
       // 421 may come at any time: the server is shutting the session (idle timeout, restart).
       if (reply.code === 421) {
-        const cause = new FtpReplyError(421, replyMessage(reply));
-        this.closeWithError(new FtpConnectionError(`${this.#peer} closed the session: 421 ${replyMessage(reply)}`, { cause }));
+        this.#closedBy421(reply);
       } else {
         this.#strayReplies++;
         this.#logger.warn({ code: reply.code, text: replyMessage(reply) }, "ftp reply without a command; ignored");
@@ -523,9 +522,14 @@ export class ControlChannel {
     }
     if (reply.code === 421 && !this.closed) {
       // The server says it is closing; whatever the handler did, this connection is over.
-      const cause = new FtpReplyError(421, replyMessage(reply), task.command);
-      this.closeWithError(new FtpConnectionError(`${this.#peer} closed the session: 421 ${replyMessage(reply)}`, { cause }));
+      this.#closedBy421(reply, task.command);
     }
+  }
+
+  /** 421: the server is closing the session (idle timeout, restart); the connection is over. */
+  #closedBy421(reply: Reply, command?: string): void {
+    const cause = new FtpReplyError(421, replyMessage(reply), command);
+    this.closeWithError(new FtpConnectionError(`${this.#peer} closed the session: 421 ${replyMessage(reply)}`, { cause }));
   }
 
   /** A reply while a pipelined owner holds the connection: it answers the oldest command in flight, or nothing fits. */
@@ -533,8 +537,7 @@ export class ControlChannel {
     const head = this.#queue[0];
     if (!head) {
       if (reply.code === 421) {
-        const cause = new FtpReplyError(421, replyMessage(reply));
-        this.closeWithError(new FtpConnectionError(`${this.#peer} closed the session: 421 ${replyMessage(reply)}`, { cause }));
+        this.#closedBy421(reply);
       } else {
         this.#broken(`${reply.code} ${replyMessage(reply)} arrived with no command waiting for a reply`);
       }
@@ -557,8 +560,7 @@ export class ControlChannel {
       head.control.reject(err);
     }
     if (reply.code === 421 && !this.closed) {
-      const cause = new FtpReplyError(421, replyMessage(reply), head.command);
-      this.closeWithError(new FtpConnectionError(`${this.#peer} closed the session: 421 ${replyMessage(reply)}`, { cause }));
+      this.#closedBy421(reply, head.command);
     }
   }
 }
