@@ -106,8 +106,7 @@ export async function putFromStdin(pool: SyncPool, remotePath: string, input: Re
 /** The summary of a "-" transfer, on stderr when the data went to stdout. */
 export function printStdioOutcome(verb: string, what: string, o: StdioOutcome, ms: number, stream: NodeJS.WritableStream): void {
   if (isQuiet()) return;
-  const how = o.verified === "size only" ? "size only" : o.verified;
-  stream.write(`${verb} ${what}: ${formatBytes(o.bytes)} in ${(ms / 1000).toFixed(1)} s, verified by ${how}\n`);
+  stream.write(`${verb} ${what}: ${formatBytes(o.bytes)} in ${(ms / 1000).toFixed(1)} s, verified by ${o.verified}\n`);
 }
 
 /** `ferry get URL -`: the whole command once the URL is resolved. */

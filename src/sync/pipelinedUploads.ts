@@ -30,7 +30,8 @@ class PublishRefused {
  * uploadBatch does; nothing unverified is published.
  */
 export async function uploadSmallBatch(client: SyncClient, ops: readonly TransferOp[], o: BatchOptions): Promise<(TransferOutcome | Error)[]> {
-  const pipeline = await client.pipeline?.("a batch of small uploads");
+  // The pipelined lane verifies by SIZE: a server without it would get every file sent twice.
+  const pipeline = client.features.size === false ? undefined : await client.pipeline?.("a batch of small uploads");
   if (!pipeline) return uploadBatch(client, ops, o);
   const located = ops.map((op) => ({ op, localPath: () => localPathOf(o.localRoot, op.path), target: remotePathOf(o.remoteRoot, op.path) }));
   return publishRefused(client, await uploadPipelined(client, pipeline, located, o));
@@ -45,7 +46,7 @@ export async function uploadSmallBatch(client: SyncClient, ops: readonly Transfe
  */
 export async function uploadOnePipelined(client: SyncClient, t: FileTransfer, o: { onBytes?: (n: number) => void; signal?: AbortSignal }):
   Promise<TransferOutcome | Error | undefined> {
-  const pipeline = await client.pipeline?.("a small upload");
+  const pipeline = client.features.size === false ? undefined : await client.pipeline?.("a small upload");
   if (!pipeline) return undefined;
   const op: TransferOp = { kind: "upload", path: t.remotePath, size: t.size, reason: "new", ...(t.mtime ? { mtime: t.mtime } : {}) };
   const [result] = await publishRefused(client, await uploadPipelined(client, pipeline, [{ op, localPath: () => t.localPath, target: t.remotePath }], o));

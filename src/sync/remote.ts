@@ -39,7 +39,7 @@ export interface SyncListOptions {
  * double. Keeping it narrow documents exactly which server features a mirror relies on.
  */
 export interface SyncClient {
-  readonly features: { readonly rest: boolean; readonly hash: readonly HashAlgorithm[]; readonly legacyHash: readonly HashAlgorithm[] };
+  readonly features: { readonly rest: boolean; readonly hash: readonly HashAlgorithm[]; readonly legacyHash: readonly HashAlgorithm[]; readonly size?: boolean };
   list(path?: string, options?: SyncListOptions): Promise<SyncRemoteEntry[]>;
   stat(path: string): Promise<SyncRemoteEntry | undefined>;
   size(path: string): Promise<number>;

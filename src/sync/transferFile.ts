@@ -70,7 +70,7 @@ export async function transferFile(file: FileTransfer, o: TransferFileOptions): 
         // A fresh small upload on a server that pipelines: about three round trips instead of six.
         if (!attempt.resumePartial && !restart && !o.bucket && !file.resumeFrom && file.size <= SMALL_FILE_BYTES) {
           const out = await uploadOnePipelined(c, file, { ...(o.onBytes ? { onBytes: o.onBytes } : {}), ...(o.signal ? { signal: o.signal } : {}) });
-          // No SIZE on this server: the plain path verifies another way, on the same connection.
+          // A server that offers SIZE but refuses it: the plain path verifies another way, on the same connection.
           if (out !== undefined && !(out instanceof NotListedError)) {
             if (out instanceof Error) throw out;
             return out;
