@@ -284,12 +284,27 @@ export class FtpClient {
   async upload(source: Readable, path: string, options: TransferOptions & { mode?: "store" | "append"; offset?: number } = {}): Promise<number> {
     const offset = checkOffset(options.offset);
     if (offset > 0 && options.mode === "append") throw new FtpUsageError("upload: offset and mode \"append\" exclude each other");
-    const data = await this.#openData(options.signal);
-    await this.#restartAt(offset, data);
-    return new TransferResolver(this.#control, {
-      verb: options.mode === "append" ? "APPE" : "STOR", arg: path, direction: "upload", source, data,
-      dataTimeoutMs: this.#dataTimeoutMs, signal: options.signal, onProgress: options.onProgress, logger: this.#logger,
-    }).run();
+    // The source may fail while the data connection is being set up, before the transfer
+    // listens to it: an 'error' event nobody hears would take the whole process down.
+    let early: Error | undefined;
+    const onEarly = (err: Error): void => void (early ??= err);
+    source.on("error", onEarly);
+    try {
+      const data = await this.#openData(options.signal);
+      try {
+        await this.#restartAt(offset, data);
+        if (early) throw early; // nothing was sent: no STOR, nothing to abort
+      } catch (err) {
+        data.close();
+        throw err;
+      }
+      return await new TransferResolver(this.#control, {
+        verb: options.mode === "append" ? "APPE" : "STOR", arg: path, direction: "upload", source, data,
+        dataTimeoutMs: this.#dataTimeoutMs, signal: options.signal, onProgress: options.onProgress, logger: this.#logger,
+      }).run();
+    } finally {
+      source.off("error", onEarly);
+    }
   }
 
   /**

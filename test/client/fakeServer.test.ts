@@ -516,9 +516,12 @@ test("secure explicit: AUTH TLS refused means no login at all (no password in cl
 });
 
 test("upload from a stream that fails before the server is ready: ABOR, the error, connection usable", async (t) => {
+  const source = new PassThrough();
   const server = await withServer(t, {
     handlers: {
       STOR: async (_a, s) => {
+        // The source fails once STOR was sent and before the server's 150.
+        source.destroy(new Error("early failure"));
         await new Promise((r) => setTimeout(r, 100));
         s.reply(150, "Ok to send data.");
         const d = await s.data();
@@ -530,11 +533,27 @@ test("upload from a stream that fails before the server is ready: ABOR, the erro
     },
   });
   const client = await connectTo(t, server);
-  const source = new PassThrough();
-  setTimeout(() => source.destroy(new Error("early failure")), 10);
   await assert.rejects(client.upload(source, "x"), /early failure/);
   await client.noop();
   assert.ok(server.commands.includes("ABOR"));
+});
+
+test("upload from a stream that fails while the data connection is set up: the error, no STOR, no crash, connection usable", async (t) => {
+  const source = new PassThrough();
+  const server = await withServer(t, {
+    handlers: {
+      // No listener of the transfer is on the source yet: its 'error' must not go unheard.
+      // (EPSV refused: the client falls back to PASV, so the source fails mid set-up.)
+      EPSV: (_a, s) => {
+        source.destroy(new Error("failed during EPSV"));
+        s.reply(500, "EPSV not understood.");
+      },
+    },
+  });
+  const client = await connectTo(t, server);
+  await assert.rejects(client.upload(source, "x"), /failed during EPSV/);
+  await client.noop();
+  assert.ok(!server.commands.some((c) => c.startsWith("STOR")), `no STOR sent: ${server.commands.join(", ")}`);
 });
 
 test("downloadFile: abort leaves a partial file and a usable connection; a resume completes it", async (t) => {
