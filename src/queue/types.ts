@@ -58,6 +58,8 @@ export const mirrorPartPayloadSchema = z.strictObject({
   part: z.number().int().nonnegative().describe("the part's index in the run, from 0"),
   planned: mirrorPlannedSchema,
   ops: z.array(mirrorPartOpSchema).min(1).max(10_000),
+  /** Entries each destination folder of these ops held at scan time (upload batches list a folder only when that is cheap). */
+  listed: z.record(z.string(), z.number().int().nonnegative()).optional(),
 });
 
 /** Entry counts of one side of a planned run, for the deletion guards (deleteGuard.ts). */
