@@ -104,3 +104,58 @@ describe("a distributed mirror run deletes only after every part succeeded", () 
     for (const [path, data] of files) if (path !== "a/f05.txt") assert.deepEqual(remote.get(path), data, `${path} sent by its part`);
   });
 });
+
+describe("a plan cut short", () => {
+  it("parts enqueued before a crash are not enqueued again: the retried plan waits for them, then plans what is left", async (t) => {
+    let enqueues = 0;
+    let crashAt = 3; // the third enqueue of the first attempt: two parts are in, the rest and the finish are not
+    const fleet = await startFleet(t, {
+      job: { direction: "upload" }, partLimits: { files: 5, bytes: 1 << 30 },
+      wrapQueue: (q) => ({
+        ...q,
+        enqueue: async (input, options) => {
+          if (++enqueues === crashAt) throw new Error("the node died here");
+          return q.enqueue(input, options);
+        },
+      }),
+    });
+    const files = smallTree();
+    await writeFiles(fleet.local, files);
+    const store = fleet.nodes[0]!.store;
+    const h = fleet.nodes[0]!.handlers;
+    store.enqueue({ kind: "mirror", payload: { job: "m" }, dedupeKey: mirrorDedupeKey("m"), concurrencyKey: "srv" }, { coalesceWithLeased: true });
+    const first = lease(fleet, "mirror");
+    await assert.rejects(h.plan(first, ctx), /the node died here/);
+    store.fail(first, new Error("the node died here"), { delayMs: 0 });
+    crashAt = 0;
+    const orphans = () => fleet.rows().filter((r) => r.kind === "mirror-part");
+    assert.equal(orphans().length, 2);
+
+    // The retry of the same job finds its own parts without a finish: it waits for them.
+    const again = lease(fleet, "mirror");
+    assert.equal(again.id, first.id);
+    await assert.rejects(h.plan(again, ctx), (err: unknown) => err instanceof RetryLaterError && /interrupted plan/.test(err.message));
+    store.defer(again);
+    assert.equal(orphans().length, 2, "nothing enqueued twice");
+    for (let i = 0; i < 2; i++) {
+      const part = lease(fleet, "mirror-part");
+      await h["mirror-part"](part, ctx);
+      store.complete(part);
+    }
+    // Settled: the retry plans again; the files the orphans sent are unchanged now.
+    const third = lease(fleet, "mirror");
+    await h.plan(third, ctx);
+    store.complete(third);
+    const parts = orphans();
+    assert.equal(parts.length, 4, "two more parts, for the ten files left");
+    const sent = new Set(parts.slice(0, 2).flatMap((r) => (r.kind === "mirror-part" ? r.payload.ops.map((o) => o.path) : [])));
+    const planned = parts.slice(2).flatMap((r) => (r.kind === "mirror-part" ? r.payload.ops.map((o) => o.path) : []));
+    assert.equal(planned.length, 10);
+    assert.ok(planned.every((p) => !sent.has(p)), "no file of the orphans planned again");
+    for (const node of fleet.nodes) node.start();
+    const finish = await fleet.finished();
+    assert.equal(finish.state, "done", finish.lastError ?? "");
+    assert.deepEqual(await readTree(fleet.remote), files);
+    assert.equal(fleet.transfers.filter((x) => x.verb === "STOR").length, 20, "each file sent once");
+  });
+});

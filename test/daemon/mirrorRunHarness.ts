@@ -51,6 +51,8 @@ export interface FleetOptions {
   readonly maxAttempts?: number;
   /** Lease of the nodes' runners, in ms; default 3000. */
   readonly leaseMs?: number;
+  /** Wraps each node's queue as its handlers see it (to cut a plan short). */
+  readonly wrapQueue?: (queue: MirrorRunDeps["queue"]) => MirrorRunDeps["queue"];
 }
 
 /** The fleet: server, queue, nodes, and the mirror's folders. */
@@ -100,7 +102,7 @@ export async function startFleet(t: TestContext, o: FleetOptions): Promise<Fleet
     const store = new JobStore(db, { leaseMs, maxAttempts: o.maxAttempts ?? 5, backoff: { baseMs: 10, capMs: 50, jitter: 0 } });
     const remotes = new RemoteRegistry([remoteEndpoint("srv", { url: server.url(), connections: 4 })], { backoff: { baseMs: 100, capMs: 1000, jitter: 0 }, logger: silentLogger() });
     const deps: MirrorRunDeps = {
-      jobs, remotes, queue: asyncQueue(store), state: new FileMirrorStateStore(join(dir.path, "state")), recordsDir: join(dir.path, "state"),
+      jobs, remotes, queue: o.wrapQueue ? o.wrapQueue(asyncQueue(store)) : asyncQueue(store), state: new FileMirrorStateStore(join(dir.path, "state")), recordsDir: join(dir.path, "state"),
       logger: silentLogger(), finishPollMs: 20, ...(o.partLimits ? { partLimits: o.partLimits } : {}),
     };
     const handlers = createMirrorRunHandlers(deps);
