@@ -31,7 +31,7 @@ describe("a distributed mirror run: parts any node may lease", () => {
     await writeFiles(fleet.local, files);
     const ran = new Map<string, number>();
     for (const node of fleet.nodes) {
-      node.start().on("job:succeeded", ({ job }) => { if (job.kind === "mirror-part") ran.set(node.name, (ran.get(node.name) ?? 0) + 1); });
+      node.start({ listen: (r) => r.on("job:succeeded", ({ job }) => { if (job.kind === "mirror-part") ran.set(node.name, (ran.get(node.name) ?? 0) + 1); }) });
     }
     tick(fleet);
     const finish = await fleet.finished();

@@ -32,8 +32,8 @@ export interface Node {
   readonly store: JobStore;
   readonly remotes: RemoteRegistry;
   readonly handlers: MirrorRunHandlers;
-  /** Starts this node's workers on every kind of a distributed run. */
-  start(options?: { concurrency?: number }): WorkerRunner;
+  /** Starts this node's workers on every kind of a distributed run; `listen` subscribes before the first lease recovery. */
+  start(options?: { concurrency?: number; listen?: (runner: WorkerRunner) => void }): WorkerRunner;
 }
 
 /** A completed STOR or RETR as the server logged it. */
@@ -115,6 +115,7 @@ export async function startFleet(t: TestContext, o: FleetOptions): Promise<Fleet
           concurrency: so.concurrency ?? 2, workerIdPrefix: name, pollIntervalMs: 20, leaseMs, sweepIntervalMs: 100,
           isRetryable: isRetryableJobError, logger: silentLogger(),
         });
+        so.listen?.(runner);
         runner.start();
         runners.push(runner);
         return runner;

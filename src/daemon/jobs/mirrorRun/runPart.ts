@@ -3,6 +3,7 @@ import { isRetriable } from "../../../client/index.js";
 import type { HandlerResult, JobContext, LeasedJob, PayloadOf, TransferInput } from "../../../queue/index.js";
 import { executePlan, remotePathOf, type ExecuteResult, type Plan } from "../../../sync/index.js";
 import { assertSamePlan, failureOf, IN_RUN_RETRY, mirrorContext, retryLaterIn, type MirrorContext, type MirrorRunDeps } from "./context.js";
+import { filesInPlace } from "./inPlace.js";
 import { fromPartOp } from "./parts.js";
 
 /** A leased `mirror-part` job. */
@@ -13,8 +14,8 @@ export type MirrorPartJob = LeasedJob & { readonly kind: "mirror-part"; readonly
  * (retries, resume, verify, atomic publish, the remote's pool and bandwidth). A part in which
  * a file failed fails, so the queue retries it with backoff and, out of attempts, sends it
  * `dead` (the finish then fails the run and deletes nothing); an unreachable remote defers it
- * without using an attempt. A retry sends the part's files again: what is already in place is
- * replaced by the same bytes.
+ * without using an attempt. A retry skips the files an earlier attempt already put in place
+ * (inPlace.ts), so a node lost mid-part costs only the files it had not finished.
  */
 export async function runPart(deps: MirrorRunDeps, job: MirrorPartJob, jobCtx: JobContext): Promise<HandlerResult> {
   const ctx = mirrorContext(deps, job.payload.job);
@@ -22,7 +23,19 @@ export async function runPart(deps: MirrorRunDeps, job: MirrorPartJob, jobCtx: J
   assertSamePlan(ctx, job.payload.planned, what);
   const { cfg, endpoint } = ctx;
   const log = deps.logger.child({ job: cfg.name, jobId: job.id, remote: cfg.remote, run: job.payload.run, part: job.payload.part });
-  const ops = job.payload.ops.map((op) => fromPartOp(op, cfg.direction));
+  let ops = job.payload.ops.map((op) => fromPartOp(op, cfg.direction));
+  if (job.attempts > 1 && !cfg.checksum) {
+    const pool = deps.remotes.syncPool(cfg.remote, jobCtx.signal);
+    let inPlace: Set<string>;
+    try {
+      inPlace = await filesInPlace(ops, { direction: cfg.direction, localRoot: cfg.localRoot, remoteRoot: cfg.remoteRoot, pool, signal: jobCtx.signal });
+    } catch (err) {
+      throw retryLaterIn(err) ?? err;
+    }
+    if (inPlace.size > 0) log.info({ inPlace: inPlace.size, left: ops.length - inPlace.size }, "part retried: files an earlier attempt sent are in place");
+    ops = ops.filter((op) => !inPlace.has(op.path));
+    if (ops.length === 0) return {};
+  }
   const plan: Plan = { direction: cfg.direction, ops, unchanged: [], conflicts: [], sourceFiles: new Set() };
   const started = new Map<string, number>();
   const durations = new Map<string, number>();
