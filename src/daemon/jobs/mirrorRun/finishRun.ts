@@ -27,9 +27,13 @@ export async function finishRun(deps: MirrorRunDeps, job: MirrorFinishJob, jobCt
   const what = `mirror ${ctx.cfg.name} run ${p.run}`;
   assertSamePlan(ctx, p.planned, what);
   const log = deps.logger.child({ job: ctx.cfg.name, jobId: job.id, remote: ctx.cfg.remote, run: p.run, step: "finish" });
-  const parts = await readParts(deps, p, what);
-  if (parts.waiting > 0) {
-    throw new RetryLaterError(`${what}: ${parts.waiting} of ${p.parts.length} part(s) still to do`, { delayMs: deps.finishPollMs ?? DEFAULT_FINISH_POLL_MS });
+  // One query while parts remain: a name's waiting rows are at most two `mirror` rows, this
+  // finish and the run's parts. Each part is read by id only once none waits.
+  const waiting = (await deps.queue.listJobs({ name: p.job, states: ["queued", "leased", "failed"], limit: p.parts.length + 3 }))
+    .filter((r) => r.kind === "mirror-part" && r.payload.run === p.run).length;
+  const parts = waiting > 0 ? undefined : await readParts(deps, p, what);
+  if (!parts || parts.waiting > 0) {
+    throw new RetryLaterError(`${what}: ${parts?.waiting ?? waiting} of ${p.parts.length} part(s) still to do`, { delayMs: deps.finishPollMs ?? DEFAULT_FINISH_POLL_MS });
   }
   const state = await deps.state.load(ctx.names.source, ctx.names.destination);
   for (const part of parts.done) {
