@@ -13,6 +13,9 @@ export { DEFAULT_FINISH_POLL_MS, type MirrorRunDeps } from "./context.js";
 export { isDistributed, type DistributeMode } from "./distribute.js";
 export { FileMirrorStateStore, type MirrorStateStore } from "./MirrorStateStore.js";
 export { DEFAULT_PART_LIMITS, splitIntoParts, type PartLimits } from "./parts.js";
+export type { MirrorPlanJob } from "./planRun.js";
+export type { MirrorPartJob } from "./runPart.js";
+export type { MirrorFinishJob } from "./finishRun.js";
 
 /** The handlers of a distributed mirror run. */
 export interface MirrorRunHandlers {
