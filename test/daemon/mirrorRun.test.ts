@@ -3,7 +3,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import { mirrorDedupeKey } from "../../src/daemon/index.js";
-import { readTree } from "./harness.js";
+import { readTree, waitUntil } from "./harness.js";
 import { bigTree, startFleet, type Fleet } from "./mirrorRunHarness.js";
 
 /** Writes path → bytes under root. */
@@ -69,7 +69,6 @@ describe("a distributed mirror run: parts any node may lease", () => {
 
 /** Waits until `n` finishes are settled. */
 async function waitForRuns(fleet: Fleet, n: number): Promise<void> {
-  const { waitUntil } = await import("./harness.js");
   await waitUntil(() => fleet.rows().filter((r) => r.kind === "mirror-finish" && (r.state === "done" || r.state === "dead")).length >= n,
     { timeoutMs: 20_000, what: `${n} finished runs` });
 }
