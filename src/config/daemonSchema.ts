@@ -87,6 +87,10 @@ export const mirrorJobSchema = z.strictObject({
   include: globList("only files matching these globs (a glob without / matches the name at any depth)"),
   exclude: globList("leave out files and folders matching these globs"),
   parallel: z.number().int().min(1).max(64).default(4).describe("transfers at once (capped by the remote's connections); default 4"),
+  distribute: z.enum(["auto", "on", "off"]).default("auto")
+    .describe('split each run into parts any node sharing the queue may take (a plan job, transfer parts, a finish that deletes only after every part succeeded): ' +
+      '"on", "off", or "auto" (default: on only when `database` is a shared Postgres queue; one box on SQLite keeps one job per run). ' +
+      "A distributed download needs the local folder to be the same shared folder on every node"),
   // Listing caps (FAULTS B8): a hostile or broken server cannot make a scan endless or huge.
   maxEntries: z.number().int().min(1).optional().describe("refuse a remote tree with more entries than this; default 2000000"),
   maxDirEntries: z.number().int().min(1).optional().describe("refuse a remote folder with more entries than this; default 200000"),

@@ -51,6 +51,8 @@ export interface MirrorJob {
   readonly include: readonly string[];
   readonly exclude: readonly string[];
   readonly parallel: number;
+  /** Split runs into parts any node may lease: "auto" (default: only on a shared Postgres queue), "on", "off"; see jobs/mirrorRun/distribute.ts. */
+  readonly distribute?: "auto" | "on" | "off";
   /** Caps on the remote scan (maxEntries, maxDirEntries, maxDepth of the job); defaults when absent. */
   readonly listingLimits?: ListingLimits;
 }
@@ -183,7 +185,7 @@ function resolveMirror(job: MirrorJobConfig, abs: (p: string) => string, remoteP
     kind: "mirror", name: job.name, remote: remote.remote, remoteRoot: remotePath(remote.remote, remote.path),
     localRoot: abs(local), direction,
     schedule: job.schedule, catchUp: job.catchUp, delete: job.delete, allowEmptySource: job.allowEmptySource, maxDelete: job.maxDelete, checksum: job.verify === "checksum",
-    include: job.include, exclude: job.exclude, parallel: job.parallel,
+    include: job.include, exclude: job.exclude, parallel: job.parallel, distribute: job.distribute,
     listingLimits: {
       ...(job.maxEntries ? { maxEntries: job.maxEntries } : {}), ...(job.maxDirEntries ? { maxDirEntries: job.maxDirEntries } : {}),
       ...(job.maxDepth ? { maxDepth: job.maxDepth } : {}),

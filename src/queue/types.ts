@@ -24,10 +24,71 @@ export const uploadPayloadSchema = z.strictObject({
   mtimeMs: z.number().nonnegative().describe("mtime in ms since epoch when the file was found stable"),
 });
 
+/** A path relative to a mirror's roots, as plans carry it ("a/b.txt"): never absolute, never climbing out. */
+const mirrorRelPath = z
+  .string()
+  .min(1)
+  .refine((p) => !p.startsWith("/") && !p.split("/").includes("..") && !p.includes("\0"), "must be a relative path inside the mirror (no leading /, no .., no NUL)");
+
+/** What a distributed run was planned against; a part or finish whose mirror changed since refuses to run. */
+export const mirrorPlannedSchema = z.strictObject({
+  remote: z.string().min(1),
+  direction: z.enum(["upload", "download"]),
+  localRoot: z.string().min(1),
+  remoteRoot: z.string().min(1),
+});
+
+/** One file a `mirror-part` copies: the fields of the plan's TransferOp that executePlan needs. */
+export const mirrorPartOpSchema = z.strictObject({
+  path: mirrorRelPath,
+  size: z.number().int().nonnegative(),
+  mtimeMs: z.number().optional().describe("the source's mtime, set on the destination after publishing"),
+  srcStamp: z.string().optional().describe("the source's stamp, recorded in the sync state by the finish"),
+  reason: z.string().describe("why the plan sends it"),
+  resumeFrom: z.number().int().positive().optional().describe("bytes of a leftover partial file to resume from"),
+});
+
+/**
+ * Payload of a `mirror-part` job: a batch of one distributed mirror run's transfers that any
+ * node may lease (issue 16). It never changes between attempts: a retry does the same files.
+ */
+export const mirrorPartPayloadSchema = z.strictObject({
+  job: z.string().min(1).describe("the config job name"),
+  run: z.number().int().positive().describe("the id of the mirror job that planned the run"),
+  part: z.number().int().nonnegative().describe("the part's index in the run, from 0"),
+  planned: mirrorPlannedSchema,
+  ops: z.array(mirrorPartOpSchema).min(1).max(10_000),
+  /** Entries each destination folder of these ops held at scan time (upload batches list a folder only when that is cheap). */
+  listed: z.record(z.string(), z.number().int().nonnegative()).optional(),
+});
+
+/** Entry counts of one side of a planned run, for the deletion guards (deleteGuard.ts). */
+const entryCountsSchema = z.strictObject({ files: z.number().int().nonnegative(), entries: z.number().int().nonnegative() });
+
+/**
+ * Payload of a `mirror-finish` job: waits for a distributed run's parts, then (all done) runs
+ * the planned deletions and time fixes and saves the sync state, or (a part dead) fails the run.
+ */
+export const mirrorFinishPayloadSchema = z.strictObject({
+  job: z.string().min(1).describe("the config job name"),
+  run: z.number().int().positive().describe("the id of the mirror job that planned the run"),
+  planned: mirrorPlannedSchema,
+  /** The part jobs' ids, in part order. */
+  parts: z.array(z.number().int().positive()),
+  deletes: z.array(z.strictObject({ path: mirrorRelPath, type: z.enum(["file", "dir"]), partial: z.literal(true).optional() })),
+  mtimes: z.array(z.strictObject({ path: mirrorRelPath, mtimeMs: z.number() })),
+  /** Names that are a file on one side and a folder on the other (plan.conflicts): the run fails on them. */
+  conflicts: z.array(z.strictObject({ path: z.string(), reason: z.string() })),
+  counts: z.strictObject({ source: entryCountsSchema, destination: entryCountsSchema }),
+  totals: z.strictObject({ files: z.number().int().nonnegative(), bytes: z.number().int().nonnegative(), unchanged: z.number().int().nonnegative() }),
+});
+
 /** The zod schema of each job kind's payload, checked at enqueue and again at lease. */
 export const payloadSchemas = {
   mirror: mirrorPayloadSchema,
   upload: uploadPayloadSchema,
+  "mirror-part": mirrorPartPayloadSchema,
+  "mirror-finish": mirrorFinishPayloadSchema,
 } as const;
 
 /** The kinds of job the queue knows. */

@@ -40,8 +40,14 @@ export function formatMaxDelete(m: MaxDelete): string {
   return "count" in m ? String(m.count) : `${m.percent}%`;
 }
 
+/** How many files, and entries in all (files and folders), one side of a mirror holds. */
+export interface EntryCounts {
+  readonly files: number;
+  readonly entries: number;
+}
+
 /** Files and folders of a tree (leftover partial files are not entries). */
-function entryCounts(tree: Tree): { files: number; entries: number } {
+export function entryCounts(tree: Tree): EntryCounts {
   let files = 0, entries = 0;
   for (const list of tree.dirs.values()) {
     for (const e of list) {
@@ -64,7 +70,16 @@ function entryCounts(tree: Tree): { files: number; entries: number } {
 export function deleteRefusal(plan: Plan, src: Tree, dst: Tree, o: DeleteGuardOptions): string | undefined {
   const deletes = plan.ops.filter((op) => op.kind === "delete" && !op.partial).length;
   if (deletes === 0) return undefined;
-  const source = entryCounts(src);
+  return deleteRefusalFor(deletes, entryCounts(src), entryCounts(dst), o);
+}
+
+/**
+ * deleteRefusal over counts instead of trees: `deletes` planned deletions (partial leftovers not
+ * counted) against the sides' entry counts at plan time. A distributed run (issue 16) plans on
+ * one node and deletes on another, so it carries the counts, not the trees.
+ */
+export function deleteRefusalFor(deletes: number, source: EntryCounts, destination: EntryCounts, o: DeleteGuardOptions): string | undefined {
+  if (deletes === 0) return undefined;
   if (source.files === 0) {
     // Saying allowEmptySource is saying "an empty source means delete everything": no limit
     // below 100% could let that through, so the opt-in covers maxDelete as well.
@@ -74,7 +89,7 @@ export function deleteRefusal(plan: Plan, src: Tree, dst: Tree, o: DeleteGuardOp
       "pass --allow-empty-source (config: allowEmptySource: true) if that is intended";
   }
   if (!o.maxDelete) return undefined;
-  const total = entryCounts(dst).entries;
+  const total = destination.entries;
   const limit = "count" in o.maxDelete ? o.maxDelete.count : Math.floor((total * o.maxDelete.percent) / 100);
   if (deletes <= limit) return undefined;
   return `refusing to delete ${deletes} of the ${total} entries in ${o.destinationName}: more than --max-delete ${formatMaxDelete(o.maxDelete)} ` +

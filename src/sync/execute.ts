@@ -51,6 +51,11 @@ export interface ExecuteOptions {
   deleteRefusal?: string;
   /** Updated after each verified transfer; saved by the caller. */
   state?: SyncState;
+  /**
+   * Folder of the partial files' source identities (B11) when no `state` is given; default the
+   * state file's folder. A part of a distributed run (issue 16) transfers without a sync state.
+   */
+  recordsDir?: string;
   progress?: ProgressSink;
   logger?: Logger;
   signal?: AbortSignal;
@@ -314,7 +319,7 @@ async function transferOne(op: TransferOp, ctx: Context, options: ExecuteOptions
     localPath, remotePath: remotePathOf(options.remoteRoot, op.path), size: op.size,
     ...(op.mtime ? { mtime: op.mtime } : {}), ...(op.resumeFrom ? { resumeFrom: op.resumeFrom } : {}),
     // Partials' source identities (B11) live beside the mirror's sync state (the daemon's state folder for its jobs).
-    ...(options.state?.file ? { records: { stateDir: dirname(options.state.file) } } : {}),
+    ...(options.state?.file ? { records: { stateDir: dirname(options.state.file) } } : options.recordsDir ? { records: { stateDir: options.recordsDir } } : {}),
   };
   if (op.kind === "download") await ctx.checkLocalDir(dirname(localPath));
   options.progress?.fileStarted?.(op.path, op.size);

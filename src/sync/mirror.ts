@@ -1,7 +1,7 @@
 import type { Logger } from "../log/index.js";
 import type { TokenBucket } from "./bwlimit.js";
 import { executePlan, type ExecuteResult, type ProgressSink } from "./execute.js";
-import { deleteRefusal as refuseDeletes, type MaxDelete } from "./deleteGuard.js";
+import { deleteRefusal as refuseDeletes, entryCounts, type EntryCounts, type MaxDelete } from "./deleteGuard.js";
 import type { PathFilter } from "./filter.js";
 import { march } from "./march.js";
 import { buildPlan, type Direction, type Plan } from "./plan.js";
@@ -65,6 +65,10 @@ export interface MirrorOutcome {
   checksumAvailable?: boolean;
   /** Why the plan's deletions were (or, in a dry run, would be) refused; see deleteGuard.ts. */
   deleteRefusal?: string;
+  /** Files and entries of each side as scanned, for a deletion guard applied later (a distributed run's finish). */
+  counts: { source: EntryCounts; destination: EntryCounts };
+  /** Entries a destination folder held at scan time (0 when unknown), for upload batching done later. */
+  listedEntries: (dir: string) => number;
 }
 
 /** The mirror lifecycle: scan both sides, (hash), plan, execute, record state (STYLE 10). */
@@ -90,7 +94,8 @@ export async function runMirror(o: MirrorOptions): Promise<MirrorOutcome> {
     ...(o.maxDelete ? { maxDelete: o.maxDelete } : {}),
   }) : undefined;
   const base = {
-    plan, skipped, ...(checksumAvailable !== undefined ? { checksumAvailable } : {}),
+    plan, skipped, counts: { source: entryCounts(src), destination: entryCounts(dst) },
+    listedEntries: (dir: string) => dst.dirs.get(dir)?.length ?? 0, ...(checksumAvailable !== undefined ? { checksumAvailable } : {}),
     ...(deleteRefusal !== undefined ? { deleteRefusal } : {}),
   };
   if (o.dryRun) return base;
