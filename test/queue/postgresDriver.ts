@@ -1,6 +1,10 @@
 // The Postgres driver for the shared queue suite: one throwaway cluster per test file (started
-// on first use, removed after the file's last test), a fresh database per queue.
+// on first use, removed after the file's last test), and a fresh, empty place per queue: a new
+// schema of one database, named in the URL (`?options=-c search_path=…`), because CREATE
+// DATABASE costs about a second on a busy CI machine and a schema a few milliseconds. Each
+// queue still sees only its own tables and migrates from nothing.
 import { after, type TestContext } from "node:test";
+import pg from "pg";
 import { openPostgresQueue, type OpenPostgresQueueOptions } from "../../src/queue/postgres/index.js";
 import type { Queue } from "../../src/queue/Queue.js";
 import { startPostgres, type PgCluster } from "../helpers/postgres.js";
@@ -9,7 +13,8 @@ import { startPostgres, type PgCluster } from "../helpers/postgres.js";
 export type TestPostgresQueueOptions = Omit<OpenPostgresQueueOptions, "url">;
 
 let cluster: Promise<PgCluster | undefined> | undefined;
-let databases = 0;
+let database: Promise<string> | undefined;
+let schemas = 0;
 
 // Registered when the test file imports this module, so it is a root-level hook: it runs once
 // after the file's last test (an after() inside a test would run after that test only).
@@ -33,15 +38,25 @@ export async function testPostgresCluster(t: TestContext): Promise<PgCluster> {
   return started;
 }
 
-/** A fresh database on the file's cluster; returns its URL. */
-export async function freshPostgresDatabase(t: TestContext): Promise<string> {
+/** A fresh empty schema in the file's database; returns a URL whose connections use only it. */
+export async function freshPostgresUrl(t: TestContext): Promise<string> {
   const c = await testPostgresCluster(t);
-  return c.createDatabase(`q${process.pid}_${++databases}`);
+  database ??= c.createDatabase(`ferry_test_${process.pid}`);
+  const url = await database;
+  const schema = `q${++schemas}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE SCHEMA ${schema}`);
+  } finally {
+    await admin.end();
+  }
+  return `${url}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
 }
 
-/** A Postgres queue on a fresh database of the file's cluster, closed when the test ends. */
+/** A Postgres queue on a fresh schema of the file's cluster, closed when the test ends. */
 export async function openTestPostgresQueue(t: TestContext, options: TestPostgresQueueOptions = {}): Promise<Queue> {
-  const queue = await openPostgresQueue({ ...options, url: await freshPostgresDatabase(t) });
+  const queue = await openPostgresQueue({ ...options, url: await freshPostgresUrl(t) });
   t.after(() => queue.close());
   return queue;
 }
