@@ -382,6 +382,39 @@ test("keyLimits hold across nodes: never more leased under one key than its cap"
   assert.equal(peakInDb, cap, `peak ${peakInDb} leased under "backup" in the database: the cap is reached and never passed`);
 });
 
+test("nodes enqueueing one dedupe key at once create one waiting job; recovery by several nodes returns each expired job once", async (t) => {
+  const clock = new ManualClock();
+  const queues = await nodes(t, 3, { clock, leaseMs: 1000 });
+  const results = await Promise.all(queues.flatMap((q) => Array.from({ length: 8 }, () => q.enqueue(mirror("photos")))));
+  assert.equal(results.filter((r) => r.created).length, 1);
+  assert.equal(new Set(results.map((r) => r.job.id)).size, 1);
+  for (let i = 0; i < 30; i++) await queues[0]!.enqueue({ kind: "upload", payload: upload(`/out/${i}`) });
+  for (let i = 0; i < 31; i++) leased(await queues[i % 3]!.lease({ workerId: `crashed${i % 3}` }));
+  clock.advance(1000);
+  const recovered = (await Promise.all(queues.map((q) => q.recoverExpiredLeases()))).flat();
+  assert.equal(recovered.length, 31);
+  assert.equal(new Set(recovered.map((r) => r.job.id)).size, 31);
+  assert.ok(recovered.every((r) => r.outcome === "retry" && r.job.state === "failed"));
+});
+
+test("a job failing on one node while another enqueues its key folds into the new job or stays the single waiting one", async (t) => {
+  const queues = await nodes(t, 2);
+  const key = "outbox:/out/a.csv";
+  for (let round = 0; round < 10; round++) {
+    await queues[0]!.enqueue({ kind: "upload", payload: upload("/out/a.csv"), dedupeKey: key });
+    const running = leased(await queues[0]!.lease({ workerId: "w" }));
+    const [failed, added] = await Promise.all([
+      queues[0]!.fail(running, new Error("changed")),
+      queues[1]!.enqueue({ kind: "upload", payload: { ...upload("/out/a.csv"), size: 20 + round }, dedupeKey: key }),
+    ]);
+    const waiting = await queues[1]!.listJobs({ states: ["queued", "failed"] });
+    assert.equal(waiting.length, 1, `round ${round}: one waiting job for the key`);
+    assert.equal(waiting[0]!.id, failed.mergedInto ?? failed.job.id);
+    assert.equal(added.job.id, added.created ? waiting[0]!.id : failed.job.id);
+    await queues[1]!.control.cancelWaiting({ name: "outbox" });
+  }
+});
+
 test("concurrent migration: 3 nodes opening a fresh database at once apply each migration exactly once", async (t) => {
   const url = await freshPostgresUrl(t);
   const dir = mkdtempSync(join(tmpdir(), "ferry-pgmig-"));
