@@ -11,6 +11,7 @@ import { DatabaseTooNewError, LeaseLostError, PayloadError, type LeasedJob, type
 import type { Queue } from "../../src/queue/Queue.js";
 import {
   DatabaseAuthError,
+  DatabaseConfigError,
   DatabaseUnreachableError,
   defaultPostgresMigrationsDir,
   migratePostgres,
@@ -19,7 +20,7 @@ import {
   QueueClosedError,
 } from "../../src/queue/postgres/index.js";
 import { ManualClock, upload } from "./helpers.js";
-import { freshPostgresUrl, openTestPostgresQueue, testPostgresCluster, type TestPostgresQueueOptions } from "./postgresDriver.js";
+import { freshPostgresUrl, openTestPostgresQueue, queryTestPostgres, testPostgresCluster, type TestPostgresQueueOptions } from "./postgresDriver.js";
 
 function leased(result: LeaseResult | null): LeasedJob {
   assert.ok(result, "expected a job to lease");
@@ -31,17 +32,6 @@ async function setup(t: TestContext, options: TestPostgresQueueOptions = {}): Pr
   const clock = new ManualClock();
   const q = await openTestPostgresQueue(t, { clock, rng: () => 0.5, ...options });
   return { q, clock };
-}
-
-/** Runs SQL on the queue's database from outside the driver (as an older ferry or an operator would). */
-async function rawSql(t: TestContext, q: Queue, text: string, values: unknown[] = []): Promise<pg.QueryResult> {
-  const client = new pg.Client({ connectionString: q.where });
-  await client.connect();
-  try {
-    return await client.query(text, values);
-  } finally {
-    await client.end();
-  }
 }
 
 const mirror = (job: string) => ({ kind: "mirror" as const, payload: { job }, dedupeKey: `mirror:${job}` });
@@ -91,7 +81,7 @@ test("lease validates the payload again: a bad one goes dead with the zod messag
   const { q } = await setup(t);
   const bad = await q.enqueue({ kind: "upload", payload: upload("/out/a") });
   const good = await q.enqueue({ kind: "upload", payload: upload("/out/b") });
-  await rawSql(t, q, `UPDATE jobs SET payload = jsonb_set(payload, '{path}', '"relative/a"') WHERE id = $1`, [bad.job.id]);
+  await queryTestPostgres(q, `UPDATE jobs SET payload = jsonb_set(payload, '{path}', '"relative/a"') WHERE id = $1`, [bad.job.id]);
   const first = await q.lease({ workerId: "w" });
   assert.ok(first && first.status === "rejected");
   assert.deepEqual([first.job.id, first.job.state, first.job.leaseToken], [bad.job.id, "dead", null]);
@@ -439,7 +429,7 @@ test("concurrent migration: 3 nodes opening a fresh database at once apply each 
 
 test("a database migrated by a newer ferry is refused with DatabaseTooNewError", async (t) => {
   const q = await openTestPostgresQueue(t);
-  await rawSql(t, q, "INSERT INTO schema_migrations (id, name, applied_at) VALUES (99, '0099_future', 0)");
+  await queryTestPostgres(q, "INSERT INTO schema_migrations (id, name, applied_at) VALUES (99, '0099_future', 0)");
   await assert.rejects(openPostgresQueue({ url: q.where }), (e: unknown) =>
     e instanceof DatabaseTooNewError && e.message.includes(q.where) && /records migration 0099_future, but this ferry knows only up to 0001_init; upgrade ferry/.test(e.message));
 });
@@ -460,9 +450,10 @@ test("a Postgres restart: calls fail with DatabaseUnreachableError, then work ag
   restarted = true;
   // The pool may still hold a connection the restart cut; it is dropped on first use.
   let job: LeasedJob | undefined;
-  for (let i = 0; i < 20 && !job; i++) {
-    const r = await q.lease({ workerId: "w" }).catch((e: unknown) => {
+  for (let i = 0; i < 50 && !job; i++) {
+    const r = await q.lease({ workerId: "w" }).catch(async (e: unknown) => {
       assert.ok(e instanceof DatabaseUnreachableError, String(e));
+      await new Promise((resolve) => setTimeout(resolve, 100));
       return null;
     });
     if (r) job = leased(r);
@@ -500,6 +491,10 @@ test("a refused connection and a wrong password are typed errors naming the URL 
   assert.equal((await good.enqueue(mirror("a"))).created, true);
   await good.close();
   await assert.rejects(good.getJob(1), QueueClosedError);
+  await assert.rejects(openPostgresQueue({ url: `postgres://carol:${secret}@127.0.0.1:${cluster.port}/nosuchdb` }), (e: unknown) =>
+    e instanceof DatabaseConfigError && /database "nosuchdb" does not exist at postgres:\/\/carol@.*; create it \(createdb\)/.test(e.message) && noSecret(e));
+  await assert.rejects(openPostgresQueue({ url: `mysql://carol:${secret}@h/db` }), (e: unknown) =>
+    e instanceof DatabaseConfigError && e.message === "database mysql://carol@h/db: a Postgres URL starts with postgres:// (got mysql://)");
   // Nothing listens on port 1 of loopback.
   const refused = `postgres://carol:${secret}@127.0.0.1:1/x`;
   await assert.rejects(openPostgresQueue({ url: refused }), (e: unknown) =>

@@ -60,3 +60,15 @@ export async function openTestPostgresQueue(t: TestContext, options: TestPostgre
   t.after(() => queue.close());
   return queue;
 }
+
+/** Runs SQL on a test queue's database from outside the driver (as an older ferry or an operator would), e.g. to corrupt a payload. */
+export async function queryTestPostgres(queue: Queue, text: string, values: readonly unknown[] = []): Promise<pg.QueryResult> {
+  // A test URL carries no password, so `where` is the full URL (with the queue's search_path).
+  const client = new pg.Client({ connectionString: queue.where });
+  await client.connect();
+  try {
+    return await client.query(text, values as unknown[]);
+  } finally {
+    await client.end();
+  }
+}
