@@ -322,7 +322,9 @@ async function nodes(t: TestContext, n: number, options: TestPostgresQueueOption
 test("4 nodes leasing 200 jobs at once: every job is handed out exactly once", async (t) => {
   const queues = await nodes(t, 4);
   const [first] = queues;
-  for (let i = 0; i < 200; i++) await first!.enqueue({ kind: "upload", payload: upload(`/out/${i}`) });
+  await Promise.all(queues.map(async (q, n) => {
+    for (let i = n; i < 200; i += queues.length) await q.enqueue({ kind: "upload", payload: upload(`/out/${i}`) });
+  }));
   const got = new Map<number, string>();
   const twice: number[] = [];
   await Promise.all(queues.flatMap((q, n) => [0, 1, 2].map(async (w) => {
@@ -342,7 +344,9 @@ test("4 nodes leasing 200 jobs at once: every job is handed out exactly once", a
 test("keyLimits hold across nodes: never more leased under one key than its cap", async (t) => {
   const cap = 3;
   const queues = await nodes(t, 4);
-  for (let i = 0; i < 60; i++) await queues[0]!.enqueue({ kind: "upload", payload: upload(`/out/${i}`), concurrencyKey: i % 4 === 0 ? "other" : "backup" });
+  await Promise.all(queues.map(async (q, n) => {
+    for (let i = n; i < 60; i += queues.length) await q.enqueue({ kind: "upload", payload: upload(`/out/${i}`), concurrencyKey: i % 4 === 0 ? "other" : "backup" });
+  }));
   let held = 0;
   let peak = 0;
   let peakInDb = 0;
@@ -467,18 +471,25 @@ test("a refused connection and a wrong password are typed errors naming the URL 
   const cluster = await testPostgresCluster(t);
   const secret = "s3cr3t-Pa55";
   const wrong = "wr0ng-Pa55";
-  const db = await cluster.createDatabase(`auth${process.pid}`);
-  const admin = new pg.Client({ connectionString: db });
+  // carol gets a fresh schema of the file's database and logs in with a password.
+  const fresh = new URL(await freshPostgresUrl(t));
+  const schema = /search_path=(\w+)/.exec(decodeURIComponent(fresh.search))?.[1];
+  const admin = new pg.Client({ connectionString: fresh.toString() });
   await admin.connect();
   await admin.query(`CREATE ROLE carol LOGIN PASSWORD '${secret}'`);
-  await admin.query(`GRANT ALL ON SCHEMA public TO carol`);
+  await admin.query(`GRANT ALL ON SCHEMA ${schema} TO carol`);
   // Password logins for carol only; the cluster trusts everyone else.
   const hba = join(cluster.dir, "data", "pg_hba.conf");
   writeFileSync(hba, `host all carol 127.0.0.1/32 scram-sha-256\n${readFileSync(hba, "utf8")}`);
   await admin.query("SELECT pg_reload_conf()");
   await admin.end();
-  const at = (password: string) => `postgres://carol:${password}@127.0.0.1:${cluster.port}/auth${process.pid}`;
-  const shown = `postgres://carol@127.0.0.1:${cluster.port}/auth${process.pid}`;
+  const at = (password: string) => {
+    const u = new URL(fresh);
+    u.username = "carol";
+    u.password = password;
+    return u.toString();
+  };
+  const shown = at("");
   const noSecret = (e: unknown) => {
     const text = `${(e as Error).message} ${String((e as Error).cause)} ${JSON.stringify(e)}`;
     return !text.includes(wrong) && !text.includes(secret);
