@@ -72,3 +72,6 @@ export async function queryTestPostgres(queue: Queue, text: string, values: read
     await client.end();
   }
 }
+
+/** The entry for the shared suite's `drivers` list (test/queue/drivers.ts, QueueTestDriver). */
+export const postgresTestDriver = { name: "postgres" as const, open: openTestPostgresQueue };
