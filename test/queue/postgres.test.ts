@@ -467,6 +467,21 @@ test("a Postgres restart: calls fail with DatabaseUnreachableError, then work ag
   assert.equal((await q.enqueue(mirror("after"))).created, true);
 });
 
+test("a pool with every connection busy says so instead of blaming the server", async (t) => {
+  const db = new PgDatabase(await freshPostgresUrl(t), { poolSize: 1, connectTimeoutMs: 200 });
+  t.after(() => db.close());
+  let release!: () => void;
+  let acquired!: () => void;
+  const holding = new Promise<void>((resolve) => (acquired = resolve));
+  const held = db.withClient("hold", () => new Promise<void>((resolve) => ((release = resolve), acquired())));
+  await holding;
+  await assert.rejects(db.query("SELECT 1"), (e: unknown) =>
+    e instanceof DatabaseUnreachableError && /all 1 connections of this process were busy, so raise poolSize/.test(e.message));
+  release();
+  await held;
+  assert.deepEqual((await db.query("SELECT 1 AS one")).rows, [{ one: 1 }]);
+});
+
 test("a refused connection and a wrong password are typed errors naming the URL without the password", async (t) => {
   const cluster = await testPostgresCluster(t);
   const secret = "s3cr3t-Pa55";

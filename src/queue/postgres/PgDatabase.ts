@@ -43,6 +43,7 @@ export class PgDatabase implements Sql {
   readonly where: string;
   readonly #password: string | undefined;
   readonly #user: string;
+  readonly #poolSize: number;
   // internal state
   readonly #pool: pg.Pool;
   #closed = false;
@@ -62,6 +63,7 @@ export class PgDatabase implements Sql {
     this.#user = decodeURIComponent(parsed.username) || process.env.PGUSER || "(the OS user)";
     const poolSize = options.poolSize ?? 10;
     if (!Number.isSafeInteger(poolSize) || poolSize < 1) throw new RangeError(`poolSize must be a positive integer, got ${poolSize}`);
+    this.#poolSize = poolSize;
     this.#pool = new pg.Pool({
       connectionString: url,
       max: poolSize,
@@ -133,7 +135,13 @@ export class PgDatabase implements Sql {
     const detail = scrub(err, this.#password);
     if (this.#closed && /after calling end on the pool/.test(detail)) return new QueueClosedError(this.where, operation);
     if (isAuthFailure(err)) return new DatabaseAuthError(this.where, this.#user, detail, { cause: scrubbed(err, detail) });
-    if (isUnreachable(err)) return new DatabaseUnreachableError(this.where, operation, detail, { cause: scrubbed(err, detail) });
+    if (isUnreachable(err)) {
+      // pg-pool reports "no free connection in time" with the same text as "server did not answer".
+      const busy = /timeout exceeded when trying to connect/.test(detail) && this.#pool.totalCount >= this.#poolSize
+        ? `; all ${this.#poolSize} connections of this process were busy, so raise poolSize if the server is fine`
+        : "";
+      return new DatabaseUnreachableError(this.where, operation, detail + busy, { cause: scrubbed(err, detail) });
+    }
     if ((err as { code?: unknown }).code === "3D000") {
       return new DatabaseConfigError(`${operation}: ${detail} at ${this.where}; create it (createdb) or fix the database name in \`database\``, { cause: scrubbed(err, detail) });
     }
