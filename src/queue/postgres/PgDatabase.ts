@@ -80,7 +80,12 @@ export class PgDatabase implements Sql {
 
   /** Runs one statement in its own transaction (autocommit). */
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: readonly unknown[]): Promise<pg.QueryResult<R>> {
-    return this.run("query", (sql) => sql.query<R>(text, values));
+    return this.statement("query", text, values);
+  }
+
+  /** query(), with the operation named in any error ("heartbeat job 7: database unreachable at …"). */
+  async statement<R extends pg.QueryResultRow = pg.QueryResultRow>(operation: string, text: string, values?: readonly unknown[]): Promise<pg.QueryResult<R>> {
+    return this.run(operation, (sql) => sql.query<R>(text, values));
   }
 
   /** Runs fn on one connection outside a transaction (the migration runner's session lock). */

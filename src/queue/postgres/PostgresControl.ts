@@ -22,24 +22,24 @@ export class PostgresControl implements QueueControl {
 
   /** Pauses a config job on every node: its waiting runs are not leased until resume. False when it was already paused. */
   async pause(name: string): Promise<boolean> {
-    const r = await this.#db.query(`INSERT INTO paused_jobs (name, paused_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [name, this.#clock.now()]);
+    const r = await this.#db.statement("pause job", `INSERT INTO paused_jobs (name, paused_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [name, this.#clock.now()]);
     return (r.rowCount ?? 0) > 0;
   }
 
   /** Resumes a paused config job; false when it was not paused. */
   async resume(name: string): Promise<boolean> {
-    return ((await this.#db.query(`DELETE FROM paused_jobs WHERE name = $1`, [name])).rowCount ?? 0) > 0;
+    return ((await this.#db.statement("resume job", `DELETE FROM paused_jobs WHERE name = $1`, [name])).rowCount ?? 0) > 0;
   }
 
   /** Every paused config job, by name. */
   async paused(): Promise<PausedJob[]> {
-    const { rows } = await this.#db.query<{ name: string; paused_at: number }>(`SELECT name, paused_at FROM paused_jobs ORDER BY name`);
+    const { rows } = await this.#db.statement<{ name: string; paused_at: number }>("list paused jobs", `SELECT name, paused_at FROM paused_jobs ORDER BY name`);
     return rows.map((r) => ({ name: r.name, pausedAt: r.paused_at }));
   }
 
   /** Dead runs, newest first; optionally of one config job; default limit 100. */
   async dead(filter: { name?: string; limit?: number } = {}): Promise<Job[]> {
-    const { rows } = await this.#db.query<PgJobRow>(
+    const { rows } = await this.#db.statement<PgJobRow>("list dead jobs",
       `SELECT * FROM jobs WHERE state = 'dead' AND ($1::text IS NULL OR name = $1) ORDER BY id DESC LIMIT $2`,
       [filter.name ?? null, filter.limit ?? 100],
     );
@@ -81,7 +81,7 @@ export class PostgresControl implements QueueControl {
 
   /** Removes waiting (queued or failed, not running) runs of a config job, or the one with this id; returns them, oldest first. */
   async cancelWaiting(filter: { name: string; id?: number }): Promise<Job[]> {
-    const { rows } = await this.#db.query<PgJobRow>(
+    const { rows } = await this.#db.statement<PgJobRow>("cancel waiting jobs",
       `DELETE FROM jobs WHERE state IN ${WAITING} AND name = $1 AND ($2::bigint IS NULL OR id = $2) RETURNING *`,
       [filter.name, filter.id ?? null],
     );

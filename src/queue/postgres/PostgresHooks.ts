@@ -29,7 +29,7 @@ export class PostgresHooks implements HookDeliveries {
 
   /** The oldest pending notification of each hook, if due, skipping `busy` hooks; at most `limit`. */
   async due(now: number, limit: number, busy: ReadonlySet<string>): Promise<HookDelivery[]> {
-    const { rows } = await this.#db.query<PgDeliveryRow>(
+    const { rows } = await this.#db.statement<PgDeliveryRow>("hook deliveries due",
       `SELECT d.* FROM hook_deliveries d
        WHERE d.state = 'pending' AND d.next_attempt_at <= $1 AND NOT (d.hook = ANY($2::text[]))
          AND d.id = (SELECT min(p.id) FROM hook_deliveries p WHERE p.hook = d.hook AND p.state = 'pending')
@@ -41,7 +41,7 @@ export class PostgresHooks implements HookDeliveries {
 
   /** When the next notification of a hook that is not `busy` is due (ms since epoch), or undefined when none waits. */
   async nextDue(busy: ReadonlySet<string> = new Set()): Promise<number | undefined> {
-    const { rows } = await this.#db.query<{ at: number | null }>(
+    const { rows } = await this.#db.statement<{ at: number | null }>("next hook delivery",
       `SELECT min(d.next_attempt_at) AS at FROM hook_deliveries d
        WHERE d.state = 'pending' AND NOT (d.hook = ANY($1::text[]))
          AND d.id = (SELECT min(p.id) FROM hook_deliveries p WHERE p.hook = d.hook AND p.state = 'pending')`,
@@ -52,27 +52,27 @@ export class PostgresHooks implements HookDeliveries {
 
   /** Marks a notification delivered. */
   async delivered(id: number, attempts: number, now: number): Promise<void> {
-    await this.#db.query(`UPDATE hook_deliveries SET state = 'delivered', attempts = $2, finished_at = $3, updated_at = $3 WHERE id = $1`, [id, attempts, now]);
+    await this.#db.statement("mark hook delivered", `UPDATE hook_deliveries SET state = 'delivered', attempts = $2, finished_at = $3, updated_at = $3 WHERE id = $1`, [id, attempts, now]);
   }
 
   /** Records a failed try; the notification is tried again at `retryAt`. */
   async retry(id: number, attempts: number, error: string, retryAt: number, now: number): Promise<void> {
-    await this.#db.query(`UPDATE hook_deliveries SET attempts = $2, last_error = $3, next_attempt_at = $4, updated_at = $5 WHERE id = $1`, [id, attempts, error, retryAt, now]);
+    await this.#db.statement("retry hook delivery", `UPDATE hook_deliveries SET attempts = $2, last_error = $3, next_attempt_at = $4, updated_at = $5 WHERE id = $1`, [id, attempts, error, retryAt, now]);
   }
 
   /** Gives a notification up (attempts used, or its hook left the config). */
   async giveUp(id: number, attempts: number, error: string, now: number): Promise<void> {
-    await this.#db.query(`UPDATE hook_deliveries SET state = 'failed', attempts = $2, last_error = $3, finished_at = $4, updated_at = $4 WHERE id = $1`, [id, attempts, error, now]);
+    await this.#db.statement("give up hook delivery", `UPDATE hook_deliveries SET state = 'failed', attempts = $2, last_error = $3, finished_at = $4, updated_at = $4 WHERE id = $1`, [id, attempts, error, now]);
   }
 
   /** Deletes finished notifications older than cutoff; returns how many went. */
   async pruneBefore(cutoff: number): Promise<number> {
-    return (await this.#db.query(`DELETE FROM hook_deliveries WHERE finished_at IS NOT NULL AND finished_at < $1`, [cutoff])).rowCount ?? 0;
+    return (await this.#db.statement("prune hook deliveries", `DELETE FROM hook_deliveries WHERE finished_at IS NOT NULL AND finished_at < $1`, [cutoff])).rowCount ?? 0;
   }
 
   /** Every notification (of one hook), oldest first; default limit 1000. */
   async list(filter: { hook?: string; limit?: number } = {}): Promise<HookDelivery[]> {
-    const { rows } = await this.#db.query<PgDeliveryRow>(
+    const { rows } = await this.#db.statement<PgDeliveryRow>("list hook deliveries",
       `SELECT * FROM hook_deliveries WHERE ($1::text IS NULL OR hook = $1) ORDER BY id LIMIT $2`,
       [filter.hook ?? null, filter.limit ?? 1000],
     );

@@ -194,7 +194,7 @@ export class PostgresQueue implements Queue {
   async heartbeat(lease: LeaseRef, options: { leaseMs?: number } = {}): Promise<number> {
     const now = this.#clock.now();
     const expires = now + positiveInt("leaseMs", options.leaseMs ?? this.#leaseMs);
-    const r = await this.#db.query(
+    const r = await this.#db.statement(`heartbeat job ${lease.id}`,
       `UPDATE jobs SET lease_expires_at = $1, updated_at = $2 WHERE id = $3 AND lease_token = $4 AND state = 'leased'`,
       [expires, now, lease.id, lease.leaseToken],
     );
@@ -256,7 +256,7 @@ export class PostgresQueue implements Queue {
   /** Makes the waiting jobs of these config job names runnable now; returns how many were woken. */
   async wake(names: readonly string[]): Promise<number> {
     const now = this.#clock.now();
-    const r = await this.#db.query(
+    const r = await this.#db.statement("wake jobs",
       `UPDATE jobs SET run_after = $2, updated_at = $2 WHERE name = ANY($1::text[]) AND state IN ${WAITING} AND run_after > $2`,
       [names, now],
     );
@@ -302,13 +302,13 @@ export class PostgresQueue implements Queue {
 
   /** One job by id, or undefined. */
   async getJob(id: number): Promise<Job | undefined> {
-    const { rows } = await this.#db.query<PgJobRow>(`SELECT * FROM jobs WHERE id = $1`, [id]);
+    const { rows } = await this.#db.statement<PgJobRow>(`get job ${id}`, `SELECT * FROM jobs WHERE id = $1`, [id]);
     return rows[0] && pgRowToJob(rows[0]);
   }
 
   /** Jobs, newest first, optionally only some states and one config job name; default limit 100. */
   async listJobs(filter: { states?: readonly JobState[]; name?: string; limit?: number } = {}): Promise<Job[]> {
-    const { rows } = await this.#db.query<PgJobRow>(
+    const { rows } = await this.#db.statement<PgJobRow>("list jobs",
       `SELECT * FROM jobs WHERE state = ANY($1::text[]) AND ($2::text IS NULL OR name = $2) ORDER BY id DESC LIMIT $3`,
       [filter.states ?? JOB_STATES, filter.name ?? null, positiveInt("limit", filter.limit ?? 100)],
     );

@@ -35,7 +35,7 @@ export class PostgresTransfers implements TransferHistory {
   async list(filter: { jobName?: string; jobId?: number; limit?: number } = {}): Promise<Transfer[]> {
     const limit = filter.limit ?? 20;
     if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`list transfers: limit must be a positive integer, got ${limit}`);
-    const { rows } = await this.#db.query<PgTransferRow>(
+    const { rows } = await this.#db.statement<PgTransferRow>("list transfers",
       `SELECT * FROM transfers WHERE ($1::text IS NULL OR job_name = $1) AND ($2::bigint IS NULL OR job_id = $2)
        ORDER BY finished_at DESC, id DESC LIMIT $3`,
       [filter.jobName ?? null, filter.jobId ?? null, limit],
