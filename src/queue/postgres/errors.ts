@@ -14,7 +14,7 @@ export class DatabaseUnreachableError extends Error {
   ) {
     super(
       `${operation}: database unreachable at ${where} (${detail}); check that Postgres is running and accepts connections there ` +
-        "(pg_isready -d URL) and that `database` in the config names the right host and port; the queue retries on its next call",
+        "(pg_isready -d URL) and that `database` in the config names the right host and port; the pool reconnects by itself once it is back",
       options,
     );
   }
@@ -76,10 +76,11 @@ const UNREACHABLE_TEXT = /Connection terminated|connection timeout|timeout excee
 /** What pg's error says, with the password (if any) replaced, never more than 500 characters. */
 export function scrub(err: unknown, password: string | undefined): string {
   const e = err as { message?: unknown; code?: unknown; errors?: unknown } | null;
-  let text = typeof e?.message === "string" && e.message ? e.message : String(err);
+  let text = typeof e?.message === "string" ? e.message : "";
   // Node's happy-eyeballs connect reports every address tried in an AggregateError with no message.
   if (!text && Array.isArray(e?.errors)) text = e.errors.map((x: { message?: string }) => x.message).join("; ");
   if (!text && typeof e?.code === "string") text = e.code;
+  if (!text) text = String(err);
   if (password) text = text.split(password).join("***");
   return text.length > 500 ? `${text.slice(0, 500)}…` : text;
 }

@@ -37,7 +37,7 @@ const CREATE_TABLE = `
 export async function migratePostgres(db: PgDatabase, options: PostgresMigrateOptions = {}): Promise<string[]> {
   const migrations = loadMigrations(options.migrationsDir ?? defaultPostgresMigrationsDir());
   const now = options.now ?? Date.now;
-  return db.withClient("migrate", async (client) => {
+  return db.withClient("open queue database", async (client) => {
     await client.query("SELECT pg_advisory_lock($1, $2)", [...MIGRATION_LOCK]);
     try {
       await client.query(CREATE_TABLE);
