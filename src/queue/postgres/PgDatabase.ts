@@ -59,7 +59,8 @@ export class PgDatabase implements Sql {
     if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") {
       throw new DatabaseConfigError(`database ${this.where}: a Postgres URL starts with postgres:// (got ${parsed.protocol}//)`);
     }
-    this.#password = parsed.password ? decodeURIComponent(parsed.password) : (parsed.searchParams.get("password") ?? undefined);
+    // pg takes PGPASSWORD when the URL has none: scrub whichever one is in use.
+    this.#password = (parsed.password ? decodeURIComponent(parsed.password) : parsed.searchParams.get("password")) || process.env.PGPASSWORD || undefined;
     this.#user = decodeURIComponent(parsed.username) || process.env.PGUSER || "(the OS user)";
     const poolSize = options.poolSize ?? 10;
     if (!Number.isSafeInteger(poolSize) || poolSize < 1) throw new RangeError(`poolSize must be a positive integer, got ${poolSize}`);
