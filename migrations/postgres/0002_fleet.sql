@@ -25,7 +25,8 @@ CREATE TABLE schedule_ticks (
   claimed_at BIGINT NOT NULL,
   PRIMARY KEY (job, tick)
 );
-CREATE INDEX schedule_ticks_tick ON schedule_ticks (tick);
+-- Claims are pruned by age (PgTicks).
+CREATE INDEX schedule_ticks_claimed ON schedule_ticks (claimed_at);
 
 -- One free connection slot of a remote for the calling session: the first index in
 -- 0..cap-1 that is not in `held` (the slots this session already holds: advisory locks are

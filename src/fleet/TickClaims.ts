@@ -12,7 +12,7 @@ export interface TickClaims {
 
 /** A single daemon: every tick is its own (the queue's dedupe key still coalesces). */
 export class LocalTicks implements TickClaims {
-  async claim(): Promise<boolean> {
+  async claim(_job: string, _tickMs: number, _node: string): Promise<boolean> {
     return true;
   }
 }
@@ -20,7 +20,10 @@ export class LocalTicks implements TickClaims {
 /** Options of PgTicks. */
 export interface PgTicksOptions {
   readonly pool: pg.Pool;
-  /** Claims older than this are deleted, in ms; default 7 days (longer than any catch-up looks back). */
+  /**
+   * Claims made longer ago than this are deleted, in ms; default 7 days. Counted from the claim,
+   * not the tick: a catch-up claims a past tick soon after it, and never one it claimed a week ago.
+   */
   readonly retentionMs?: number;
   /** Default Date.now. */
   readonly clock?: () => number;
@@ -52,7 +55,7 @@ export class PgTicks implements TickClaims {
     if (now - this.#prunedAt >= PRUNE_EVERY_MS) {
       this.#prunedAt = now;
       // A failed prune must not lose the claim just made: the next hour tries again.
-      await this.#pool.query("DELETE FROM schedule_ticks WHERE tick < $1", [now - this.#retentionMs]).catch(() => (this.#prunedAt = Number.NEGATIVE_INFINITY));
+      await this.#pool.query("DELETE FROM schedule_ticks WHERE claimed_at < $1", [now - this.#retentionMs]).catch(() => (this.#prunedAt = Number.NEGATIVE_INFINITY));
     }
     return rowCount === 1;
   }
