@@ -131,6 +131,16 @@ export class ClientPool {
     await Promise.all(idle.map((i) => this.#discardIdle(i)));
   }
 
+  /**
+   * Closes the idle connections now (politely), keeping the pool usable: called when another
+   * node of a fleet waits for a connection slot this pool's idle connections hold.
+   */
+  async closeIdle(): Promise<void> {
+    const idle = this.#idle.splice(0);
+    await Promise.all(idle.map((i) => this.#discardIdle(i)));
+    if (idle.length > 0) this.#wakeOne();
+  }
+
   async #acquire(): Promise<FtpClient> {
     for (;;) {
       if (this.#draining) throw new FtpUsageError("ClientPool was drained; no new connections");

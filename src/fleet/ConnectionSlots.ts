@@ -29,6 +29,12 @@ export interface ConnectionSlots {
   acquire(remote: string, cap: number, signal?: AbortSignal): Promise<ReleaseSlot>;
   /** Slots held and waited for per remote by this node. */
   held(): SlotUsage[];
+  /**
+   * Calls `listener` when an acquirer (on any node) waits for a slot of `remote`, so a pool
+   * can close its idle connections to it instead of keeping their slots for its idle time.
+   * Returns the unsubscribe.
+   */
+  onWanted(remote: string, listener: () => void): () => void;
   /** Stops admitting; pending acquires reject. Held slots are released. */
   close(): Promise<void>;
 }
@@ -49,4 +55,34 @@ export function assertCap(remote: string, cap: number): void {
 /** The signal's reason as an Error. */
 export function abortReason(signal: AbortSignal): Error {
   return signal.reason instanceof Error ? signal.reason : new Error("aborted while waiting for a connection slot");
+}
+
+/** Listeners of onWanted, per remote; a throwing listener cannot break the others. */
+export class Wanted {
+  readonly #listeners = new Map<string, Set<() => void>>();
+
+  on(remote: string, listener: () => void): () => void {
+    let set = this.#listeners.get(remote);
+    if (!set) this.#listeners.set(remote, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.#listeners.get(remote) === set) this.#listeners.delete(remote);
+    };
+  }
+
+  /** The remotes listened to. */
+  remotes(): string[] {
+    return [...this.#listeners.keys()];
+  }
+
+  emit(remote: string): void {
+    for (const fn of [...(this.#listeners.get(remote) ?? [])]) {
+      try {
+        fn();
+      } catch {
+        // A listener only frees idle connections early; its failure costs nothing but time.
+      }
+    }
+  }
 }

@@ -1,4 +1,4 @@
-import { abortReason, assertCap, SlotsClosedError, type ConnectionSlots, type ReleaseSlot, type SlotUsage } from "./ConnectionSlots.js";
+import { abortReason, assertCap, SlotsClosedError, Wanted, type ConnectionSlots, type ReleaseSlot, type SlotUsage } from "./ConnectionSlots.js";
 
 interface Waiter {
   readonly cap: number;
@@ -9,7 +9,12 @@ interface Waiter {
 interface Remote {
   held: number;
   readonly waiters: Waiter[];
+  /** Repeats onWanted while someone waits (a connection that goes idle later must hear it too). */
+  wantedTimer: NodeJS.Timeout | undefined;
 }
+
+/** How often a remote with waiters says so again. */
+const WANTED_EVERY_MS = 500;
 
 /**
  * Connection slots of a single daemon (the SQLite default): an in-process counter per remote,
@@ -18,6 +23,7 @@ interface Remote {
 export class LocalSlots implements ConnectionSlots {
   // internal state
   readonly #remotes = new Map<string, Remote>();
+  readonly #wanted = new Wanted();
   #closed = false;
 
   acquire(remote: string, cap: number, signal?: AbortSignal): Promise<ReleaseSlot> {
@@ -32,6 +38,7 @@ export class LocalSlots implements ConnectionSlots {
         if (i >= 0) r.waiters.splice(i, 1);
         reject(abortReason(signal!));
         this.#grant(remote, r); // a waiter behind this one may fit now
+        this.#wantedWhileWaiting(remote, r);
       };
       const waiter: Waiter = {
         cap,
@@ -46,6 +53,7 @@ export class LocalSlots implements ConnectionSlots {
       };
       r.waiters.push(waiter);
       signal?.addEventListener("abort", onAbort, { once: true });
+      this.#wantedWhileWaiting(remote, r);
     });
   }
 
@@ -54,14 +62,21 @@ export class LocalSlots implements ConnectionSlots {
       .map(([remote, r]) => ({ remote, held: r.held, waiting: r.waiters.length, unbacked: 0 }));
   }
 
+  onWanted(remote: string, listener: () => void): () => void {
+    return this.#wanted.on(remote, listener);
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
-    for (const r of this.#remotes.values()) for (const w of r.waiters.splice(0)) w.fail(new SlotsClosedError());
+    for (const [name, r] of this.#remotes) {
+      for (const w of r.waiters.splice(0)) w.fail(new SlotsClosedError());
+      this.#wantedWhileWaiting(name, r);
+    }
   }
 
   #remote(name: string): Remote {
     let r = this.#remotes.get(name);
-    if (!r) this.#remotes.set(name, (r = { held: 0, waiters: [] }));
+    if (!r) this.#remotes.set(name, (r = { held: 0, waiters: [], wantedTimer: undefined }));
     return r;
   }
 
@@ -81,6 +96,19 @@ export class LocalSlots implements ConnectionSlots {
     while (!this.#closed && r.waiters.length > 0 && r.held < r.waiters[0]!.cap) {
       const w = r.waiters.shift()!;
       w.grant(this.#take(name, r));
+    }
+    this.#wantedWhileWaiting(name, r);
+  }
+
+  /** Says the remote is wanted now and every WANTED_EVERY_MS while it has waiters. */
+  #wantedWhileWaiting(name: string, r: Remote): void {
+    if (r.waiters.length === 0) {
+      clearInterval(r.wantedTimer);
+      r.wantedTimer = undefined;
+    } else if (!r.wantedTimer) {
+      this.#wanted.emit(name);
+      r.wantedTimer = setInterval(() => this.#wanted.emit(name), WANTED_EVERY_MS);
+      r.wantedTimer.unref();
     }
   }
 }

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import pg from "pg";
 import { silentLogger, type Logger } from "../log/index.js";
-import { abortReason, assertCap, SlotsClosedError, type ConnectionSlots, type ReleaseSlot, type SlotUsage } from "./ConnectionSlots.js";
+import { abortReason, assertCap, SlotsClosedError, Wanted, type ConnectionSlots, type ReleaseSlot, type SlotUsage } from "./ConnectionSlots.js";
 import { FleetSetupError, isConnectionLoss } from "./errors.js";
 
 /** Options of PgSlots. */
@@ -31,6 +31,10 @@ interface Holding {
 
 /** Wakes the waiters when a slot is given back, on any node (the release NOTIFYs). */
 const CHANNEL = "ferry_slots";
+/** Says a node waits for a slot of a key (the payload), so the others close idle connections. */
+const WANTED = "ferry_slots_wanted";
+/** A waiting node says so at most this often per key. */
+const WANTED_EVERY_MS = 500;
 
 /**
  * The advisory-lock key of a remote: the first 32 bits of a SHA-256 of its name, the same on
@@ -76,6 +80,9 @@ export class PgSlots implements ConnectionSlots {
   readonly #waiting = new Map<string, number>();
   /** Pending waits; each is woken by a release, a NOTIFY, a reconnect or close(). */
   readonly #wakers = new Set<() => void>();
+  readonly #wanted = new Wanted();
+  /** When this node last said it waits, per key. */
+  readonly #wantedAt = new Map<number, number>();
   /** Tail of the one-at-a-time chain of slot queries (see the class comment). */
   #exclusive: Promise<unknown> = Promise.resolve();
   #closed = false;
@@ -111,6 +118,7 @@ export class PgSlots implements ConnectionSlots {
           throw abortReason(signal);
         }
         if (holding) return () => this.#release(holding);
+        this.#sayWanted(key);
         await this.#wait(delay, signal);
       }
     } finally {
@@ -130,6 +138,10 @@ export class PgSlots implements ConnectionSlots {
     }
     for (const remote of this.#waiting.keys()) if (!by.has(remote)) by.set(remote, { held: 0, unbacked: 0 });
     return [...by].map(([remote, u]) => ({ remote, held: u.held, unbacked: u.unbacked, waiting: this.#waiting.get(remote) ?? 0 }));
+  }
+
+  onWanted(remote: string, listener: () => void): () => void {
+    return this.#wanted.on(remote, listener);
   }
 
   /** Ends the session: Postgres frees every slot of this node at once. */
@@ -211,6 +223,24 @@ export class PgSlots implements ConnectionSlots {
     this.#wakeAll();
   }
 
+  /** Tells every node (this one too) that a slot of the key is wanted; throttled. */
+  #sayWanted(key: number): void {
+    const session = this.#session;
+    const now = Date.now();
+    if (!session || now - (this.#wantedAt.get(key) ?? Number.NEGATIVE_INFINITY) < WANTED_EVERY_MS) return;
+    this.#wantedAt.set(key, now);
+    void this.#serialized(() => session.query(`SELECT pg_notify('${WANTED}', $1::text)`, [key])).catch(() => undefined);
+  }
+
+  #onNotification(msg: pg.Notification): void {
+    if (msg.channel === WANTED) {
+      const key = Number(msg.payload);
+      for (const remote of this.#wanted.remotes()) if (slotKey(remote) === key) this.#wanted.emit(remote);
+      return;
+    }
+    this.#wakeAll();
+  }
+
   /** Runs fn after every earlier slot query of this node. */
   #serialized<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.#exclusive.then(fn, fn);
@@ -255,10 +285,10 @@ export class PgSlots implements ConnectionSlots {
     };
     session.on("error", onLoss);
     session.on("end", () => onLoss());
-    session.on("notification", () => this.#wakeAll());
+    session.on("notification", (msg) => this.#onNotification(msg));
     try {
       await session.connect();
-      await session.query(`LISTEN ${CHANNEL}`);
+      await session.query(`LISTEN ${CHANNEL}; LISTEN ${WANTED}`);
     } catch (err) {
       lost = true; // a failed start is reported by the caller, not reconnected
       await session.end().catch(() => undefined);

@@ -165,3 +165,16 @@ test("pool admit: an admission granted after the wait ended goes straight back",
   assert.equal(released, 1);
   assert.equal(connects(), 0);
 });
+
+test("pool: closeIdle quits the idle connections, gives their admissions back, and the pool stays usable", async (t) => {
+  const g = gate(2);
+  const { pool, server, connects } = await setup(t, 2, g.admit, slowNoop);
+  await Promise.all([pool.use((c) => c.noop()), pool.use((c) => c.noop())]);
+  assert.equal(g.out(), 2);
+  await pool.closeIdle();
+  assert.equal(pool.size, 0);
+  assert.equal(g.out(), 0);
+  assert.equal(server.commands.filter((c) => c === "QUIT").length, 2);
+  await pool.use((c) => c.noop());
+  assert.equal(connects(), 3);
+});
