@@ -260,7 +260,8 @@ export class ClientPool {
     if (!reply) return false;
     for (;;) {
       if (this.#draining) return false;
-      if (this.#open - this.#connecting >= 1) break;
+      // Uses still waiting for admission are no working connection either.
+      if (this.#open - this.#connecting - this.#admitting.length >= 1) break;
       if (this.#connecting === 0) return false; // nothing works: the server is really full
       await new Promise<void>((resolve) => this.#settleWaiters.push(resolve));
     }

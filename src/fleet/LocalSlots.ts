@@ -26,12 +26,12 @@ export class LocalSlots implements ConnectionSlots {
   readonly #wanted = new Wanted();
   #closed = false;
 
-  acquire(remote: string, cap: number, signal?: AbortSignal): Promise<ReleaseSlot> {
+  async acquire(remote: string, cap: number, signal?: AbortSignal): Promise<ReleaseSlot> {
     assertCap(remote, cap);
-    if (this.#closed) return Promise.reject(new SlotsClosedError());
-    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    if (this.#closed) throw new SlotsClosedError();
+    if (signal?.aborted) throw abortReason(signal);
     const r = this.#remote(remote);
-    if (r.held < cap && r.waiters.length === 0) return Promise.resolve(this.#take(remote, r));
+    if (r.held < cap && r.waiters.length === 0) return this.#take(remote, r);
     return new Promise<ReleaseSlot>((resolve, reject) => {
       const onAbort = (): void => {
         const i = r.waiters.indexOf(waiter);

@@ -276,7 +276,8 @@ export class PgSlots implements ConnectionSlots {
   /** A new session, listening for releases, with its loss handled. */
   async #connect(): Promise<pg.Client> {
     // keepAlive: a half-open connection (host gone) is noticed by the OS instead of never.
-    const session = new pg.Client({ ...this.#connection, keepAlive: true, application_name: "ferry slots" });
+    // A connect to a host that does not answer must end (pg waits forever by default).
+    const session = new pg.Client({ connectionTimeoutMillis: 10_000, ...this.#connection, keepAlive: true, application_name: "ferry slots" });
     let lost = false;
     const onLoss = (err?: Error): void => {
       if (lost) return;

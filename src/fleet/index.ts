@@ -69,7 +69,7 @@ export async function openFleet(options: PgFleetOptions | LocalFleetOptions): Pr
       await slots.close();
     } };
   }
-  const pool = new pg.Pool({ connectionString: options.url, max: 2, application_name: "ferry fleet" });
+  const pool = new pg.Pool({ connectionString: options.url, max: 2, connectionTimeoutMillis: 10_000, application_name: "ferry fleet" });
   // An idle pooled connection that dies (Postgres restart) emits here; the pool replaces it.
   pool.on("error", (err) => options.logger?.warn({ err: err.message }, "fleet: an idle Postgres connection was lost"));
   let slots: PgSlots;
