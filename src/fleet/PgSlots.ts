@@ -87,6 +87,8 @@ export class PgSlots implements ConnectionSlots {
   #exclusive: Promise<unknown> = Promise.resolve();
   #closed = false;
   #reconnecting: Promise<void> | undefined;
+  /** Sessions that ended, so a reconnect does not adopt one lost before it was in use. */
+  readonly #ended = new WeakSet<pg.Client>();
 
   private constructor(options: PgSlotsOptions) {
     this.#connection = options.connection;
@@ -282,6 +284,7 @@ export class PgSlots implements ConnectionSlots {
     const onLoss = (err?: Error): void => {
       if (lost) return;
       lost = true;
+      this.#ended.add(session);
       this.#lost(session, err);
     };
     session.on("error", onLoss);
@@ -329,10 +332,13 @@ export class PgSlots implements ConnectionSlots {
         await session.end().catch(() => undefined);
         return;
       }
-      await this.#serialized(async () => {
+      const adopted = await this.#serialized(async () => {
+        if (this.#ended.has(session)) return false;
         this.#session = session;
         await this.#rebackAll(session);
+        return this.#session === session; // false: lost again meanwhile (#lost left it to this loop)
       });
+      if (!adopted) continue;
       this.#wakeAll();
       return;
     }
