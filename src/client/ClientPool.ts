@@ -19,7 +19,21 @@ export interface ClientPoolOptions {
   idleMs?: number;
   /** An idle connection gets a NOOP this often, in ms, so the server keeps it; default 20000 (0: never). */
   keepAliveMs?: number;
+  /**
+   * Awaited before each new connection is opened (e.g. a fleet-wide slot of the remote, issue
+   * 16); the function it resolves to is called when that connection is closed or fails to
+   * open. The signal aborts when the pool is drained or the wait is no longer needed (a
+   * connection came back to the pool meanwhile). Default: no admission step.
+   */
+  admit?: (signal: AbortSignal) => Promise<() => void>;
   logger?: Logger;
+}
+
+/** A use waiting for admission to open a connection; it may be handed a returning one instead. */
+interface Admitting {
+  /** Takes a connection coming back to the pool; false when the wait already ended. */
+  readonly handoff: (client: FtpClient) => boolean;
+  readonly fail: (err: Error) => void;
 }
 
 interface Idle {
@@ -53,7 +67,11 @@ export class ClientPool {
   readonly #idleMs: number;
   readonly #keepAliveMs: number;
   readonly #logger: Logger;
+  readonly #admit: ((signal: AbortSignal) => Promise<() => void>) | undefined;
   // internal state
+  /** Admission of each open connection, given back when it goes. */
+  readonly #admissions = new Map<FtpClient, () => void>();
+  readonly #admitting: Admitting[] = [];
   readonly #idle: Idle[] = [];
   readonly #waiters: { resolve: (c: FtpClient | undefined) => void; reject: (e: unknown) => void }[] = [];
   #open = 0; // clients that exist (idle, in use, or connecting)
@@ -75,6 +93,7 @@ export class ClientPool {
     this.#idleMs = options.idleMs ?? 60_000;
     this.#keepAliveMs = options.keepAliveMs ?? 20_000;
     this.#logger = options.logger ?? silentLogger();
+    this.#admit = options.admit;
   }
 
   /** Connections open now (idle, in use or connecting). */
@@ -107,8 +126,19 @@ export class ClientPool {
   async drain(): Promise<void> {
     this.#draining = true;
     for (const w of this.#waiters.splice(0)) w.reject(new FtpUsageError("ClientPool was drained"));
+    for (const a of this.#admitting.splice(0)) a.fail(new FtpUsageError("ClientPool was drained"));
     const idle = this.#idle.splice(0);
     await Promise.all(idle.map((i) => this.#discardIdle(i)));
+  }
+
+  /**
+   * Closes the idle connections now (politely), keeping the pool usable: called when another
+   * node of a fleet waits for a connection slot this pool's idle connections hold.
+   */
+  async closeIdle(): Promise<void> {
+    const idle = this.#idle.splice(0);
+    await Promise.all(idle.map((i) => this.#discardIdle(i)));
+    if (idle.length > 0) this.#wakeOne();
   }
 
   async #acquire(): Promise<FtpClient> {
@@ -120,15 +150,33 @@ export class ClientPool {
         if (idle.busy) await idle.busy;
         if (!idle.client.closed) return idle.client;
         this.#open--;
+        this.#readmit(idle.client);
         continue;
       }
       if (this.#open < this.#cap) {
         this.#open++;
+        let admission: (() => void) | undefined;
+        if (this.#admit) {
+          let admitted: { release: () => void } | { client: FtpClient };
+          try {
+            admitted = await this.#admitted(this.#admit);
+          } catch (err) {
+            this.#open--;
+            this.#wakeOne();
+            throw err;
+          }
+          if ("client" in admitted) {
+            this.#open--; // the returning connection is counted already
+            return admitted.client;
+          }
+          admission = admitted.release;
+        }
         this.#connecting++;
         let client: FtpClient;
         try {
           client = await this.#connect();
         } catch (err) {
+          admission?.();
           this.#open--;
           // No announcement yet: this refusal may lower the cap first (one warning per burst).
           this.#settled(false);
@@ -137,11 +185,68 @@ export class ClientPool {
           this.#wakeOne();
           throw err;
         }
+        if (admission) this.#admissions.set(client, admission);
         this.#settled();
         return client;
       }
       const handed = await new Promise<FtpClient | undefined>((resolve, reject) => this.#waiters.push({ resolve, reject }));
       if (handed) return handed;
+    }
+  }
+
+  /**
+   * Waits for admission to open one more connection. A connection returning to the pool
+   * meanwhile is handed over instead, and the admission (if it comes later) goes back.
+   */
+  #admitted(admit: (signal: AbortSignal) => Promise<() => void>): Promise<{ release: () => void } | { client: FtpClient }> {
+    const controller = new AbortController();
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const settle = (): boolean => {
+        if (settled) return false;
+        settled = true;
+        const i = this.#admitting.indexOf(entry);
+        if (i >= 0) this.#admitting.splice(i, 1);
+        return true;
+      };
+      let admission: Promise<() => void>;
+      try {
+        admission = admit(controller.signal);
+      } catch (err) {
+        admission = Promise.reject(err);
+      }
+      const entry: Admitting = {
+        handoff: (client) => {
+          if (!settle()) return false;
+          controller.abort(new FtpUsageError("ClientPool: admission no longer needed"));
+          resolve({ client });
+          return true;
+        },
+        fail: (err) => {
+          if (!settle()) return;
+          controller.abort(err);
+          reject(err);
+        },
+      };
+      this.#admitting.push(entry);
+      admission.then((release) => {
+        if (settle()) resolve({ release });
+        else release(); // the wait ended first: give the admission back
+      }, (err: unknown) => {
+        if (settle()) reject(this.#draining ? new FtpUsageError("ClientPool was drained; no new connections") : err);
+      });
+    });
+  }
+
+  /** Gives back the admission of a connection that is gone. */
+  #readmit(client: FtpClient): void {
+    const release = this.#admissions.get(client);
+    if (!release) return;
+    this.#admissions.delete(client);
+    try {
+      release();
+    } catch (err) {
+      this.#logger.error({ err }, "ftp pool: giving back a connection's admission failed");
     }
   }
 
@@ -155,7 +260,8 @@ export class ClientPool {
     if (!reply) return false;
     for (;;) {
       if (this.#draining) return false;
-      if (this.#open - this.#connecting >= 1) break;
+      // Uses still waiting for admission are no working connection either.
+      if (this.#open - this.#connecting - this.#admitting.length >= 1) break;
       if (this.#connecting === 0) return false; // nothing works: the server is really full
       await new Promise<void>((resolve) => this.#settleWaiters.push(resolve));
     }
@@ -211,6 +317,7 @@ export class ClientPool {
       waiter.resolve(client);
       return;
     }
+    for (let a = this.#admitting.shift(); a; a = this.#admitting.shift()) if (a.handoff(client)) return;
     this.#park(client);
   }
 
@@ -260,8 +367,13 @@ export class ClientPool {
   async #discard(client: FtpClient, timer: NodeJS.Timeout | undefined, politely: boolean): Promise<void> {
     if (timer) clearTimeout(timer);
     this.#open--;
-    if (politely) await client.quit();
-    else client.close();
+    try {
+      if (politely) await client.quit();
+      else client.close();
+    } finally {
+      // After the close: the server counts the session until then.
+      this.#readmit(client);
+    }
   }
 
   #wakeOne(): void {

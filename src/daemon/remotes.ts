@@ -2,6 +2,7 @@ import { setMaxListeners } from "node:events";
 import { readFileSync } from "node:fs";
 import { ClientPool, FtpClient, isConnectionLimit, isConnectionLost, isLoginRefused, parseFtpUrl, redactUrl, type ConnectOptions } from "../client/index.js";
 import type { RemoteConfig } from "../config/index.js";
+import type { ConnectionSlots } from "../fleet/index.js";
 import type { Logger } from "../log/index.js";
 import { backoffDelay, RetryLaterError, type BackoffPolicy } from "../queue/index.js";
 import type { SyncClient, SyncPool } from "../sync/index.js";
@@ -105,6 +106,11 @@ export interface RemoteRegistryOptions {
   readonly idleMs?: number;
   /** Called when a remote goes down, backs off further, or comes back; with every remote in trouble. */
   readonly onHealthChange?: (troubled: readonly RemoteTrouble[]) => void;
+  /**
+   * Fleet-wide connection slots (issue 16): each new connection to a remote first takes one of
+   * its `connections` slots, shared with the other nodes. Default: none (the pool's own cap).
+   */
+  readonly slots?: ConnectionSlots;
   /** Default Date.now; Math.random. */
   readonly now?: () => number;
   readonly rng?: () => number;
@@ -138,6 +144,8 @@ export class RemoteRegistry {
   readonly #connectGate = new Map<string, Promise<void>>();
   /** Aborted by drain(): a connect hanging on a silent server must not hold the shutdown. */
   readonly #closing = new AbortController();
+  /** onWanted subscriptions of the pools, ended by drain(). */
+  readonly #unsubscribe: (() => void)[] = [];
 
   constructor(endpoints: readonly RemoteEndpoint[], options: RemoteRegistryOptions) {
     this.#endpoints = new Map(endpoints.map((e) => [e.name, e]));
@@ -236,6 +244,7 @@ export class RemoteRegistry {
   /** Close every connection (at shutdown), aborting connects still in progress. */
   async drain(): Promise<void> {
     this.#closing.abort(new Error("shutting down"));
+    for (const off of this.#unsubscribe.splice(0)) off();
     await Promise.all([...this.#pools.values()].map((p) => p.drain()));
     this.#pools.clear();
   }
@@ -248,8 +257,10 @@ export class RemoteRegistry {
       if (e.connect.tls?.rejectUnauthorized === false) {
         log.warn({ event: "tls.insecure" }, `remote ${name}: insecure: true, its TLS certificate is NOT verified; anyone on the path can impersonate it`);
       }
+      const slots = this.#options.slots;
       pool = new ClientPool({
         max: e.connections,
+        ...(slots ? { admit: (signal: AbortSignal) => slots.acquire(name, e.connections, signal) } : {}),
         idleMs: this.#options.idleMs ?? 60_000,
         logger: log,
         // Bounded timeouts: a silent server must free the worker within a lease period.
@@ -257,6 +268,9 @@ export class RemoteRegistry {
           FtpClient.connect({ connectTimeoutMs: 10_000, commandTimeoutMs: 30_000, dataTimeoutMs: 30_000, ...e.connect, signal: this.#closing.signal })),
       });
       this.#pools.set(name, pool);
+      // Another node waits for a slot of this remote: idle connections give theirs back.
+      const idlePool = pool;
+      if (slots) this.#unsubscribe.push(slots.onWanted(name, () => void idlePool.closeIdle()));
     }
     return pool;
   }
