@@ -2,6 +2,9 @@ import type { HookDeliveries, HookDelivery, HookSummary, NotificationInput } fro
 import type { PgDatabase, Sql } from "./PgDatabase.js";
 import { pgRowToDelivery, type PgDeliveryRow } from "./rows.js";
 
+/** How long a taken notification is reserved for the node delivering it: past the longest hook timeout (1 h). */
+const CLAIM_MS = 61 * 60_000;
+
 /** The `hook_deliveries` table on Postgres: notifications taken in order per hook (the SQLite HookStore's semantics). */
 export class PostgresHooks implements HookDeliveries {
   // parameters
@@ -27,16 +30,27 @@ export class PostgresHooks implements HookDeliveries {
     }
   }
 
-  /** The oldest pending notification of each hook, if due, skipping `busy` hooks; at most `limit`. */
+  /**
+   * The oldest pending notification of each hook, if due, skipping `busy` hooks; at most `limit`.
+   * Every node of a fleet dispatches, so taking a notification claims it: its next attempt moves
+   * CLAIM_MS ahead (longer than the longest hook timeout), and the others skip it. delivered,
+   * retry and giveUp then settle it; a node that dies mid-delivery leaves it to be taken again
+   * once the claim runs out (notifications are at least once, as after a crash on one box).
+   */
   async due(now: number, limit: number, busy: ReadonlySet<string>): Promise<HookDelivery[]> {
     const { rows } = await this.#db.statement<PgDeliveryRow>("hook deliveries due",
-      `SELECT d.* FROM hook_deliveries d
-       WHERE d.state = 'pending' AND d.next_attempt_at <= $1 AND NOT (d.hook = ANY($2::text[]))
-         AND d.id = (SELECT min(p.id) FROM hook_deliveries p WHERE p.hook = d.hook AND p.state = 'pending')
-       ORDER BY d.next_attempt_at, d.id LIMIT $3`,
-      [now, [...busy], limit],
+      `UPDATE hook_deliveries SET next_attempt_at = $4, updated_at = $1
+       WHERE id IN (
+         SELECT d.id FROM hook_deliveries d
+         WHERE d.state = 'pending' AND d.next_attempt_at <= $1 AND NOT (d.hook = ANY($2::text[]))
+           AND d.id = (SELECT min(p.id) FROM hook_deliveries p WHERE p.hook = d.hook AND p.state = 'pending')
+         ORDER BY d.next_attempt_at, d.id LIMIT $3
+         FOR UPDATE SKIP LOCKED)
+       AND next_attempt_at <= $1
+       RETURNING *`,
+      [now, [...busy], limit, now + CLAIM_MS],
     );
-    return rows.map(pgRowToDelivery);
+    return rows.map(pgRowToDelivery).sort((a, b) => a.id - b.id);
   }
 
   /** When the next notification of a hook that is not `busy` is due (ms since epoch), or undefined when none waits. */
