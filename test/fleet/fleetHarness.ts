@@ -45,7 +45,7 @@ export interface FleetOptions {
   readonly workers?: number;
   /** Extra mirrors besides MIRROR (same source), by name → target path; default none. */
   readonly moreMirrors?: Readonly<Record<string, string>>;
-  /** Write `node:` into each config; default: when the config schema knows the key (fleetFeaturesPresent). */
+  /** Write `node:` into each config; default: with a Postgres database, or when the config schema knows the key. */
   readonly nodeKey?: boolean;
   /** Puts something between the nodes and the counter (a WAN relay); returns the port nodes connect to. */
   readonly via?: (counterPort: number) => Promise<number>;
@@ -153,7 +153,8 @@ export class Fleet {
       await mkdir(fleet.source, { recursive: true });
       await fill(fleet.source);
       const port = options.via ? await options.via(counter.port) : counter.port;
-      const nodeKey = options.nodeKey ?? fleetFeaturesPresent();
+      // A Postgres queue needs node names; a build without `node:` then refuses the config, loudly.
+      const nodeKey = options.nodeKey ?? (fleetFeaturesPresent() || fleet.database.startsWith("postgres"));
       for (let i = 0; i < nodes; i++) {
         const name = `node-${i + 1}`;
         const home = join(dir.path, name);
@@ -275,14 +276,18 @@ export class Fleet {
       { timeoutMs: Math.max(1000, end - Date.now()), what: `the server's ${target} to equal the source`, onTimeout: () => `${last.join("\n")}\n${this.describe()}` });
   }
 
-  /** Waits until every job of `mirror` created up to `before` is done or dead (the runs begun by then are over). */
-  async waitForRuns(o: { before: number; timeoutMs: number; mirror?: string }): Promise<JobRow[]> {
+  /**
+   * Waits until every job of `mirror` queued up to `before` (default: every job, for a mirror
+   * with no schedule) is done or dead: the runs begun by then are over. Returns those jobs.
+   */
+  async waitForRuns(o: { before?: number; timeoutMs: number; mirror?: string }): Promise<JobRow[]> {
     const mirror = o.mirror ?? MIRROR;
+    const before = o.before ?? Number.POSITIVE_INFINITY;
     let rows: JobRow[] = [];
     await waitUntil(async () => {
-      rows = (await this.jobs()).filter((j) => j.name === mirror && j.createdAt <= o.before);
+      rows = (await this.jobs()).filter((j) => j.name === mirror && j.createdAt <= before);
       return rows.length > 0 && rows.every((j) => j.state === "done" || j.state === "dead");
-    }, { timeoutMs: o.timeoutMs, what: `the runs of ${mirror} begun by ${new Date(o.before).toISOString()} to end`, onTimeout: () => `${JSON.stringify(rows.filter((j) => j.state !== "done").slice(0, 10))}\n${this.describe()}` });
+    }, { timeoutMs: o.timeoutMs, what: `the runs of ${mirror} to end`, onTimeout: () => `${JSON.stringify(rows.filter((j) => j.state !== "done").slice(0, 10))}\n${this.describe()}` });
     return rows;
   }
 
