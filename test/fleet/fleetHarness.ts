@@ -1,6 +1,7 @@
+import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { join, relative } from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { daemonConfigSchema } from "../../src/config/index.js";
@@ -8,7 +9,7 @@ import { DaemonProcess, waitUntil } from "../daemon/harness.js";
 import { REPO_ROOT, runFerry } from "../helpers/cli.js";
 import { startFerryServer, type RunningFerryServer } from "../helpers/ferryServer.js";
 import { pseudoRandomBytes, tempDir } from "../helpers/tmp.js";
-import { compareDigests, treeDigest } from "../../bench/lib/tree.js";
+import { compareDigests } from "../../bench/lib/tree.js";
 import { countPaths, pathsNamed, startSessionCounter, type CountedSession, type PathCounts, type SessionCounter } from "./fleetHarnessSessions.js";
 
 // N real `ferry daemon` processes (from source, as test/daemon does) sharing one queue and
@@ -260,7 +261,7 @@ export class Fleet {
   async treeDifferences(target = TARGET): Promise<string[]> {
     const remote = join(this.server.root, target);
     if (!existsSync(remote)) return [`${target} does not exist on the server`];
-    return compareDigests(await treeDigest(this.source), await treeDigest(remote));
+    return compareDigests(await digestTree(this.source), await digestTree(remote));
   }
 
   /** Waits until the server's copy equals the source: first on the counter's publishes (cheap), then on a full digest. */
@@ -368,4 +369,28 @@ export function clientPortsOf(pid: number, remotePort: number | undefined): Set<
     }
   }
   return ports;
+}
+
+/**
+ * relative path → "size sha256" of every file under root (the format of bench/lib/tree.ts's
+ * treeDigest), tolerating entries that vanish while it walks: the mirror may be deleting.
+ */
+export async function digestTree(root: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const gone = (err: unknown): undefined => {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  };
+  const walk = async (dir: string): Promise<void> => {
+    for (const e of (await readdir(dir, { withFileTypes: true }).catch(gone)) ?? []) {
+      const path = join(dir, e.name);
+      if (e.isDirectory()) await walk(path);
+      else if (e.isFile()) {
+        const bytes = await readFile(path).catch(gone);
+        if (bytes) out.set(relative(root, path), `${bytes.length} ${createHash("sha256").update(bytes).digest("hex")}`);
+      }
+    }
+  };
+  await walk(root);
+  return out;
 }

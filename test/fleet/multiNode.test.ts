@@ -55,12 +55,27 @@ async function addStaleFiles(fleet: Fleet): Promise<void> {
   for (const n of ["stale-1.bin", "stale-2.bin", "gone/stale-3.bin"]) await writeFile(join(fleet.server.root, TARGET, n), "old\n");
 }
 
-/** A fresh Postgres database for one test, or undefined when skipped (startPostgres fails under CI). */
-async function postgresFor(t: TestContext): Promise<{ url: string; stop: () => Promise<void>; start: () => Promise<void> } | undefined> {
+/** A fresh Postgres database for one test, or undefined when skipped (startPostgres fails under CI instead). */
+async function postgresFor(t: TestContext): Promise<{ url: string; stop: () => Promise<void>; start: () => Promise<void>; close: () => Promise<void> } | undefined> {
   const cluster = await startPostgres(t);
   if (!cluster) return undefined;
-  t.after(() => cluster.close());
-  return { url: await cluster.createDatabase("ferry"), stop: () => cluster.stop(), start: () => cluster.start() };
+  try {
+    return { url: await cluster.createDatabase("ferry"), stop: () => cluster.stop(), start: () => cluster.start(), close: () => cluster.close() };
+  } catch (err) {
+    await cluster.close();
+    throw err;
+  }
+}
+
+/** Registers one after-hook that runs the closers last-in first-out (the fleet stops before its database). */
+function cleanupStack(t: TestContext): (close: () => Promise<void>) => void {
+  const stack: (() => Promise<void>)[] = [];
+  t.after(async () => {
+    for (const close of stack.reverse()) await close();
+  });
+  return (close) => {
+    stack.push(close);
+  };
 }
 
 describe("several ferry daemons mirror one tree (issue 16)", () => {
@@ -98,11 +113,13 @@ describe("several ferry daemons mirror one tree (issue 16)", () => {
   });
 
   it("(b) three nodes on one Postgres queue, one SIGKILLed mid-run: every file once and correct, leases back, the cap held fleet-wide, one run per tick", { skip: NEEDS_FLEET, timeout: 600_000 }, async (t) => {
+    const cleanup = cleanupStack(t);
     const db = await postgresFor(t);
     if (!db) return;
+    cleanup(db.close);
     const files = Number(process.env.FERRY_FLEET_FILES ?? 5000);
     const fleet = await Fleet.create({ nodes: 3, database: db.url, connections: CAP, serverCap: CAP, leaseTimeout: `${LEASE_MS}ms` }, (src) => makeSmallTree(src, files));
-    t.after(() => fleet.close());
+    cleanup(() => fleet.close());
     await addStaleFiles(fleet);
     await fleet.startAll();
     // Kill a node that is working, once a third of the tree is across and the work is shared.
@@ -131,11 +148,13 @@ describe("several ferry daemons mirror one tree (issue 16)", () => {
   });
 
   it("(c) Postgres restarts mid-run: the daemons reconnect and finish, nothing lost", { skip: NEEDS_FLEET, timeout: 300_000 }, async (t) => {
+    const cleanup = cleanupStack(t);
     const db = await postgresFor(t);
     if (!db) return;
+    cleanup(db.close);
     const files = Number(process.env.FERRY_FLEET_RESTART_FILES ?? 1000);
     const fleet = await Fleet.create({ nodes: 2, database: db.url, connections: CAP, serverCap: CAP, leaseTimeout: `${LEASE_MS}ms` }, (src) => makeSmallTree(src, files));
-    t.after(() => fleet.close());
+    cleanup(() => fleet.close());
     await fleet.startAll();
     await waitUntil(() => fleet.publishedCount() >= files / 3, { timeoutMs: 120_000, what: "a third of the files published", onTimeout: () => fleet.describe() });
     await db.stop();
