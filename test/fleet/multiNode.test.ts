@@ -8,9 +8,13 @@ import { clientPortsOf, Fleet, fleetFeaturesPresent, isOwnedBy, makeSmallTree, M
 import type { PathCounts } from "./fleetHarnessSessions.js";
 
 // Several `ferry daemon` processes on one queue mirror a shared folder to ferry's server
-// (issue 16 part 5). (a) runs on any build: one node on its SQLite queue. (b) and (c) need
-// the fleet (Postgres queue, `node:`, fleet-wide connection caps, split mirror runs): they
-// run when the build has it (fleetFeaturesPresent) or FERRY_FLEET_TESTS=1 forces them.
+// (issue 16 part 5), through the session counter of fleetHarnessSessions.ts: the server
+// allows CAP control connections in all (one more gets 421 and is counted as a refusal).
+// (a) and (a2) run on any build: one node on its SQLite queue, (a2) killed and restarted.
+// (b) and (c) need the fleet (Postgres queue, `node:`, fleet-wide connection caps, split
+// mirror runs): they run when the build has it (fleetFeaturesPresent) or FERRY_FLEET_TESTS=1
+// forces them; then a missing Postgres fails them under CI=true (startPostgres), never skips.
+// FERRY_FLEET_FILES (5000) and FERRY_FLEET_RESTART_FILES (1000) size the trees of (b) and (c).
 
 const FLEET = process.env.FERRY_FLEET_TESTS === "1" || fleetFeaturesPresent();
 const NEEDS_FLEET = FLEET ? false : "needs the Postgres fleet merge (issue 16): the config has no `node:` or src/queue/postgres/ is missing";
@@ -33,7 +37,7 @@ function assertOncePerFile(counts: Map<string, PathCounts>, files: number, kills
 }
 
 /** No tick started two runs: the plan jobs (kind "mirror") of MIRROR, grouped by the second they were queued in. */
-function assertOneRunPerTick(jobs: readonly JobRow[]): number {
+function assertOneRunPerTick(jobs: readonly JobRow[]): void {
   // The plan job is the run's first: kind "mirror" (or "mirror-plan"); its parts and finish are other kinds.
   const plans = jobs.filter((j) => j.name === MIRROR && (j.kind === "mirror" || j.kind === "mirror-plan"));
   assert.ok(plans.length >= 1, "no run of the mirror was queued");
@@ -41,7 +45,6 @@ function assertOneRunPerTick(jobs: readonly JobRow[]): number {
   for (const p of plans) perTick.set(Math.floor(p.createdAt / 1000), [...(perTick.get(Math.floor(p.createdAt / 1000)) ?? []), p.id]);
   const twice = [...perTick].filter(([, ids]) => ids.length > 1);
   assert.deepEqual(twice, [], "a tick queued more than one run");
-  return plans.length;
 }
 
 function assertNoDeadJobs(jobs: readonly JobRow[]): void {
@@ -142,6 +145,8 @@ describe("several ferry daemons mirror one tree (issue 16)", () => {
     assertNoDeadJobs(await fleet.jobs());
     assertOncePerFile(fleet.pathCounts(), files, fleet.kills);
     assertOneRunPerTick(await fleet.jobs());
+    // The counter admits at most CAP, so the peak cannot show an excess: a refusal does (a
+    // fleet whose nodes each keep their own 8 gets 421s here).
     assert.ok(fleet.counter.peak <= CAP, `the fleet had ${fleet.counter.peak} sessions open at once; the server allows ${CAP}`);
     assert.equal(fleet.counter.refusals, 0, "the fleet tried a connection beyond the server's cap");
     assert.deepEqual(fleet.nodes.filter((n) => n.index !== victim && !n.running).map((n) => n.name), [], "a survivor exited");
@@ -157,6 +162,7 @@ describe("several ferry daemons mirror one tree (issue 16)", () => {
     cleanup(() => fleet.close());
     await fleet.startAll();
     await waitUntil(() => fleet.publishedCount() >= files / 3, { timeoutMs: 120_000, what: "a third of the files published", onTimeout: () => fleet.describe() });
+    assert.ok(fleet.publishedCount() < files, "the run was over before the restart");
     await db.stop();
     await db.start();
     await fleet.waitForTree(files, { timeoutMs: 180_000 });
