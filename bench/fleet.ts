@@ -93,9 +93,8 @@ async function measure(nodes: number): Promise<Row> {
     // 1. The whole mirror.
     fleet.counter.resetPeak();
     let since = Date.now();
-    let mark = fleet.counter.sessions.length;
     await fleet.runNow(MIRROR);
-    await fleet.waitForTree(FILES, { timeoutMs, target: TARGET, since: mark });
+    await fleet.waitForTree(FILES, { timeoutMs, target: TARGET });
     let s = span(await fleet.waitForRuns({ timeoutMs, mirror: MIRROR }), since);
     Object.assign(row, { wallS: (s.end - s.start) / 1000, peak: fleet.counter.peak, refused: fleet.counter.refusals });
 
@@ -103,15 +102,14 @@ async function measure(nodes: number): Promise<Row> {
     if (nodes > 1) {
       fleet.counter.resetPeak();
       since = Date.now();
-      mark = fleet.counter.sessions.length;
       await fleet.runNow(KILL_MIRROR);
       const end = Date.now() + timeoutMs;
-      while (fleet.publishedCount(KILL_TARGET, mark) < FILES * KILL_AT) {
+      while (fleet.publishedCount(KILL_TARGET) < FILES * KILL_AT) {
         if (Date.now() > end) throw new Error(`${KILL_MIRROR}: ${KILL_AT} of the files not published in time`);
         await new Promise((r) => setTimeout(r, 50));
       }
       const kill = await fleet.kill(nodes - 1);
-      await fleet.waitForTree(FILES, { timeoutMs, target: KILL_TARGET, since: mark });
+      await fleet.waitForTree(FILES, { timeoutMs, target: KILL_TARGET });
       s = span(await fleet.waitForRuns({ timeoutMs, mirror: KILL_MIRROR }), since);
       Object.assign(row, { killRunS: (s.end - s.start) / 1000, survivorsS: (s.end - kill.at) / 1000, killPeak: fleet.counter.peak, killRefused: fleet.counter.refusals });
     }

@@ -245,16 +245,14 @@ export class Fleet {
     return readJobs(this.database);
   }
 
-  /** Stores and publishes per server path, from every session so far (or those from index `since`). */
-  pathCounts(since = 0): Map<string, PathCounts> {
-    return countPaths(this.counter.sessions.slice(since));
+  /** Stores and publishes per server path, over every session so far. */
+  pathCounts(): ReadonlyMap<string, PathCounts> {
+    return this.counter.counts;
   }
 
-  /** Final paths under `target` published at least once (sessions from index `since`). */
-  publishedCount(target = TARGET, since = 0): number {
-    let n = 0;
-    for (const [p, c] of this.pathCounts(since)) if (c.publishes > 0 && p.startsWith(`${target}/`)) n++;
-    return n;
+  /** Final paths under `target` published at least once. */
+  publishedCount(target = TARGET): number {
+    return this.counter.publishedUnder(target);
   }
 
   /** Differences between the shared source and the server's copy (size and SHA-256 of each file); [] when equal. */
@@ -264,17 +262,22 @@ export class Fleet {
     return compareDigests(await digestTree(this.source), await digestTree(remote));
   }
 
-  /** Waits until the server's copy equals the source: first on the counter's publishes (cheap), then on a full digest. */
-  async waitForTree(files: number, o: { timeoutMs: number; target?: string; since?: number }): Promise<void> {
+  /** Waits until the server's copy equals the source: first on the counter's publishes (cheap), then on a full digest every half second. */
+  async waitForTree(files: number, o: { timeoutMs: number; target?: string }): Promise<void> {
     const target = o.target ?? TARGET;
     const end = Date.now() + o.timeoutMs;
     // A file whose rename reached the server just before a kill may be in place with its 250
     // unseen (the session was gone): such cut files need not show a publish.
     const unseen = this.kills.reduce((n, k) => n + k.cut.size, 0);
-    await waitUntil(() => this.publishedCount(target, o.since) >= files - unseen, { timeoutMs: o.timeoutMs, what: `${files} files published under ${target}`, onTimeout: () => this.describe() });
+    await waitUntil(() => this.publishedCount(target) >= files - unseen, { timeoutMs: o.timeoutMs, what: `${files} files published under ${target}`, onTimeout: () => this.describe() });
     let last: string[] = [];
-    await waitUntil(async () => (last = await this.treeDifferences(target)).length === 0,
-      { timeoutMs: Math.max(1000, end - Date.now()), what: `the server's ${target} to equal the source`, onTimeout: () => `${last.join("\n")}\n${this.describe()}` });
+    let nextDigestAt = 0;
+    await waitUntil(async () => {
+      // A digest reads every file: at most one per half second, not one per poll.
+      if (Date.now() < nextDigestAt) return false;
+      nextDigestAt = Date.now() + 500;
+      return (last = await this.treeDifferences(target)).length === 0;
+    }, { timeoutMs: Math.max(1000, end - Date.now()), what: `the server's ${target} to equal the source`, onTimeout: () => `${last.join("\n")}\n${this.describe()}` });
   }
 
   /**

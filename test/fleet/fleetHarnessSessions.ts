@@ -56,6 +56,10 @@ export interface SessionCounter {
   readonly peak: number;
   /** Connections refused for the cap since the start or the last resetPeak(). */
   readonly refusals: number;
+  /** Stores and publishes per final path over every session, kept up to date as replies arrive (as countPaths computes). */
+  readonly counts: ReadonlyMap<string, PathCounts>;
+  /** Final paths under `folder` (e.g. "/mirror") published at least once. */
+  publishedUnder(folder: string): number;
   /** Start a new measurement window: the peak becomes the sessions open now, refusals 0. */
   resetPeak(): void;
   /** Stops listening and cuts every relayed connection. */
@@ -69,6 +73,7 @@ export async function startSessionCounter(options: SessionCounterOptions): Promi
   const sessions: CountedSession[] = [];
   const sockets = new Set<Socket>();
   const state = { open: 0, peak: 0, refusals: 0 };
+  const counts = new Map<string, PathCounts>();
   const track = (s: Socket): Socket => {
     sockets.add(s);
     s.setNoDelay(true);
@@ -98,7 +103,8 @@ export async function startSessionCounter(options: SessionCounterOptions): Promi
     client.once("close", leave);
     const upstream = track(connect({ port: options.targetPort, host, allowHalfOpen: true }));
     relayCommands(client, upstream, session.exchanges);
-    relayReplies(upstream, client, session.exchanges);
+    const tally = pathTally(counts);
+    relayReplies(upstream, client, session.exchanges, tally);
     // When the client goes, the server still gets to send what it had answered (a 250 for an
     // RNTO sent just before a SIGKILL is a publish the test must see): end, do not destroy.
     client.once("close", () => upstream.end());
@@ -114,6 +120,12 @@ export async function startSessionCounter(options: SessionCounterOptions): Promi
     get open() { return state.open; },
     get peak() { return state.peak; },
     get refusals() { return state.refusals; },
+    counts,
+    publishedUnder(folder) {
+      let n = 0;
+      for (const [p, c] of counts) if (c.publishes > 0 && p.startsWith(`${folder}/`)) n++;
+      return n;
+    },
     resetPeak() {
       state.peak = state.open;
       state.refusals = 0;
@@ -139,7 +151,7 @@ function relayCommands(client: Socket, upstream: Socket, exchanges: Exchange[]):
 }
 
 /** Server → client: forward as is, and give each final reply (2xx–5xx, last line) to the oldest unanswered command. */
-function relayReplies(upstream: Socket, client: Socket, exchanges: Exchange[]): void {
+function relayReplies(upstream: Socket, client: Socket, exchanges: Exchange[], onAnswered: (e: Exchange) => void): void {
   let text = "";
   let next = 0;
   let greeted = false;
@@ -150,7 +162,11 @@ function relayReplies(upstream: Socket, client: Socket, exchanges: Exchange[]): 
       if (!final) continue; // a 1xx, or a line inside a multi-line reply
       // The first final reply is the greeting, which answers no command (even if one was sent early).
       if (!greeted) greeted = true;
-      else if (next < exchanges.length) exchanges[next++]!.reply = Number(final[1]);
+      else if (next < exchanges.length) {
+        const answered = exchanges[next++]!;
+        answered.reply = Number(final[1]);
+        onAnswered(answered);
+      }
     }
     if (!client.destroyed) client.write(chunk);
   });
@@ -178,27 +194,33 @@ export function finalPathOf(path: string): string {
  */
 export function countPaths(sessions: readonly CountedSession[]): Map<string, PathCounts> {
   const counts = new Map<string, PathCounts>();
+  for (const s of sessions) {
+    const tally = pathTally(counts);
+    for (const e of s.exchanges) tally(e);
+  }
+  return counts;
+}
+
+/** Adds one session's answered exchanges, in order, to `counts` (the session's working folder is its own). */
+function pathTally(counts: Map<string, PathCounts>): (e: Exchange) => void {
+  let cwd = "/";
   const of = (p: string): PathCounts => {
     let c = counts.get(p);
     if (!c) counts.set(p, (c = { stores: 0, publishes: 0 }));
     return c;
   };
-  for (const s of sessions) {
-    let cwd = "/";
-    for (const { command, reply } of s.exchanges) {
-      const m = /^(\S+)(?: (.*))?$/.exec(command);
-      const verb = m?.[1]?.toUpperCase() ?? "";
-      const arg = m?.[2] ?? "";
-      if (verb === "CWD" && reply === 250) cwd = absolute(cwd, arg);
-      else if ((verb === "STOR" || verb === "APPE") && reply === 226) {
-        const path = absolute(cwd, arg);
-        const c = of(finalPathOf(path));
-        c.stores++;
-        if (finalPathOf(path) === path) c.publishes++;
-      } else if (verb === "RNTO" && reply === 250) of(absolute(cwd, arg)).publishes++;
-    }
-  }
-  return counts;
+  return ({ command, reply }) => {
+    const m = /^(\S+)(?: (.*))?$/.exec(command);
+    const verb = m?.[1]?.toUpperCase() ?? "";
+    const arg = m?.[2] ?? "";
+    if (verb === "CWD" && reply === 250) cwd = absolute(cwd, arg);
+    else if ((verb === "STOR" || verb === "APPE") && reply === 226) {
+      const path = absolute(cwd, arg);
+      const c = of(finalPathOf(path));
+      c.stores++;
+      if (finalPathOf(path) === path) c.publishes++;
+    } else if (verb === "RNTO" && reply === 250) of(absolute(cwd, arg)).publishes++;
+  };
 }
 
 /** The final paths a session named in a transfer or rename command (whatever the reply). */

@@ -28,7 +28,7 @@ const LEASE_MS = 5000;
  * except the files a kill cut: those may be stored and published again (or have their one
  * publish unseen, when the 250 died with the node) — the tree check proves they ended right.
  */
-function assertOncePerFile(counts: Map<string, PathCounts>, files: number, kills: readonly KillRecord[]): void {
+function assertOncePerFile(counts: ReadonlyMap<string, PathCounts>, files: number, kills: readonly KillRecord[]): void {
   const cut = new Set(kills.flatMap((k) => [...k.cut]));
   const paths = [...counts].filter(([p]) => p.startsWith(`${TARGET}/`));
   assert.ok(paths.length >= files - cut.size, `publishes seen for ${paths.length} paths, want ${files}`);
@@ -128,8 +128,9 @@ describe("several ferry daemons mirror one tree (issue 16)", () => {
     // Kill a node that is working, once a third of the tree is across and the work is shared.
     let busy: number[] = [];
     await waitUntil(() => {
+      if (fleet.publishedCount() < files / 3) return false;
       busy = fleet.nodes.map((n) => clientPortsOf(n.pid, fleet.counter.port).size);
-      return fleet.publishedCount() >= files / 3 && busy.filter((b) => b > 0).length >= 2;
+      return busy.filter((b) => b > 0).length >= 2;
     }, { timeoutMs: 120_000, what: "a third of the files published with two nodes or more connected", onTimeout: () => `sessions per node: ${busy.join(", ")}\n${fleet.describe()}` });
     const victim = busy.indexOf(Math.max(...busy));
     const kill = await fleet.kill(victim);
