@@ -131,7 +131,7 @@ describe("several ferry daemons mirror one tree (issue 16)", () => {
       if (fleet.publishedCount() < files / 3) return false;
       busy = fleet.nodes.map((n) => clientPortsOf(n.pid, fleet.counter.port).size);
       return busy.filter((b) => b > 0).length >= 2;
-    }, { timeoutMs: 120_000, what: "a third of the files published with two nodes or more connected", onTimeout: () => `sessions per node: ${busy.join(", ")}\n${fleet.describe()}` });
+    }, { timeoutMs: 120_000, what: "a third of the files published with two nodes or more connected", onTimeout: () => `published ${fleet.publishedCount()} of ${files}; sessions per node: ${busy.join(", ")}\n${fleet.describe()}` });
     const victim = busy.indexOf(Math.max(...busy));
     const kill = await fleet.kill(victim);
     assert.ok(kill.sessions.length > 0, `${kill.node} had no session open at the kill: it cut nothing`);
