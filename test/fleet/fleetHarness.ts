@@ -147,7 +147,11 @@ export class Fleet {
       await dir.remove();
       throw err;
     });
-    const counter = await startSessionCounter({ targetPort: server.port, maxSessions: options.serverCap ?? 8 });
+    const counter = await startSessionCounter({ targetPort: server.port, maxSessions: options.serverCap ?? 8 }).catch(async (err: unknown) => {
+      await server.close();
+      await dir.remove();
+      throw err;
+    });
     const fleet = new Fleet(dir, server, counter, options);
     try {
       await mkdir(server.root, { recursive: true });
