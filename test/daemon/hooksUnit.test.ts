@@ -6,7 +6,10 @@ import { describe, it } from "node:test";
 import { daemonConfigSchema, parseConfig } from "../../src/config/index.js";
 import { deliver, HookDeliveryError, HookDispatcher, HookEvents, resolveHooks, type HookAction, type HookFacts, type ResolvedHook } from "../../src/daemon/hooks/index.js";
 import { createLogger } from "../../src/log/index.js";
-import { openDatabase, type Clock } from "../../src/queue/index.js";
+import { openDatabase, SqliteQueue, type Clock, type HookDeliveries } from "../../src/queue/index.js";
+
+/** The hook_deliveries table of a fresh in-memory queue. */
+const memoryDeliveries = (): HookDeliveries => new SqliteQueue(openDatabase(":memory:")).hooks;
 
 /** A clock whose timers run only when the test advances time. */
 class ManualClock implements Clock {
@@ -55,7 +58,7 @@ const facts = (path: string, extra: Partial<HookFacts> = {}): HookFacts => ({ ev
 
 function setup(hooks: ResolvedHook[], outcome: (f: HookFacts, n: number) => boolean) {
   const clock = new ManualClock();
-  const db = openDatabase(":memory:");
+  const deliveries = memoryDeliveries();
   const tries: { path: string | undefined; at: number; ok: boolean }[] = [];
   const fake = async (_a: HookAction, f: HookFacts): Promise<void> => {
     const n = tries.filter((t) => t.path === f.path).length + 1;
@@ -63,8 +66,8 @@ function setup(hooks: ResolvedHook[], outcome: (f: HookFacts, n: number) => bool
     tries.push({ path: f.path, at: clock.now(), ok });
     if (!ok) throw new HookDeliveryError(`refused try ${n}`);
   };
-  const d = new HookDispatcher({ db, hooks, logger: quiet(), clock, rng: () => 0.5, deliver: fake });
-  return { clock, db, d, tries };
+  const d = new HookDispatcher({ deliveries, hooks, logger: quiet(), clock, rng: () => 0.5, deliver: fake });
+  return { clock, deliveries, d, tries };
 }
 
 describe("HookDispatcher (injected clock)", () => {
@@ -78,7 +81,7 @@ describe("HookDispatcher (injected clock)", () => {
     const t0 = tries[0]!.at;
     assert.deepEqual(tries.map((t) => t.at - t0), [0, 1000, 3000, 7000, 11_000], "waits of 1 s, 2 s, 4 s, then the 4 s cap");
     assert.deepEqual(gaveUp, [5]);
-    const row = d.store.list()[0]!;
+    const row = (await d.store.list())[0]!;
     assert.equal(row.state, "failed");
     assert.equal(row.attempts, 5);
     assert.equal(row.lastError, "refused try 5");
@@ -91,7 +94,7 @@ describe("HookDispatcher (injected clock)", () => {
     d.emit(facts("/first"), facts("/second"));
     await clock.advance(10_000);
     assert.deepEqual(tries.map((t) => `${t.path}:${t.ok}`), ["/first:false", "/first:false", "/first:true", "/second:true"]);
-    assert.deepEqual(d.store.list().map((r) => r.state), ["delivered", "delivered"]);
+    assert.deepEqual((await d.store.list()).map((r) => r.state), ["delivered", "delivered"]);
     await d.stop();
   });
 
@@ -100,7 +103,7 @@ describe("HookDispatcher (injected clock)", () => {
     const good = { kind: "webhook", url: "http://good/", headers: {} } as const;
     const sent: string[] = [];
     const d = new HookDispatcher({
-      db: openDatabase(":memory:"), hooks: [hook("bad"), hook("good", { action: good })], logger: quiet(), clock, rng: () => 0.5,
+      deliveries: memoryDeliveries(), hooks: [hook("bad"), hook("good", { action: good })], logger: quiet(), clock, rng: () => 0.5,
       deliver: async (a, f) => {
         if (a !== good) throw new HookDeliveryError("down");
         sent.push(f.path!);
@@ -110,7 +113,7 @@ describe("HookDispatcher (injected clock)", () => {
     d.emit(facts("/a"), facts("/b"));
     await clock.advance(0);
     assert.deepEqual(sent, ["/a", "/b"], "the good hook delivered both while the bad one waits for its retry");
-    assert.deepEqual(d.store.list({ hook: "bad" }).map((r) => `${r.state}:${r.attempts}`), ["pending:1", "pending:0"]);
+    assert.deepEqual((await d.store.list({ hook: "bad" })).map((r) => `${r.state}:${r.attempts}`), ["pending:1", "pending:0"]);
     await d.stop();
   });
 
@@ -121,7 +124,7 @@ describe("HookDispatcher (injected clock)", () => {
     await clock.advance(0);
     d.configure([]);
     await clock.advance(10_000);
-    const row = d.store.list()[0]!;
+    const row = (await d.store.list())[0]!;
     assert.equal(row.state, "failed");
     assert.equal(row.lastError, "its hook is no longer in the config");
     await d.stop();
@@ -140,7 +143,7 @@ describe("HookDispatcher (injected clock)", () => {
     assert.deepEqual(ids({ event: "run.failed", time: "t", job: "photos" }), []);
   });
 
-  it("remote health: one event per transition (down, login refused, recovered)", () => {
+  it("remote health: one event per transition (down, login refused, recovered)", async () => {
     const { d } = setup([hook("g", { events: new Set(["remote.unreachable", "remote.login-refused", "remote.recovered"]) })], () => true);
     const events = new HookEvents(d, () => undefined, () => 0);
     const trouble = (reason: "unreachable" | "login refused") => [{ name: "backup", reason, failures: 1, since: 0, retryAt: 1, lastError: "ECONNREFUSED" }];
@@ -148,14 +151,14 @@ describe("HookDispatcher (injected clock)", () => {
     events.remoteHealth(trouble("unreachable")); // backing off further: no new event
     events.remoteHealth(trouble("login refused"));
     events.remoteHealth([]);
-    assert.deepEqual(d.store.list().map((r) => `${r.event}:${r.facts.remote}`), ["remote.unreachable:backup", "remote.login-refused:backup", "remote.recovered:backup"]);
+    assert.deepEqual((await d.store.list()).map((r) => `${r.event}:${r.facts.remote}`), ["remote.unreachable:backup", "remote.login-refused:backup", "remote.recovered:backup"]);
   });
 });
 
 describe("HookEvents", () => {
-  it("a run put back because its remote is down counts as failed (a healthcheck must not see only starts); another deferral does not", () => {
+  it("a run put back because its remote is down counts as failed (a healthcheck must not see only starts); another deferral does not", async () => {
     const clock = new ManualClock();
-    const d = new HookDispatcher({ db: openDatabase(":memory:"), hooks: [hook("photos.healthcheck", { job: "photos", events: new Set(["run.started", "run.failed"]) })], logger: quiet(), clock });
+    const d = new HookDispatcher({ deliveries: memoryDeliveries(), hooks: [hook("photos.healthcheck", { job: "photos", events: new Set(["run.started", "run.failed"]) })], logger: quiet(), clock });
     const listeners = new Map<string, (p: unknown) => void>();
     const runner = { on: (e: string, fn: (p: unknown) => void) => (listeners.set(e, fn), () => undefined) };
     const events = new HookEvents(d, () => ({ kind: "mirror", remote: "backup", direction: "upload" }), () => 0);
@@ -166,7 +169,7 @@ describe("HookEvents", () => {
     events.remoteHealth([{ name: "backup", reason: "unreachable", failures: 1, since: 0, retryAt: 1, lastError: "ECONNREFUSED" }]);
     listeners.get("job:leased")!({ job });
     listeners.get("job:deferred")!({ job, reason: "remote backup unreachable: ECONNREFUSED", runAfter: 5000 });
-    assert.deepEqual(d.store.list().map((r) => `${r.event}${r.facts.error ? `: ${r.facts.error}` : ""}`), [
+    assert.deepEqual((await d.store.list()).map((r) => `${r.event}${r.facts.error ? `: ${r.facts.error}` : ""}`), [
       "run.started", "run.started", "run.failed: put back without using an attempt: remote backup unreachable: ECONNREFUSED",
     ]);
   });
@@ -194,7 +197,7 @@ describe("HookDispatcher stop", () => {
     try {
       const pidFile = join(dir, "pid");
       const hang = hook("hang", { action: { kind: "command", argv: [process.execPath, "-e", `require("fs").writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); setInterval(() => {}, 1000)`], env: {} }, timeoutMs: 60_000 });
-      const d = new HookDispatcher({ db: openDatabase(":memory:"), hooks: [hang], logger: quiet() });
+      const d = new HookDispatcher({ deliveries: memoryDeliveries(), hooks: [hang], logger: quiet() });
       d.start();
       d.emit(facts("/a"));
       // The file may exist before its pid is written in it: wait for a whole number.
@@ -208,7 +211,7 @@ describe("HookDispatcher stop", () => {
       const alive = () => { try { process.kill(pid, 0); return true; } catch { return false; } };
       while (alive() && Date.now() < gone) await new Promise((r) => setTimeout(r, 25));
       assert.equal(alive(), false, "the hook's process is gone with the daemon");
-      assert.deepEqual(d.store.list().map((r) => `${r.state}:${r.attempts}`), ["pending:0"]);
+      assert.deepEqual((await d.store.list()).map((r) => `${r.state}:${r.attempts}`), ["pending:0"]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
