@@ -23,3 +23,23 @@ test("a payload that fails validation at lease is reported as job:dead and the w
   assert.match(String(dead[0]?.job.lastError), /^invalid payload: upload payload: size: /);
   assert.deepEqual(ran, [good.id]);
 });
+
+test("lease validates the payload again: a bad one goes dead with the zod message, the next job is leasable", async (t) => {
+  const store = new SqliteQueue(openDatabase(":memory:"), { rng: () => 0.5 });
+  t.after(() => store.close());
+  const db = store.database;
+  const bad = await store.enqueue({ kind: "upload", payload: upload("/out/a") });
+  const good = await store.enqueue({ kind: "upload", payload: upload("/out/b") });
+  // As if written by an older ferry whose schema allowed it.
+  db.prepare("UPDATE jobs SET payload = json_set(payload, '$.path', 'relative/a') WHERE id = ?").run(bad.job.id);
+  const first = await store.lease({ workerId: "w" });
+  assert.ok(first && first.status === "rejected");
+  assert.equal(first.job.id, bad.job.id);
+  assert.equal(first.job.state, "dead");
+  assert.equal(first.job.lastError, "invalid payload: upload payload: path: must be an absolute local path");
+  assert.equal(first.job.leaseToken, null);
+  assert.ok(first.job.finishedAt !== null);
+  const second = await store.lease({ workerId: "w" });
+  assert.ok(second?.status === "leased");
+  assert.equal(second.job.id, good.job.id);
+});
