@@ -64,6 +64,9 @@ export class HookDispatcher {
   /** A tick is reading the queue; a tick asked for meanwhile runs when it is done. */
   #ticking = false;
   #tickAgain = false;
+  /** emit()s storing now, and the last of them: the next waits for it. */
+  #adding = 0;
+  #addTail: Promise<void> = Promise.resolve();
   /** Aborted when stop's grace runs out: deliveries still running are cut short. */
   readonly #abort = new AbortController();
 
@@ -115,11 +118,19 @@ export class HookDispatcher {
   async emit(...events: HookFacts[]): Promise<void> {
     const items = this.notifications(events);
     if (items.length === 0) return;
+    const now = this.#clock.now();
+    // Stored in the order emitted (a hook delivers in id order): an add starts at once when none
+    // is pending (SQLite then writes before this returns), else after the one before it.
+    const add = (): Promise<void> => this.#store.add(items, now);
+    const stored = this.#adding++ === 0 ? add() : this.#addTail.then(add);
+    this.#addTail = stored.catch(() => undefined);
     try {
-      await this.#store.add(items, this.#clock.now());
+      await stored;
     } catch (err) {
       this.#log.error({ err, events: events.map((e) => e.event) }, "could not store a hook notification; it is lost (the work itself is not affected)");
       return;
+    } finally {
+      this.#adding--;
     }
     this.wake();
   }
