@@ -416,7 +416,7 @@ export class Daemon {
       this.#refusedBefore.add(file.path);
       if (isQueueFull(err)) this.#setQueueTrouble(err);
       // Once per file: a retry round every few seconds over hundreds of files would flood the log.
-      if (!again) log.error({ err, retryInMs: REFUSED_RETRY_MS }, isQueueFull(err) ? `${queueFullMessage(this.#config.database)}; the upload is queued once it has room` : "could not queue the upload; trying again");
+      if (!again) log.error({ err, retryInMs: REFUSED_RETRY_MS }, isQueueFull(err) ? `${queueFullMessage(redactUrl(this.#config.database))}; the upload is queued once it has room` : "could not queue the upload; trying again");
       this.#retryRefusedSoon();
     }
   }

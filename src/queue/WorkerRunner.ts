@@ -175,7 +175,7 @@ export class WorkerRunner {
     // The workers lease once the first sweep returned what a dead process left (it never rejects).
     const recovered = this.#sweep();
     this.#scheduleSweep();
-    for (let i = 1; i <= this.#concurrency; i++) this.#loops.push(recovered.then(() => this.#loop(`${this.#prefix}:w${i}`)));
+    for (let i = 1; i <= this.#concurrency; i++) this.#loops.push(recovered.then(() => this.#loop(`${this.#prefix}:worker-${i}`)));
   }
 
   /** Wakes idle workers at once (call after enqueue, so a new job does not wait for the next poll). */
