@@ -42,6 +42,8 @@ const workers = Number(values.workers);
 const work = await mkdtemp(join(tmpdir(), "ferry-bench-daemon-"));
 const inbox = join(work, "srv", "inbox");
 await mkdir(inbox, { recursive: true });
+// The daemon refuses a missing watch folder (a typo until proven otherwise).
+await mkdir(join(work, "outbox"), { recursive: true });
 const authenticator = await Authenticator.create({ root: join(work, "srv"), users: [{ name: "bench", password: "bench" }] });
 const server = new FtpServer({ authenticator, host: "127.0.0.1", port: 0 });
 const port = await server.listen();

@@ -142,9 +142,35 @@ export const retrySchema = z.strictObject({
 
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 
+/** Where the queue lives: a SQLite path, or a postgres:// URL naming a host and a database. */
+const databaseSchema = z.string().min(1).default("./var/ferry.db")
+  .describe("the queue: a SQLite file (default ./var/ferry.db, one box), or postgres://user@host:port/db to share it between several nodes (the password from ${VAR} or PGPASSWORD, not in the file)")
+  .superRefine((text, ctx) => {
+    if (!/^postgres(ql)?:/i.test(text)) return;
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      ctx.addIssue({ code: "custom", message: "not a URL; expected postgres://user@host:5432/ferry" });
+      return;
+    }
+    if (!text.includes("//")) ctx.addIssue({ code: "custom", message: "expected postgres://user@host:5432/ferry" });
+    else if (url.hostname === "" && !url.searchParams.has("host")) ctx.addIssue({ code: "custom", message: "no host; expected postgres://user@host:5432/ferry" });
+    else if (url.pathname.replace(/^\//, "") === "") ctx.addIssue({ code: "custom", message: "no database name; expected postgres://user@host:5432/ferry" });
+  });
+
+/** What a node may be called: it is the prefix of every lease it holds ("node:pid:worker-N"). */
+const nodeSchema = z.string()
+  .min(1, "empty; give this daemon a name such as its host name")
+  .max(63, "longer than 63 characters")
+  .regex(/^[^\s\p{Cc}:]+$/u, "no whitespace, control characters or \":\" (it prefixes lease owners as node:pid:worker-N)")
+  .optional()
+  .describe("this daemon's name among the nodes sharing a Postgres queue (lease owners, `ferry status`); default the host name");
+
 /** The daemon's config file (config/ferry.example.yaml shows every field); relative paths are relative to the file. */
 export const daemonConfigSchema = z.strictObject({
-  database: z.string().min(1).default("./var/ferry.db").describe("SQLite queue database; default ./var/ferry.db"),
+  database: databaseSchema,
+  node: nodeSchema,
   workers: z.number().int().min(1).max(256).default(4).describe("jobs run at once across all remotes; default 4"),
   logLevel: z.enum(LOG_LEVELS).default("info").describe("pino level; FERRY_LOG_LEVEL overrides; default info"),
   retry: retrySchema.prefault({}).describe("retry policy of failed jobs"),

@@ -1,5 +1,5 @@
 import type { Logger } from "../log/index.js";
-import { JobControl, JOB_STATES, JobStore, openDatabase, RetryLaterError, WorkerRunner, type Database, type JobHandler, type JobKind, type RunnerEvent, type RunnerEventMap } from "../queue/index.js";
+import { isPostgresUrl, JOB_STATES, openQueue, redactUrl, RetryLaterError, WorkerRunner, type JobHandler, type JobKind, type Queue, type RunnerEvent, type RunnerEventMap } from "../queue/index.js";
 import type { ResolvedConfig } from "./config.js";
 import { isRetryableJobError } from "./errors.js";
 import { BandwidthLimits } from "./bandwidth.js";
@@ -57,8 +57,7 @@ export class Daemon {
   // internal state
   #server: EmbeddedServer | undefined;
   #releaseLock: (() => void) | undefined;
-  #db: Database | undefined;
-  #store: JobStore | undefined;
+  #store: Queue | undefined;
   #remotes: RemoteRegistry | undefined;
   #runner: WorkerRunner | undefined;
   #scheduler: Scheduler | undefined;
@@ -88,6 +87,8 @@ export class Daemon {
   readonly #refusedBefore = new Set<string>();
   /** The last time a runner error was logged, per kind of error (a full disk would log each poll). */
   readonly #runnerErrorLogged = new Map<string, number>();
+  /** The refused-files round in progress (rounds never overlap). */
+  #refusedRound = false;
 
   constructor(options: DaemonOptions) {
     this.#config = options.config;
@@ -113,12 +114,13 @@ export class Daemon {
     try {
       // A missing watch folder is a typo until proven otherwise: refuse to start, naming it.
       await checkWatchFolders(this.#config);
+      for (const warning of this.#config.warnings) this.#log.warn({ event: "config.warning" }, warning);
       // The lock first: a second daemon on this database is refused before it touches anything.
-      this.#openQueue();
+      await this.#openQueue();
       await this.#startServer();
       this.#startWorkers();
       await this.#startWatchers();
-      this.#startScheduler();
+      await this.#startScheduler();
       this.#startPruning();
       this.#hooks?.start();
       await this.#startHttp();
@@ -126,7 +128,7 @@ export class Daemon {
       await this.stop(0);
       throw err;
     }
-    this.#log.info({ event: "daemon.ready", config: this.#config.file, database: this.#config.database,
+    this.#log.info({ event: "daemon.ready", config: this.#config.file, database: redactUrl(this.#config.database), node: this.#config.node,
       uploads: this.#config.uploads.map((j) => j.name), mirrors: this.#config.mirrors.map((j) => j.name) }, "daemon ready");
   }
 
@@ -150,8 +152,8 @@ export class Daemon {
     await this.#remotes?.drain();
     await this.#hooks?.stop(Math.min(graceMs, 2000));
     await this.#server?.close(Math.min(graceMs, 2000));
-    this.#db?.close();
-    if (this.#releaseLock) removeRemoteHealth(this.#config.database);
+    await this.#store?.close().catch((err: unknown) => this.#log.warn({ err }, "closing the queue failed"));
+    if (this.#releaseLock || (this.#store && this.#store.driver !== "sqlite")) removeRemoteHealth(this.#config.localBase);
     this.#releaseLock?.();
     this.#log.info({ event: "daemon.stopped" }, "daemon stopped");
   }
@@ -162,26 +164,32 @@ export class Daemon {
     this.#log.info({ event: "server.ready", host: this.#server.host, port: this.#server.port, root: this.#config.server.root }, "embedded server listening");
   }
 
-  #openQueue(): void {
-    this.#releaseLock = acquireLock(this.#config.database);
-    this.#db = openDatabase(this.#config.database);
-    this.#store = new JobStore(this.#db, { leaseMs: this.#config.leaseMs, maxAttempts: this.#config.maxAttempts, backoff: this.#config.backoff });
-    this.#hooks = new HookDispatcher({ db: this.#db, hooks: this.#config.hooks, logger: this.#log, retentionMs: this.#config.retentionMs });
-    this.#hookEvents = new HookEvents(this.#hooks, jobInfoLookup(this.#config));
-    this.#reclaimAbandoned(this.#store);
+  async #openQueue(): Promise<void> {
+    const c = this.#config;
+    // The lock is SQLite's: one daemon per file. Nodes sharing Postgres lease from it together.
+    if (!isPostgresUrl(c.database)) this.#releaseLock = acquireLock(c.database);
+    this.#store = await openQueue({ database: c.database, leaseMs: c.leaseMs, maxAttempts: c.maxAttempts, backoff: c.backoff });
+    this.#hooks = new HookDispatcher({ deliveries: this.#store.hooks, hooks: c.hooks, logger: this.#log, retentionMs: c.retentionMs });
+    this.#hookEvents = new HookEvents(this.#hooks, jobInfoLookup(c));
+    await this.#reclaimAbandoned(this.#store);
   }
 
   /**
-   * Every lease in the database belongs to a daemon that is gone: this process holds the lock,
-   * so no other can be running. Waiting for those leases to expire would stall the work a crash
-   * interrupted, so each goes back now as a failed attempt (a job that keeps crashing the
-   * daemon still reaches `dead`).
+   * The leases a previous process of this daemon left: with SQLite every lease in the file (this
+   * process holds the lock, so no other can be running); with Postgres those of this node
+   * (owner `${node}:PID:…` with another pid), since other nodes' leases are alive. Waiting for
+   * them to expire would stall the work a crash interrupted, so each goes back now as a failed
+   * attempt (a job that keeps crashing the daemon still reaches `dead`).
    */
-  #reclaimAbandoned(store: JobStore): void {
-    for (const job of store.listJobs({ states: ["leased"], limit: 100_000 })) {
+  async #reclaimAbandoned(store: Queue): Promise<void> {
+    const mine = `${this.#config.node}:`;
+    const ours = `${mine}${process.pid}:`;
+    const abandoned = (await store.listJobs({ states: ["leased"], limit: 100_000 })).filter((job) => store.driver === "sqlite" ||
+      (job.leaseOwner !== null && job.leaseOwner.startsWith(mine) && !job.leaseOwner.startsWith(ours)));
+    for (const job of abandoned) {
       if (job.leaseToken === null) continue;
       try {
-        const outcome = store.fail({ id: job.id, leaseToken: job.leaseToken }, new Error(`the daemon stopped while running this job (lease held by ${job.leaseOwner ?? "?"})`), { delayMs: 0 });
+        const outcome = await store.fail({ id: job.id, leaseToken: job.leaseToken }, new Error(`the daemon stopped while running this job (lease held by ${job.leaseOwner ?? "?"})`), { delayMs: 0 });
         this.#log.warn({ jobId: job.id, job: job.name, outcome: outcome.outcome }, "reclaimed a job left running by a stopped daemon");
       } catch (err) {
         // A full database volume must not stop the start: the lease sweep recovers the job once its lease expires.
@@ -206,17 +214,16 @@ export class Daemon {
       backoff: c.localBackoff, spaceCheckMs: c.spaceCheckMs, logger: this.#log,
       onChange: (local) => this.#publishHealth({ local }),
       wake: (jobs) => {
-        try {
-          if (store.wake(jobs) > 0) this.#runner?.notify();
-        } catch (err) {
-          this.#log.warn({ err, jobs }, "could not wake the jobs waiting for space");
-        }
+        store.wake(jobs).then(
+          (n) => n > 0 && this.#runner?.notify(),
+          (err: unknown) => this.#log.warn({ err, jobs }, "could not wake the jobs waiting for space"),
+        );
       },
     });
     const bandwidth = new BandwidthLimits(c.bandwidth, { logger: this.#log });
     const uploads = this.#uploadJobs;
     const mirrors = this.#mirrorJobs;
-    const onTransferred = (job: string, files: readonly TransferredFile[]): void => this.#hookEvents?.transferred(job, files);
+    const onTransferred = (job: string, files: readonly TransferredFile[]): Promise<void> | undefined => this.#hookEvents?.transferred(job, files);
     this.#runner = new WorkerRunner(store, {
       handlers: {
         upload: this.#guard(createUploadHandler({ jobs: uploads, remotes: this.#remotes, logger: this.#log, onTransferred, bandwidth, progress: this.activity.progress }), (job) => ({ path: job.payload.path })),
@@ -226,18 +233,19 @@ export class Daemon {
         }),
       },
       concurrency: c.workers,
+      workerIdPrefix: `${c.node}:${process.pid}`,
       keyLimits: this.#remotes.keyLimits(),
       isRetryable: isRetryableJobError,
       logger: this.#log,
       leaseMs: c.leaseMs,
-      onSettle: (run) => this.#hookEvents?.settled(run),
+      notify: (run) => this.#hookEvents?.settled(run) ?? [],
     });
     this.#hookEvents?.attach(this.#runner);
     for (const [event, listener] of Object.entries(this.#events) as [RunnerEvent, (p: unknown) => void][]) this.#runner.on(event, listener);
     for (const event of ["job:leased", "job:succeeded", "job:failed", "job:dead", "job:deferred", "lease:expired"] as const) {
       this.#runner.on(event, (payload) => this.activity.runnerEvent(event, payload));
     }
-    this.#actions = new JobActions({ config: c, store, control: new JobControl(this.#db!), notify: () => this.#runner?.notify(), onEvent: (e) => this.activity.action(e) });
+    this.#actions = new JobActions({ config: c, queue: store, notify: () => this.#runner?.notify(), onEvent: (e) => this.activity.action(e) });
     this.#runner.on("runner:error", ({ error, during }) => this.#onStoreError(error, during));
     this.#runner.start();
   }
@@ -273,7 +281,7 @@ export class Daemon {
   #publishHealth(part: Partial<DaemonHealth>): void {
     this.#health = { ...this.#health, ...part };
     try {
-      writeHealth(this.#config.database, this.#health);
+      writeHealth(this.#config.localBase, this.#health);
     } catch (err) {
       // Its disk may be full for an hour: once a minute is enough to say so.
       const now = Date.now();
@@ -283,15 +291,20 @@ export class Daemon {
     }
   }
 
-  /** The store failed outside a handler (lease, settle, heartbeat): say so once a minute per kind, and flag a full database. */
+  /**
+   * The queue failed outside a handler (lease, settle, heartbeat): say so once a minute per
+   * kind, and flag a full database. A lease or sweep that fails is the runner's to log (once per
+   * outage).
+   */
   #onStoreError(error: unknown, during: string): void {
     const full = isQueueFull(error);
     if (full) this.#setQueueTrouble(error);
+    if (!full && (during === "lease" || during === "recover expired leases")) return;
     const kind = `${full ? "full" : (error as { code?: unknown } | null)?.code ?? "error"}:${during.replace(/\d+/g, "N")}`;
     const now = Date.now();
     if (now - (this.#runnerErrorLogged.get(kind) ?? 0) < 60_000) return;
     this.#runnerErrorLogged.set(kind, now);
-    this.#log.error({ err: error, during }, full ? queueFullMessage(this.#config.database) : "queue database error; the daemon keeps running");
+    this.#log.error({ err: error, during }, full ? queueFullMessage(redactUrl(this.#config.database)) : "queue database error; the daemon keeps running");
   }
 
   #setQueueTrouble(error: unknown): void {
@@ -299,24 +312,32 @@ export class Daemon {
       // Already said; the count of refused files is refreshed with the retry round instead.
       return;
     }
-    const queue: QueueTrouble = { message: `${queueFullMessage(this.#config.database)} (${(error as Error).message})`, since: Date.now(), refusedFiles: this.#refused.size };
-    this.#log.error({ event: "queue.full", database: this.#config.database, err: error }, queue.message);
+    const queue: QueueTrouble = { message: `${queueFullMessage(redactUrl(this.#config.database))} (${(error as Error).message})`, since: Date.now(), refusedFiles: this.#refused.size };
+    this.#log.error({ event: "queue.full", database: redactUrl(this.#config.database), err: error }, queue.message);
     this.#publishHealth({ queue });
   }
 
   #clearQueueTrouble(): void {
     if (!this.#health.queue || this.#refused.size > 0) return;
-    this.#log.info({ event: "queue.ok", database: this.#config.database }, "the queue database takes writes again");
+    this.#log.info({ event: "queue.ok", database: redactUrl(this.#config.database) }, "the queue database takes writes again");
     this.#publishHealth({ queue: null });
   }
 
   /** Queue again, every few seconds, the files the database refused; stops when none is left. */
   #retryRefusedSoon(): void {
     if (this.#refusedTimer) return;
-    this.#refusedTimer = setInterval(() => {
+    this.#refusedTimer = setInterval(() => void this.#retryRefused(), REFUSED_RETRY_MS);
+    this.#refusedTimer.unref();
+  }
+
+  /** One round of #retryRefusedSoon. */
+  async #retryRefused(): Promise<void> {
+    if (this.#refusedRound) return;
+    this.#refusedRound = true;
+    try {
       for (const [path, { job, file }] of [...this.#refused]) {
         this.#refused.delete(path);
-        this.#enqueueUpload(job, file); // puts it back on failure
+        await this.#enqueueUpload(job, file); // puts it back on failure
       }
       if (this.#refused.size === 0) {
         clearInterval(this.#refusedTimer);
@@ -325,8 +346,9 @@ export class Daemon {
       } else if (this.#health.queue && this.#health.queue.refusedFiles !== this.#refused.size) {
         this.#publishHealth({ queue: { ...this.#health.queue, refusedFiles: this.#refused.size } });
       }
-    }, REFUSED_RETRY_MS);
-    this.#refusedTimer.unref();
+    } finally {
+      this.#refusedRound = false;
+    }
   }
 
   async #startWatchers(): Promise<void> {
@@ -334,7 +356,7 @@ export class Daemon {
   }
 
   async #startWatcher(job: UploadJob): Promise<void> {
-    const watcher = new OutboxWatcher({ job, logger: this.#log, onStable: (file) => this.#enqueueUpload(job, file) });
+    const watcher = new OutboxWatcher({ job, logger: this.#log, onStable: (file) => void this.#enqueueUpload(job, file) });
     this.#watchers.set(job.name, watcher);
     await watcher.start();
   }
@@ -360,7 +382,7 @@ export class Daemon {
     for (const job of plan.startWatching) await this.#startWatcher(job);
     if (plan.mirrorsChanged) {
       this.#scheduler?.stop();
-      this.#startScheduler();
+      await this.#startScheduler();
     }
     this.#log.info({ event: "daemon.reloaded", config: this.#config.file, added: plan.added, removed: plan.removed, changed: plan.changed }, "config reloaded");
     if (plan.needRestart.length > 0) {
@@ -369,14 +391,15 @@ export class Daemon {
     return plan;
   }
 
-  #enqueueUpload(job: UploadJob, file: StableFile): void {
+  /** Queues the upload of a stable file; never rejects (a refusal is kept and retried). */
+  async #enqueueUpload(job: UploadJob, file: StableFile): Promise<void> {
     const log = this.#log.child({ job: job.name, kind: "upload", file: file.path });
     try {
-      if (this.#isRunning(job, file)) {
+      if (await this.#isRunning(job, file)) {
         log.info({ size: file.size }, "file stable; its upload is already running");
         return;
       }
-      const { job: row, created } = this.#store!.enqueue(
+      const { job: row, created } = await this.#store!.enqueue(
         { kind: "upload", payload: { job: job.name, path: file.path, size: file.size, mtimeMs: file.mtimeMs },
           dedupeKey: uploadDedupeKey(job.name, file.path), concurrencyKey: job.remote },
         // A file rewritten while its upload runs gets a new job: the running one sent the old bytes.
@@ -393,7 +416,7 @@ export class Daemon {
       this.#refusedBefore.add(file.path);
       if (isQueueFull(err)) this.#setQueueTrouble(err);
       // Once per file: a retry round every few seconds over hundreds of files would flood the log.
-      if (!again) log.error({ err, retryInMs: REFUSED_RETRY_MS }, isQueueFull(err) ? `${queueFullMessage(this.#config.database)}; the upload is queued once it has room` : "could not queue the upload; trying again");
+      if (!again) log.error({ err, retryInMs: REFUSED_RETRY_MS }, isQueueFull(err) ? `${queueFullMessage(redactUrl(this.#config.database))}; the upload is queued once it has room` : "could not queue the upload; trying again");
       this.#retryRefusedSoon();
     }
   }
@@ -403,15 +426,15 @@ export class Daemon {
    * again when the daemon restarts while its reclaimed job already runs; a second job would find
    * it moved away. A different version (rewritten during the upload) does get a new job.
    */
-  #isRunning(job: UploadJob, file: StableFile): boolean {
-    // Leased jobs are at most `workers` rows: cheap to scan.
-    return this.#store!.listJobs({ states: ["leased"], name: job.name, limit: 10_000 }).some((j) =>
+  async #isRunning(job: UploadJob, file: StableFile): Promise<boolean> {
+    // Leased jobs are at most `workers` rows per node: cheap to scan.
+    return (await this.#store!.listJobs({ states: ["leased"], name: job.name, limit: 10_000 })).some((j) =>
       j.kind === "upload" && j.payload.path === file.path && j.payload.size === file.size && j.payload.mtimeMs === file.mtimeMs);
   }
 
-  #startScheduler(): void {
+  async #startScheduler(): Promise<void> {
     this.#scheduler = new Scheduler({ store: this.#store!, jobs: this.#config.mirrors, logger: this.#log, onEnqueued: () => this.#runner?.notify() });
-    this.#scheduler.start();
+    await this.#scheduler.start();
   }
 
   /** The HTTP surface (API, metrics, dashboard), when configured; fastify is loaded only then. */
@@ -426,7 +449,7 @@ export class Daemon {
   /** The daemon as its HTTP surface sees it (valid once start() resolved). */
   operations(): DaemonOperations {
     const config = this.#config;
-    const store = (): JobStore => {
+    const store = (): Queue => {
       if (!this.#store) throw new Error("the daemon has not started");
       return this.#store;
     };
@@ -439,9 +462,9 @@ export class Daemon {
       ready: () => this.#readiness(),
       status: () => collectStatus(config),
       remotes: () => this.#remoteViews(),
-      queueDepth: () => {
+      queueDepth: async () => {
         const depth = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<(typeof JOB_STATES)[number], number>;
-        for (const s of store().jobSummaries()) for (const state of JOB_STATES) depth[state] += s.counts[state];
+        for (const s of await store().jobSummaries()) for (const state of JOB_STATES) depth[state] += s.counts[state];
         return depth;
       },
       secrets: () => [
@@ -451,11 +474,12 @@ export class Daemon {
     };
   }
 
-  #readiness(): Readiness {
+  async #readiness(): Promise<Readiness> {
     if (this.#stopping) return { ready: false, reason: "the daemon is stopping" };
-    if (!this.#db?.open) return { ready: false, reason: "the queue database is not open" };
+    if (!this.#store) return { ready: false, reason: "the queue database is not open" };
     try {
-      this.#db.prepare("SELECT 1").get();
+      // The cheapest read both drivers answer: no row has id 0.
+      await this.#store.getJob(0);
     } catch (err) {
       return { ready: false, reason: `the queue database does not answer: ${(err as Error).message}` };
     }
@@ -480,12 +504,10 @@ export class Daemon {
   /** Finished jobs and history older than the retention go, at start and then hourly. */
   #startPruning(): void {
     const prune = (): void => {
-      try {
-        const n = this.#store!.prune({ olderThanMs: this.#config.retentionMs });
-        if (n.jobs + n.transfers > 0) this.#log.info(n, "pruned old jobs and transfer history");
-      } catch (err) {
-        this.#log.error({ err }, "pruning failed");
-      }
+      this.#store!.prune({ olderThanMs: this.#config.retentionMs }).then(
+        (n) => n.jobs + n.transfers > 0 && this.#log.info(n, "pruned old jobs and transfer history"),
+        (err: unknown) => this.#log.error({ err }, "pruning failed"),
+      );
     };
     prune();
     this.#pruneTimer = setInterval(prune, Math.min(this.#config.retentionMs, 3_600_000));

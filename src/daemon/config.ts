@@ -1,8 +1,9 @@
 import type { ListingLimits } from "../sync/remote.js";
+import { hostname } from "node:os";
 import { dirname, join, posix, resolve } from "node:path";
 import { readFile } from "node:fs/promises";
 import {
-  ConfigError, daemonConfigSchema, loadConfigFile, parseConfigWithoutSecrets, parseJobSide, parseListen, type DaemonConfig, type MirrorJobConfig, type ServerConfig, type UploadJobConfig,
+  ConfigError, daemonConfigSchema, parseConfig, parseConfigText, parseConfigWithoutSecrets, parseJobSide, parseListen, type DaemonConfig, type MirrorJobConfig, type ServerConfig, type UploadJobConfig,
 } from "../config/index.js";
 import type { BackoffPolicy } from "../queue/index.js";
 import type { MaxDelete } from "../sync/deleteGuard.js";
@@ -60,9 +61,16 @@ export interface MirrorJob {
 /** The daemon's config, ready to run: paths absolute (relative to the config file), durations in ms. */
 export interface ResolvedConfig {
   readonly file: string;
+  /** The queue: an absolute SQLite path, or a postgres:// URL (may hold a password: show it through redactUrl). */
   readonly database: string;
-  /** Folder of per-mirror sync state, beside the database. */
+  /** This daemon's name (config `node:`, default the host name): lease owners are `${node}:${pid}:worker-N`. */
+  readonly node: string;
+  /** Where this node's local files go: the lock (SQLite) and the health file are `${localBase}.lock` / `.remotes.json`. The SQLite path itself, or <config dir>/var/ferry-NODE with Postgres. */
+  readonly localBase: string;
+  /** Folder of per-mirror sync state, beside the database (with Postgres, in <config dir>/var/). */
   readonly stateDir: string;
+  /** Things the daemon says at start (a literal password in the database URL). */
+  readonly warnings: readonly string[];
   readonly workers: number;
   readonly logLevel: string;
   readonly maxAttempts: number;
@@ -90,7 +98,26 @@ export interface ResolvedConfig {
 
 /** Load, validate (ConfigError listing every problem) and resolve a daemon config file. */
 export async function loadDaemonConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<ResolvedConfig> {
-  return resolveDaemonConfig(file, await loadConfigFile(file, daemonConfigSchema, env));
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(file, [`cannot read the file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`], { cause: err });
+  }
+  const resolved = resolveDaemonConfig(file, parseConfig(file, text, daemonConfigSchema, env));
+  const written = (parseConfigText(file, text) as { database?: unknown } | null)?.database;
+  const warning = typeof written === "string" ? literalPasswordWarning(written) : undefined;
+  return warning ? { ...resolved, warnings: [...resolved.warnings, warning] } : resolved;
+}
+
+/** A warning when the database URL as written in the file carries a password (not from ${VAR}). */
+export function literalPasswordWarning(written: string): string | undefined {
+  if (!/^postgres(ql)?:\/\//i.test(written)) return undefined;
+  const userinfo = /^[^:]+:\/\/([^@/]*)@/.exec(written)?.[1];
+  const inUser = userinfo !== undefined && userinfo.includes(":") && !/\$\{[^}]+\}/.test(userinfo.slice(userinfo.indexOf(":") + 1));
+  const inQuery = /[?&]password=(?!\$\{)/i.test(written);
+  if (!inUser && !inQuery) return undefined;
+  return "database: the Postgres URL holds a password written in the config file; write postgres://user:${FERRY_DB_PASSWORD}@host/db (the variable set in the service's environment or a credentials file), or leave it out and set PGPASSWORD";
 }
 
 /** The fields `ferry status` cannot read without: where the database is, and what each job is. */
@@ -132,9 +159,12 @@ export function resolveDaemonConfig(file: string, cfg: DaemonConfig): ResolvedCo
     if (job.kind === "upload") uploads.push(resolveUpload(job, abs, remotePath));
     else mirrors.push(resolveMirror(job, abs, remotePath));
   }
-  const database = abs(cfg.database);
+  const postgres = /^postgres(ql)?:\/\//i.test(cfg.database);
+  const database = postgres ? cfg.database : abs(cfg.database);
+  const node = cfg.node ?? hostname();
+  const localBase = postgres ? abs(join("var", `ferry-${node}`)) : database;
   return {
-    file: resolve(file), database, stateDir: join(dirname(database), "state"),
+    file: resolve(file), database, node, localBase, stateDir: join(dirname(localBase), "state"), warnings: [],
     workers: cfg.workers, logLevel: cfg.logLevel, maxAttempts: cfg.retry.attempts,
     backoff: { baseMs: cfg.retry.initialDelay, capMs: Math.max(cfg.retry.maxDelay, cfg.retry.initialDelay), jitter: cfg.retry.jitter },
     localBackoff: { baseMs: cfg.retry.localDelay, capMs: Math.max(cfg.retry.localMaxDelay, cfg.retry.localDelay), jitter: cfg.retry.jitter },

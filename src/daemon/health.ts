@@ -1,5 +1,6 @@
 import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import type { LocalTrouble } from "./localTrouble.js";
+import { isAlive } from "./lock.js";
 import type { RemoteTrouble } from "./remotes.js";
 
 /** A problem of the queue database itself (e.g. its volume is full), as `ferry status` shows it. */
@@ -19,9 +20,9 @@ export interface DaemonHealth {
 
 const EMPTY: DaemonHealth = { troubled: [], local: [], queue: null };
 
-/** The file beside the database where a running daemon lists the remotes it cannot reach. */
-export function healthFileOf(database: string): string {
-  return `${database}.remotes.json`;
+/** The file beside the database (config.localBase) where a running daemon lists the remotes it cannot reach. */
+export function healthFileOf(base: string): string {
+  return `${base}.remotes.json`;
 }
 
 /** Replace the health file (atomically: a reader never sees half of it). Rare: once per backoff window. */
@@ -45,6 +46,16 @@ export function writeRemoteHealth(database: string, troubled: readonly RemoteTro
 /** Remove the health file (the daemon stopped). */
 export function removeRemoteHealth(database: string): void {
   rmSync(healthFileOf(database), { force: true });
+}
+
+/** The pid of the live daemon that wrote the health file, or undefined (a Postgres node has no lock file; this stands in). */
+export function healthHolder(base: string): number | undefined {
+  try {
+    const pid = (JSON.parse(readFileSync(healthFileOf(base), "utf8")) as { pid?: unknown }).pid;
+    return typeof pid === "number" && Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Everything the daemon with this pid published; empty when the file is missing, stale or unreadable. */

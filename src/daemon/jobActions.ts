@@ -1,4 +1,4 @@
-import { JobControl, JobStore, type Job } from "../queue/index.js";
+import type { Job, Queue } from "../queue/index.js";
 import type { ResolvedConfig } from "./config.js";
 import { mirrorDedupeKey } from "./scheduler.js";
 
@@ -39,8 +39,7 @@ export interface ActionEvent {
 /** Options of JobActions. */
 export interface JobActionsOptions {
   readonly config: ResolvedConfig;
-  readonly store: JobStore;
-  readonly control: JobControl;
+  readonly queue: Queue;
   /** Wakes the workers after a change (the daemon's runner.notify); the CLI has none: the daemon's poll finds the change. */
   readonly notify?: () => void;
   /** Hears each change (the daemon's event stream). */
@@ -61,55 +60,55 @@ export class JobActions {
   }
 
   /** Queues a run of a mirror now (after the running one, if any), or makes an upload job's waiting files runnable now. */
-  run(name: string): ActionResult {
+  async run(name: string): Promise<ActionResult> {
     const job = this.#job(name);
-    if (this.isPaused(name)) throw new JobActionError("conflict", `job ${name} is paused; resume it first (ferry jobs resume ${name})`);
+    if (await this.isPaused(name)) throw new JobActionError("conflict", `job ${name} is paused; resume it first (ferry jobs resume ${name})`);
     if (job.kind === "upload") {
-      const woken = this.#o.store.wake([name]);
-      const waiting = this.#o.store.listJobs({ name, states: ["queued", "failed"], limit: 1 }).length;
+      const woken = await this.#o.queue.wake([name]);
+      const waiting = (await this.#o.queue.listJobs({ name, states: ["queued", "failed"], limit: 1 })).length;
       if (waiting === 0) throw new JobActionError("conflict", `upload job ${name} runs when a file is stable in ${job.watch}; no upload of it is waiting`);
       this.#changed({ type: "job:run-requested", job: name });
       return { job: name, woken, message: `${name}: waiting uploads run now` };
     }
-    const { job: row, created } = this.#o.store.enqueue({ kind: "mirror", payload: { job: name }, dedupeKey: mirrorDedupeKey(name), concurrencyKey: job.remote });
-    this.#o.store.wake([name]); // a run waiting for its retry goes now too
+    const { job: row, created } = await this.#o.queue.enqueue({ kind: "mirror", payload: { job: name }, dedupeKey: mirrorDedupeKey(name), concurrencyKey: job.remote });
+    await this.#o.queue.wake([name]); // a run waiting for its retry goes now too
     this.#changed({ type: "job:run-requested", job: name, ids: [row.id] });
     return { job: name, id: row.id, created, message: created ? `${name}: run ${row.id} queued` : `${name}: run ${row.id} was already waiting; it runs now` };
   }
 
   /** Pauses a job: its waiting and future runs wait until resume; a running run finishes. */
-  pause(name: string): ActionResult {
+  async pause(name: string): Promise<ActionResult> {
     this.#job(name);
-    const changed = this.#o.control.pause(name);
-    const running = this.#o.store.listJobs({ name, states: ["leased"], limit: 1000 }).length;
+    const changed = await this.#o.queue.control.pause(name);
+    const running = (await this.#o.queue.listJobs({ name, states: ["leased"], limit: 1000 })).length;
     if (changed) this.#changed({ type: "job:paused", job: name });
     const tail = running > 0 ? `; ${running} running run(s) continue to their end` : "";
     return { job: name, paused: true, changed, message: `${name}: ${changed ? "paused" : "was already paused"}${tail}` };
   }
 
   /** Resumes a paused job: its waiting runs become leasable again. */
-  resume(name: string): ActionResult {
+  async resume(name: string): Promise<ActionResult> {
     this.#job(name);
-    const changed = this.#o.control.resume(name);
+    const changed = await this.#o.queue.control.resume(name);
     if (changed) this.#changed({ type: "job:resumed", job: name });
     return { job: name, paused: false, changed, message: `${name}: ${changed ? "resumed" : "was not paused"}` };
   }
 
   /** Retries one dead run (by id) or all of them, each with a fresh set of attempts. */
-  retry(filter: { id?: number } = {}): ActionResult {
-    if (filter.id !== undefined && this.#o.store.getJob(filter.id)?.state !== "dead") {
+  async retry(filter: { id?: number } = {}): Promise<ActionResult> {
+    if (filter.id !== undefined && (await this.#o.queue.getJob(filter.id))?.state !== "dead") {
       throw new JobActionError("unknown", `no dead run with id ${filter.id} (ferry status --json or GET /api/v1/status lists them under dead)`);
     }
-    const { retried, folded } = this.#o.control.retryDead(filter);
+    const { retried, folded } = await this.#o.queue.control.retryDead(filter);
     const ids = [...retried, ...folded.map((f) => f.into)];
     if (ids.length > 0) this.#changed({ type: "job:retried", ids });
     return { retried, folded, message: ids.length === 0 ? "no dead runs" : `${ids.length} dead run(s) queued again` };
   }
 
   /** Removes the waiting runs of a job (or the one with this id); a running run is not touched. */
-  cancel(name: string, id?: number): ActionResult {
+  async cancel(name: string, id?: number): Promise<ActionResult> {
     this.#job(name);
-    const removed = this.#o.control.cancelWaiting({ name, ...(id !== undefined ? { id } : {}) });
+    const removed = await this.#o.queue.control.cancelWaiting({ name, ...(id !== undefined ? { id } : {}) });
     if (removed.length === 0) throw new JobActionError("conflict", `${name}: no waiting run${id !== undefined ? ` with id ${id}` : ""} to cancel (a running run is not cancelled)`);
     const ids = removed.map((j) => j.id);
     this.#changed({ type: "job:cancelled", job: name, ids });
@@ -118,18 +117,18 @@ export class JobActions {
   }
 
   /** Whether a config job is paused. */
-  isPaused(name: string): boolean {
-    return this.#o.control.paused().some((p) => p.name === name);
+  async isPaused(name: string): Promise<boolean> {
+    return (await this.#o.queue.control.paused()).some((p) => p.name === name);
   }
 
   /** Paused config jobs with the time they were paused. */
-  paused(): { name: string; pausedAt: string }[] {
-    return this.#o.control.paused().map((p) => ({ name: p.name, pausedAt: new Date(p.pausedAt).toISOString() }));
+  async paused(): Promise<{ name: string; pausedAt: string }[]> {
+    return (await this.#o.queue.control.paused()).map((p) => ({ name: p.name, pausedAt: new Date(p.pausedAt).toISOString() }));
   }
 
   /** Dead runs, newest first. */
-  dead(limit = 100): DeadRunView[] {
-    return this.#o.control.dead({ limit }).map(deadView);
+  async dead(limit = 100): Promise<DeadRunView[]> {
+    return (await this.#o.queue.control.dead({ limit })).map(deadView);
   }
 
   #job(name: string): ResolvedConfig["mirrors"][number] | ResolvedConfig["uploads"][number] {

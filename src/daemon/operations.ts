@@ -28,12 +28,12 @@ export interface DaemonOperations {
   readonly config: ResolvedConfig;
   readonly activity: Activity;
   readonly actions: JobActions;
-  ready(): Readiness;
+  ready(): Promise<Readiness>;
   /** What `ferry status --json` prints. */
-  status(): DaemonStatus;
+  status(): Promise<DaemonStatus>;
   remotes(): RemoteView[];
   /** Runs in the queue by state, over all jobs. */
-  queueDepth(): Record<JobState, number>;
+  queueDepth(): Promise<Record<JobState, number>>;
   /** Texts no response may contain (remote passwords, the token): the last line of defence of the API. */
   secrets(): readonly string[];
 }

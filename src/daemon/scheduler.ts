@@ -1,12 +1,12 @@
 import cron, { type ScheduledTask } from "node-cron";
 import type { Logger } from "../log/index.js";
-import type { JobStore } from "../queue/index.js";
+import type { Queue } from "../queue/index.js";
 import type { MirrorJob } from "./config.js";
 import { nextFire, previousFire } from "./cronTimes.js";
 
 /** Options of a Scheduler. */
 export interface SchedulerOptions {
-  readonly store: JobStore;
+  readonly store: Queue;
   readonly jobs: readonly MirrorJob[];
   /** Called after a mirror job was enqueued, to wake the workers. */
   readonly onEnqueued: () => void;
@@ -38,11 +38,16 @@ export class Scheduler {
     this.#now = options.now ?? Date.now;
   }
 
-  /** Runs the catch-up check, then starts one cron task per mirror. */
-  start(): void {
+  /** Runs the catch-up check, then starts one cron task per mirror. A queue that fails the check is logged; the schedule starts anyway. */
+  async start(): Promise<void> {
     for (const job of this.#options.jobs) {
-      const missed = this.missedRun(job);
-      if (missed) this.enqueue(job, missed);
+      let missed: string | undefined;
+      try {
+        missed = await this.missedRun(job);
+      } catch (err) {
+        this.#options.logger.error({ err, job: job.name }, "catch-up check failed: the queue did not answer; the mirror runs at its next scheduled time");
+      }
+      if (missed) await this.enqueue(job, missed);
       const task = cron.schedule(job.schedule, () => void this.enqueue(job, "schedule"), {
         name: `ferry:${job.name}`,
         logger: cronLogger(this.#options.logger),
@@ -52,19 +57,19 @@ export class Scheduler {
   }
 
   /** Why the mirror should run now at start ("never ran" / "missed while down"), or undefined. */
-  missedRun(job: MirrorJob): string | undefined {
+  async missedRun(job: MirrorJob): Promise<string | undefined> {
     if (!job.catchUp) return undefined;
-    const last = this.#options.store.listJobs({ name: job.name, limit: 1 })[0];
+    const last = (await this.#options.store.listJobs({ name: job.name, limit: 1 }))[0];
     if (!last) return "catch-up: never ran";
     const due = previousFire(job.schedule, new Date(this.#now()), new Date(last.createdAt));
     return due ? `catch-up: the run due at ${due.toISOString()} was missed` : undefined;
   }
 
   /** Enqueues one run of the mirror (coalescing with a waiting or running one); returns whether it is new. */
-  enqueue(job: MirrorJob, reason: string): boolean {
+  async enqueue(job: MirrorJob, reason: string): Promise<boolean> {
     const log = this.#options.logger.child({ job: job.name, kind: "mirror" });
     try {
-      const { job: row, created } = this.#options.store.enqueue(
+      const { job: row, created } = await this.#options.store.enqueue(
         { kind: "mirror", payload: { job: job.name }, dedupeKey: mirrorDedupeKey(job.name), concurrencyKey: job.remote },
         { coalesceWithLeased: true },
       );

@@ -1,12 +1,11 @@
 import { existsSync, statfsSync } from "node:fs";
 import { dirname } from "node:path";
-import { JobStore, openDatabase, type JobState, type Transfer } from "../queue/index.js";
+import { isPostgresUrl, openQueue, redactUrl, type HookDelivery, type JobState, type Transfer } from "../queue/index.js";
 import type { ResolvedConfig } from "./config.js";
-import { readHealth } from "./health.js";
+import { healthHolder, readHealth } from "./health.js";
 import { queueFullMessage } from "./queueTrouble.js";
 import { lockHolder } from "./lock.js";
 import { nextScheduledRun } from "./scheduler.js";
-import { HookStore, type HookDelivery } from "./hooks/index.js";
 
 /** A hook notification as `ferry status` shows it. */
 export interface HookDeliveryView {
@@ -78,8 +77,9 @@ export interface RemoteDownView {
 /** What `ferry status` reports. */
 export interface DaemonStatus {
   readonly config: string;
+  /** The SQLite path, or the Postgres URL without its password. */
   readonly database: string;
-  /** The pid of the running daemon, or null when none holds the database. */
+  /** The pid of the running daemon (of this node, with Postgres), or null when none runs. */
   readonly daemonPid: number | null;
   readonly jobs: readonly JobStatus[];
   /** Remotes the running daemon cannot reach or that refuse its login. */
@@ -97,14 +97,17 @@ const NO_HOOKS: HooksStatus = { pending: 0, retrying: [], gaveUp: [], gaveUpCoun
 const ZERO: Record<JobState, number> = { queued: 0, leased: 0, done: 0, failed: 0, dead: 0 };
 
 /**
- * Read the queue database (read-only, so it works beside a running daemon thanks to WAL) and
- * summarise each configured job. A database that does not exist yet means nothing ran.
+ * Read the queue (a SQLite file read-only, so it works beside a running daemon thanks to WAL)
+ * and summarise each configured job. A SQLite file that does not exist yet means nothing ran.
  */
-export function collectStatus(config: ResolvedConfig, options: { now?: number; recent?: number } = {}): DaemonStatus {
+export async function collectStatus(config: ResolvedConfig, options: { now?: number; recent?: number } = {}): Promise<DaemonStatus> {
   const now = options.now ?? Date.now();
-  const pid = lockHolder(config.database) ?? null;
+  const postgres = isPostgresUrl(config.database);
+  // SQLite: the lock names the daemon. Postgres has no lock (several nodes share it): this
+  // node's daemon is the live writer of its health file.
+  const pid = (postgres ? healthHolder(config.localBase) : lockHolder(config.database)) ?? null;
   const jobs = [...config.mirrors, ...config.uploads];
-  const health = pid === null ? { troubled: [], local: [], queue: null } : readHealth(config.database, pid);
+  const health = pid === null ? { troubled: [], local: [], queue: null } : readHealth(config.localBase, pid);
   const remotesDown: RemoteDownView[] = health.troubled.map((t) => ({
     remote: t.name, reason: t.reason ?? "unreachable", since: iso(t.since)!, failures: t.failures, retryAt: iso(t.retryAt)!, lastError: t.lastError,
   }));
@@ -112,40 +115,40 @@ export function collectStatus(config: ResolvedConfig, options: { now?: number; r
     job: l.job, condition: l.condition, summary: `${l.summary}: ${l.path}`, path: l.path, message: l.message,
     since: iso(l.since)!, failures: l.failures, retryAt: iso(l.retryAt)!,
   }));
-  const queueProblem = health.queue?.message ?? (pid !== null && volumeFull(config.database) ? queueFullMessage(config.database) : null);
+  const database = redactUrl(config.database);
+  const queueProblem = health.queue?.message ?? (!postgres && pid !== null && volumeFull(config.database) ? queueFullMessage(config.database) : null);
   const downOf = (remote: string) => remotesDown.find((r) => r.remote === remote) ?? null;
   const localOf = (job: string) => localProblems.find((l) => l.job === job) ?? null;
-  if (!existsSync(config.database)) {
-    return { config: config.file, database: config.database, daemonPid: pid, remotesDown, localProblems, queueProblem, hooks: NO_HOOKS, jobs: jobs.map((j) => ({
+  if (!postgres && !existsSync(config.database)) {
+    return { config: config.file, database, daemonPid: pid, remotesDown, localProblems, queueProblem, hooks: NO_HOOKS, jobs: jobs.map((j) => ({
       name: j.name, kind: j.kind, state: "idle", target: targetOf(j), lastSuccessAt: null, lastError: null, lastErrorAt: null,
       nextRunAt: j.kind === "mirror" ? iso(nextScheduledRun(j, now)) : null, counts: ZERO, recentTransfers: [], remoteDown: downOf(j.remote), localProblem: localOf(j.name),
     })) };
   }
-  const db = openDatabase(config.database, { readonly: true });
+  const queue = await openQueue({ database: config.database, readonly: true });
   try {
-    const store = new JobStore(db);
-    const summaries = new Map(store.jobSummaries().map((s) => [s.name, s]));
-    const hooks = new HookStore(db).summary();
+    const summaries = new Map((await queue.jobSummaries()).map((s) => [s.name, s]));
+    const hooks = await queue.hooks.summary();
     return {
-      config: config.file, database: config.database, daemonPid: pid, remotesDown, localProblems, queueProblem,
+      config: config.file, database, daemonPid: pid, remotesDown, localProblems, queueProblem,
       hooks: { pending: hooks.pending, retrying: hooks.retrying.map(deliveryView), gaveUp: hooks.gaveUp.map(deliveryView), gaveUpCount: hooks.gaveUpCount },
-      jobs: jobs.map((j): JobStatus => {
+      jobs: await Promise.all(jobs.map(async (j): Promise<JobStatus> => {
         const s = summaries.get(j.name);
         const counts = s?.counts ?? ZERO;
-        const last = store.listJobs({ name: j.name, states: ["done", "dead"], limit: 1 })[0];
+        const last = (await queue.listJobs({ name: j.name, states: ["done", "dead"], limit: 1 }))[0];
         const state: JobStatus["state"] = counts.leased > 0 ? "running" : counts.failed > 0 ? "retrying" : counts.queued > 0 ? "queued"
           : last?.state === "dead" ? "dead" : last ? "ok" : "idle";
-        const transfers = store.transfers.list({ jobName: j.name, limit: options.recent ?? 5 });
+        const transfers = await queue.transfers.list({ jobName: j.name, limit: options.recent ?? 5 });
         return {
           name: j.name, kind: j.kind, state, target: targetOf(j),
           lastSuccessAt: iso(s?.lastSuccessAt), lastError: s?.lastError ?? null, lastErrorAt: iso(s?.lastErrorAt),
           nextRunAt: j.kind === "mirror" ? iso(nextScheduledRun(j, now)) : iso(s?.nextRunAt),
           counts, recentTransfers: transfers.map(transferView), remoteDown: downOf(j.remote), localProblem: localOf(j.name),
         };
-      }),
+      })),
     };
   } finally {
-    db.close();
+    await queue.close();
   }
 }
 

@@ -3,18 +3,17 @@ import { JobActionError, type ActionResult } from "../daemon/jobActions.js";
 import type { DaemonOperations } from "../daemon/operations.js";
 
 /** What GET /api/v1/status returns: `ferry status --json` plus what only the running daemon knows. */
-export function apiStatus(ops: DaemonOperations) {
-  const status = ops.status();
-  const paused = ops.actions.paused();
+export async function apiStatus(ops: DaemonOperations) {
+  const [status, paused, ready, queue, dead] = await Promise.all([ops.status(), ops.actions.paused(), ops.ready(), ops.queueDepth(), ops.actions.dead()]);
   const pausedNames = new Set(paused.map((p) => p.name));
   return {
     ...status,
     jobs: status.jobs.map((j) => ({ ...j, paused: pausedNames.has(j.name) })),
-    ready: ops.ready(),
-    queue: ops.queueDepth(),
+    ready,
+    queue,
     remotes: ops.remotes(),
     running: ops.activity.running(),
-    dead: ops.actions.dead(),
+    dead,
     paused,
   };
 }
@@ -30,9 +29,9 @@ function idOf(query: unknown, reply: FastifyReply): number | undefined | null {
 }
 
 /** Runs an action and maps its refusal to 404 (no such job or run) or 409 (not possible now). */
-async function act(reply: FastifyReply, code: number, fn: () => ActionResult): Promise<FastifyReply> {
+async function act(reply: FastifyReply, code: number, fn: () => Promise<ActionResult>): Promise<FastifyReply> {
   try {
-    return reply.code(code).send(fn());
+    return reply.code(code).send(await fn());
   } catch (err) {
     if (err instanceof JobActionError) return reply.code(err.kind === "unknown" ? 404 : 409).send({ error: err.message });
     throw err;

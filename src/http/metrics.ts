@@ -54,9 +54,10 @@ export function createMetrics(ops: DaemonOperations): Registry {
   new Gauge({
     name: "ferry_queue_jobs", help: "Runs in the queue database by state (queued, leased, failed, done, dead).",
     labelNames: ["state"], registers: [register],
-    collect() {
+    async collect() {
+      const depth = await ops.queueDepth();
       this.reset();
-      for (const [state, n] of Object.entries(ops.queueDepth())) this.set({ state }, n);
+      for (const [state, n] of Object.entries(depth)) this.set({ state }, n);
     },
   });
   remoteGauges(ops, register);
@@ -93,13 +94,16 @@ function remoteGauges(ops: DaemonOperations, register: Registry): void {
 }
 
 function jobGauges(ops: DaemonOperations, register: Registry): void {
-  const snapshot = perScrape(() => ({ jobs: ops.status().jobs, paused: new Set(ops.actions.paused().map((p) => p.name)) }));
-  type JobView = ReturnType<DaemonOperations["status"]>["jobs"][number];
+  const snapshot = perScrape(async () => {
+    const [status, paused] = await Promise.all([ops.status(), ops.actions.paused()]);
+    return { jobs: status.jobs, paused: new Set(paused.map((p) => p.name)) };
+  });
+  type JobView = Awaited<ReturnType<DaemonOperations["status"]>>["jobs"][number];
   const gauge = (name: string, help: string, value: (j: JobView, paused: boolean) => number | null) => new Gauge({
     name, help, labelNames: ["ferry_job"], registers: [register],
-    collect() {
+    async collect() {
+      const s = await snapshot();
       this.reset();
-      const s = snapshot();
       for (const j of s.jobs) {
         const v = value(j, s.paused.has(j.name));
         if (v !== null) this.set({ ferry_job: j.name }, v);

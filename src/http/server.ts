@@ -52,7 +52,7 @@ export async function buildHttpApp(ops: DaemonOperations, options: HttpOptions):
 
   app.get("/healthz", async () => ({ alive: true }));
   app.get("/readyz", async (_req, reply) => {
-    const r = ops.ready();
+    const r = await ops.ready();
     return reply.code(r.ready ? 200 : 503).send(r);
   });
   const registry = createMetrics(ops);

@@ -1,8 +1,10 @@
 import { hostname } from "node:os";
 import type { Logger } from "pino";
 import { createLogger } from "../log/index.js";
+import { backoffDelay } from "./backoff.js";
 import { LeaseLostError, RetryLaterError } from "./errors.js";
-import type { JobStore, RetryOutcome } from "./JobStore.js";
+import type { RetryOutcome } from "./JobStore.js";
+import type { NotificationInput, Queue } from "./Queue.js";
 import { systemClock, type Clock, type Job, type JobKind, type LeasedJob, type PayloadOf, type TransferInput } from "./types.js";
 
 /** What a handler gets besides its job. */
@@ -40,13 +42,15 @@ export interface RunnerEventMap {
   "lease:expired": { readonly job: Job; readonly outcome: "retry" | "dead" };
   /** This runner lost a job it was running (lease expired and recovered elsewhere); its result was dropped. */
   "lease:lost": { readonly jobId: number; readonly workerId: string; readonly error: LeaseLostError };
-  /** The store failed (e.g. the disk is full); the runner keeps going and the lease recovery covers the job. */
+  /** The queue failed (its disk is full, Postgres restarts); the runner keeps going and the lease recovery covers the job. */
   "runner:error": { readonly error: unknown; readonly during: string };
+  /** The queue answers again after calls to it failed (an outage of downMs). */
+  "runner:recovered": { readonly downMs: number };
 }
 
 /**
- * A run's outcome as onSettle sees it, inside the transaction that records it. `job` is the
- * row after the write; for a failed run that was folded into a waiting twin, the twin.
+ * A run's outcome as `notify` sees it, as the queue is about to record it. `job` is the row
+ * after the write; for a failed run that was folded into a waiting twin, the twin.
  */
 export type SettledRun =
   | { readonly outcome: "succeeded"; readonly job: Job; readonly durationMs: number; readonly bytes: number; readonly files: number }
@@ -61,7 +65,7 @@ export interface WorkerRunnerOptions {
   readonly handlers: JobHandlers;
   /** Jobs run at once; default 1. */
   readonly concurrency?: number;
-  /** Prefix of each worker's id (recorded as lease owner); default "host:pid". */
+  /** Prefix of each worker's id (recorded as lease owner); default "host:pid" (the daemon passes "node:pid"). */
   readonly workerIdPrefix?: string;
   /** How long an idle worker waits before looking again, in ms; notify() wakes it sooner; default 1000. */
   readonly pollIntervalMs?: number;
@@ -80,11 +84,11 @@ export interface WorkerRunnerOptions {
   /** Default: createLogger(). One line per job outcome with duration and bytes. */
   readonly logger?: Logger;
   /**
-   * Called inside the transaction that records a run's success or failure, so what it writes to
-   * the same database (hook notifications) commits with the outcome or not at all. Synchronous;
-   * its errors are logged and never change the outcome.
+   * Computes the hook notifications of a run's success or failure; the queue stores them in the
+   * transaction that records the outcome, so they commit with it or not at all. Synchronous and
+   * pure; its errors are logged and never change the outcome (the run then notifies nothing).
    */
-  readonly onSettle?: (run: SettledRun) => void;
+  readonly notify?: (run: SettledRun) => readonly NotificationInput[];
 }
 
 /** Result of stop: how many running jobs had to be aborted when the grace period ran out. */
@@ -94,10 +98,18 @@ export interface StopResult {
 
 type Listener<E extends RunnerEvent> = (payload: RunnerEventMap[E]) => void;
 
-/** N concurrent workers over a JobStore: lease, heartbeat, run the kind's handler, complete or fail. */
+/** While the queue does not answer, lease and sweep calls are retried no slower than this (ms). */
+const OUTAGE_RETRY_CAP_MS = 5000;
+
+/**
+ * N concurrent workers over a Queue: lease, heartbeat, run the kind's handler, complete or fail.
+ * A queue that does not answer for a while (a Postgres restart, a full disk) stops nothing: the
+ * calls are retried with backoff, the outage is logged once, and a running job whose lease
+ * could not be renewed before it ran out is aborted as a lost lease.
+ */
 export class WorkerRunner {
   // parameters
-  readonly #store: JobStore;
+  readonly #queue: Queue;
   readonly #handlers: JobHandlers;
   readonly #kinds: JobKind[];
   readonly #concurrency: number;
@@ -110,28 +122,32 @@ export class WorkerRunner {
   readonly #isRetryable: (error: unknown) => boolean;
   readonly #clock: Clock;
   readonly #log: Logger;
-  readonly #onSettle: ((run: SettledRun) => void) | undefined;
+  readonly #notify: ((run: SettledRun) => readonly NotificationInput[]) | undefined;
   // internal state
   readonly #listeners = new Map<RunnerEvent, Set<Listener<never>>>();
   readonly #wakers = new Set<() => void>();
   readonly #running = new Set<AbortController>();
   /** Renew now, one per running job: the sweep renews its own leases before judging any expired. */
-  readonly #beats = new Set<() => void>();
+  readonly #beats = new Set<() => Promise<void>>();
+  /** Set while lease or sweep calls fail: since when, and how many failed in a row. */
+  #outage: { since: number; failures: number } | undefined;
+  /** The sweep in progress, if any (stop waits for it). */
+  #sweepRun: Promise<void> | undefined;
   readonly #stopController = new AbortController();
   #loops: Promise<void>[] = [];
   #cancelSweep: (() => void) | undefined;
   #stopping: Promise<StopResult> | undefined;
   #state: "new" | "running" | "stopping" | "stopped" = "new";
 
-  constructor(store: JobStore, options: WorkerRunnerOptions) {
-    this.#store = store;
+  constructor(queue: Queue, options: WorkerRunnerOptions) {
+    this.#queue = queue;
     this.#handlers = options.handlers;
     this.#kinds = (Object.keys(options.handlers) as JobKind[]).filter((k) => options.handlers[k] !== undefined);
     if (this.#kinds.length === 0) throw new TypeError("WorkerRunner: handlers must name at least one job kind");
     this.#concurrency = positiveInt("concurrency", options.concurrency ?? 1);
     this.#prefix = options.workerIdPrefix ?? `${hostname()}:${process.pid}`;
     this.#pollMs = positiveInt("pollIntervalMs", options.pollIntervalMs ?? 1000);
-    this.#leaseMs = positiveInt("leaseMs", options.leaseMs ?? store.leaseMs);
+    this.#leaseMs = positiveInt("leaseMs", options.leaseMs ?? queue.leaseMs);
     this.#heartbeatMs = positiveInt("heartbeatIntervalMs", options.heartbeatIntervalMs ?? Math.max(1, Math.floor(this.#leaseMs / 3)));
     if (this.#heartbeatMs >= this.#leaseMs) {
       throw new RangeError(`WorkerRunner: heartbeatIntervalMs (${this.#heartbeatMs}) must be shorter than leaseMs (${this.#leaseMs}) or every lease expires`);
@@ -141,7 +157,7 @@ export class WorkerRunner {
     this.#isRetryable = options.isRetryable ?? (() => true);
     this.#clock = options.clock ?? systemClock;
     this.#log = options.logger ?? createLogger();
-    this.#onSettle = options.onSettle;
+    this.#notify = options.notify;
   }
 
   /** Subscribes to an event; returns the unsubscribe function. */
@@ -156,9 +172,10 @@ export class WorkerRunner {
   start(): void {
     if (this.#state !== "new") throw new Error(`WorkerRunner.start: already ${this.#state}; create a new runner to start again`);
     this.#state = "running";
-    this.#sweep();
+    // The workers lease once the first sweep returned what a dead process left (it never rejects).
+    const recovered = this.#sweep();
     this.#scheduleSweep();
-    for (let i = 1; i <= this.#concurrency; i++) this.#loops.push(this.#loop(`${this.#prefix}:w${i}`));
+    for (let i = 1; i <= this.#concurrency; i++) this.#loops.push(recovered.then(() => this.#loop(`${this.#prefix}:worker-${i}`)));
   }
 
   /** Wakes idle workers at once (call after enqueue, so a new job does not wait for the next poll). */
@@ -198,6 +215,8 @@ export class WorkerRunner {
       this.#stopController.abort(new Error(`worker runner stopped: the grace period of ${graceMs} ms ran out`));
       await all;
     }
+    // The queue may be closed once stop resolves: no sweep may still be talking to it.
+    await this.#sweepRun;
     this.#state = "stopped";
     return { aborted };
   }
@@ -206,11 +225,16 @@ export class WorkerRunner {
     while (this.#state === "running") {
       let result;
       try {
-        result = this.#store.lease({ workerId, kinds: this.#kinds, leaseMs: this.#leaseMs, keyLimits: this.#keyLimits });
+        result = await this.#queue.lease({ workerId, kinds: this.#kinds, leaseMs: this.#leaseMs, keyLimits: this.#keyLimits });
+        this.#answered();
       } catch (error) {
-        this.#emit("runner:error", { error, during: "lease" });
-        await this.#idle();
+        await this.#idle(this.#unanswered(error, "lease"));
         continue;
+      }
+      if (result !== null && result.status === "leased" && this.#state !== "running") {
+        // Leased while stop began (a slow queue): give it back untouched rather than start it.
+        await this.#queue.defer(result.job, { reason: "runner stopped" }).catch((error: unknown) => this.#emit("runner:error", { error, during: `defer job ${result.job.id}` }));
+        return;
       }
       if (result === null) await this.#idle();
       else if (result.status === "rejected") {
@@ -220,8 +244,8 @@ export class WorkerRunner {
     }
   }
 
-  /** Waits for the poll interval, a notify() or stop. */
-  #idle(): Promise<void> {
+  /** Waits for the poll interval (or ms), a notify() or stop. */
+  #idle(ms = this.#pollMs): Promise<void> {
     if (this.#state !== "running") return Promise.resolve();
     return new Promise((resolve) => {
       const wake = (): void => {
@@ -229,9 +253,34 @@ export class WorkerRunner {
         this.#wakers.delete(wake);
         resolve();
       };
-      const cancel = this.#clock.setTimer(wake, this.#pollMs);
+      const cancel = this.#clock.setTimer(wake, ms);
       this.#wakers.add(wake);
     });
+  }
+
+  /**
+   * A lease or sweep call failed: the first failure of an outage is logged (once, not per
+   * worker and poll), each is reported as runner:error. Returns how long to wait before trying
+   * again: the poll interval doubling per failure in a row, at most OUTAGE_RETRY_CAP_MS.
+   */
+  #unanswered(error: unknown, during: string): number {
+    const failures = (this.#outage?.failures ?? 0) + 1;
+    if (!this.#outage) {
+      this.#outage = { since: this.#clock.now(), failures };
+      this.#log.error({ err: error, during, queue: this.#queue.where }, "the queue does not answer; retrying with backoff (running jobs continue)");
+    } else this.#outage.failures = failures;
+    this.#emit("runner:error", { error, during });
+    const cap = Math.max(this.#pollMs, OUTAGE_RETRY_CAP_MS);
+    return backoffDelay(Math.min(failures - 1, 30), { baseMs: this.#pollMs, capMs: cap, jitter: 0.2 }, Math.random);
+  }
+
+  /** A lease or sweep call succeeded: an outage, if any, is over. */
+  #answered(): void {
+    if (!this.#outage) return;
+    const downMs = this.#clock.now() - this.#outage.since;
+    this.#outage = undefined;
+    this.#log.info({ downMs, queue: this.#queue.where }, "the queue answers again");
+    this.#emit("runner:recovered", { downMs });
   }
 
   async #run(job: LeasedJob, workerId: string): Promise<void> {
@@ -264,26 +313,26 @@ export class WorkerRunner {
     }
     if (lost) return;
     try {
-      this.#settle(job, workerId, outcome, this.#clock.now() - started, log, controller.signal.aborted);
+      await this.#settle(job, workerId, outcome, this.#clock.now() - started, log, controller.signal.aborted);
     } catch (error) {
       if (error instanceof LeaseLostError) onLost(error);
       else this.#emit("runner:error", { error, during: `settle job ${job.id}` });
     }
   }
 
-  /** Records the outcome in the store (one transaction) and emits the matching event. */
-  #settle(
+  /** Records the outcome in the queue (one transaction, with its notifications) and emits the matching event. */
+  async #settle(
     job: LeasedJob,
     workerId: string,
     outcome: { ok: true; result: HandlerResult | void } | { ok: false; error: unknown },
     durationMs: number,
     log: Logger,
     aborted: boolean,
-  ): void {
+  ): Promise<void> {
     if (outcome.ok) {
       const transfers = outcome.result?.transfers ?? [];
       const bytes = transfers.reduce((sum, t) => sum + t.bytes, 0);
-      const done = this.#store.complete(job, { transfers, within: (row) => this.#settled({ outcome: "succeeded", job: row, durationMs, bytes, files: transfers.length }) });
+      const done = await this.#queue.complete(job, { transfers, notify: (row) => this.#notifications({ outcome: "succeeded", job: row, durationMs, bytes, files: transfers.length }) });
       log.info({ durationMs, bytes, files: transfers.length }, "job succeeded");
       this.#emit("job:succeeded", { job: done, workerId, durationMs, bytes });
       return;
@@ -292,14 +341,14 @@ export class WorkerRunner {
     if (error instanceof RetryLaterError || (aborted && this.#state !== "running")) {
       const reason = error instanceof RetryLaterError ? error.message : "runner stopped";
       const delayMs = error instanceof RetryLaterError ? error.delayMs : 0;
-      const back = this.#store.defer(job, { delayMs, reason });
+      const back = await this.#queue.defer(job, { delayMs, reason });
       log.info({ durationMs, reason, delayMs }, "job deferred");
       this.#emit("job:deferred", { job: back.job, reason, runAfter: back.job.runAfter });
       return;
     }
-    const result: RetryOutcome = this.#store.fail(job, error, {
+    const result: RetryOutcome = await this.#queue.fail(job, error, {
       retryable: this.#isRetryable(error),
-      within: (r) => this.#settled(r.outcome === "dead" ? { outcome: "dead", job: r.job, error, durationMs } : { outcome: "failed", job: r.job, error, durationMs, runAfter: r.job.runAfter }),
+      notify: (r) => this.#notifications(r.outcome === "dead" ? { outcome: "dead", job: r.job, error, durationMs } : { outcome: "failed", job: r.job, error, durationMs, runAfter: r.job.runAfter }),
     });
     if (result.outcome === "dead") {
       log.error({ durationMs, err: error }, "job dead");
@@ -310,41 +359,51 @@ export class WorkerRunner {
     }
   }
 
-  /** onSettle, inside the settling transaction: a throw would roll the outcome back, so none escapes. */
-  #settled(run: SettledRun): void {
+  /** notify, inside the settling transaction: a throw would roll the outcome back, so none escapes. */
+  #notifications(run: SettledRun): readonly NotificationInput[] {
     try {
-      this.#onSettle?.(run);
+      return this.#notify?.(run) ?? [];
     } catch (err) {
-      this.#log.error({ err, jobId: run.job.id }, "onSettle threw; the job's outcome stands");
+      this.#log.error({ err, jobId: run.job.id }, "notify threw; the job's outcome stands without its notifications");
+      return [];
     }
   }
 
-  /** Heartbeats every heartbeatIntervalMs until the returned function is called. */
+  /**
+   * Heartbeats every heartbeatIntervalMs until the returned function is called. A beat that
+   * fails for another reason than a changed token (the queue does not answer) is reported and
+   * tried again at the next beat; once the lease would have run out meanwhile, the run is lost:
+   * the sweep of any node may already have given the job to another worker.
+   */
   #startHeartbeat(job: LeasedJob, onLost: (error: LeaseLostError) => void): () => void {
     let cancel: (() => void) | undefined;
     let stopped = false;
-    const tick = (): void => {
+    /** The latest expiry the queue confirmed. */
+    let expiresAt = job.leaseExpiresAt ?? this.#clock.now() + this.#leaseMs;
+    const beat = async (): Promise<void> => {
       if (stopped) return;
       try {
-        this.#store.heartbeat(job, { leaseMs: this.#leaseMs });
+        expiresAt = Math.max(expiresAt, await this.#queue.heartbeat(job, { leaseMs: this.#leaseMs }));
       } catch (error) {
+        // A beat still in flight when the run settled: its answer no longer matters.
+        if (stopped) return;
         if (error instanceof LeaseLostError) return onLost(error);
-        // A busy or failing store: keep trying; the lease has room for two more beats.
         this.#emit("runner:error", { error, during: `heartbeat job ${job.id}` });
+        if (this.#clock.now() >= expiresAt) {
+          onLost(new LeaseLostError(job.id, "heartbeat", { reason: `the queue did not renew it before it ran out: ${(error as Error).message ?? String(error)}`, cause: error }));
+        }
       }
+    };
+    // The next beat is set before this one is answered: timers stay regular, and a slow
+    // answer (a Postgres failover) does not push every later beat back.
+    const tick = (): void => {
+      if (stopped) return;
       cancel = this.#clock.setTimer(tick, this.#heartbeatMs);
+      void beat();
     };
     cancel = this.#clock.setTimer(tick, this.#heartbeatMs);
     // Lease expiry is wall time (it is persisted), timers are monotonic: after the wall clock
     // jumps forward, the sweep could find this live job "expired" before its next beat.
-    const beat = (): void => {
-      if (stopped) return;
-      try {
-        this.#store.heartbeat(job, { leaseMs: this.#leaseMs });
-      } catch (error) {
-        if (error instanceof LeaseLostError) onLost(error);
-      }
-    };
     this.#beats.add(beat);
     return () => {
       stopped = true;
@@ -353,13 +412,20 @@ export class WorkerRunner {
     };
   }
 
-  #sweep(): void {
+  /** Renews this runner's leases, then returns expired ones to the queue; never rejects. One at a time. */
+  #sweep(): Promise<void> {
+    this.#sweepRun ??= this.#sweepOnce().finally(() => (this.#sweepRun = undefined));
+    return this.#sweepRun;
+  }
+
+  async #sweepOnce(): Promise<void> {
     let recovered: RetryOutcome[];
-    for (const beat of this.#beats) beat();
     try {
-      recovered = this.#store.recoverExpiredLeases();
+      await Promise.all([...this.#beats].map((beat) => beat()));
+      recovered = await this.#queue.recoverExpiredLeases();
+      this.#answered();
     } catch (error) {
-      this.#emit("runner:error", { error, during: "recover expired leases" });
+      this.#unanswered(error, "recover expired leases");
       return;
     }
     for (const r of recovered) {
@@ -372,8 +438,8 @@ export class WorkerRunner {
   #scheduleSweep(): void {
     this.#cancelSweep = this.#clock.setTimer(() => {
       if (this.#state !== "running") return;
-      this.#sweep();
       this.#scheduleSweep();
+      void this.#sweep();
     }, this.#sweepMs);
   }
 

@@ -4,10 +4,15 @@ export class LeaseLostError extends Error {
   constructor(
     readonly jobId: number,
     readonly operation: string,
+    /** Why, when it is not a changed token: e.g. the queue did not answer until the lease ran out. */
+    options: { reason?: string; cause?: unknown } = {},
   ) {
     super(
-      `${operation} job ${jobId}: lease lost (it expired and was recovered, or the job was finished elsewhere); ` +
-        "drop the result, the job's current holder owns it now",
+      options.reason !== undefined
+        ? `${operation} job ${jobId}: lease lost (${options.reason}); drop the result, the recovery sweep gives the job back`
+        : `${operation} job ${jobId}: lease lost (it expired and was recovered, or the job was finished elsewhere); ` +
+            "drop the result, the job's current holder owns it now",
+      { cause: options.cause },
     );
   }
 }

@@ -1,19 +1,23 @@
-// The durable job queue: open the database, store jobs, run workers.
+// The durable job queue: open the database, store jobs, run workers. Every call is async (the
+// Postgres driver is); SQLite is the default driver, the synchronous JobStore underneath.
 //
-//   const db = openDatabase(config.database);            // WAL, pragmas, migrations (refuses a newer db)
-//   const store = new JobStore(db, { maxAttempts: 5, backoff: { baseMs: 1000, capMs: 300_000 } });
-//   store.enqueue({ kind: "upload", payload, dedupeKey: `upload:${job}:${path}`, concurrencyKey: remote });
-//   store.enqueue({ kind: "mirror", payload: { job } , dedupeKey: `mirror:${job}` }, { coalesceWithLeased: true });
-//   const runner = new WorkerRunner(store, { concurrency: config.workers, keyLimits: { backup: 4 }, handlers: { mirror, upload } });
+//   const queue = await openQueue({ database: config.database, maxAttempts: 5 });  // a path → SQLite, postgres:// → Postgres
+//   await queue.enqueue({ kind: "upload", payload, dedupeKey: `upload:${job}:${path}`, concurrencyKey: remote });
+//   await queue.enqueue({ kind: "mirror", payload: { job } , dedupeKey: `mirror:${job}` }, { coalesceWithLeased: true });
+//   const runner = new WorkerRunner(queue, { concurrency: config.workers, keyLimits: { backup: 4 }, handlers: { mirror, upload } });
 //   runner.on("job:dead", ({ job }) => ...); runner.start();      // start() recovers expired leases first
 //   runner.notify();                                               // after an enqueue, to skip the poll wait
 //   await runner.stop(graceMs);                                    // SIGINT/SIGTERM
-//   store.prune({ olderThanMs: retention }); store.jobSummaries(); store.transfers.list({ jobName })  // housekeeping, `ferry status`
+//   await queue.prune({ olderThanMs: retention }); await queue.jobSummaries(); await queue.transfers.list({ jobName })  // housekeeping, `ferry status`
 //
 // States: queued → leased → done | failed (waits for its retry, then leased again) | dead.
 // A handler returns { transfers } to have them recorded in the transaction that completes the job;
 // it throws to fail (retry with backoff, then dead), or throws RetryLaterError to defer without
 // using an attempt. Its AbortSignal fires when stop's grace runs out or the lease was lost.
+export type { Queue, QueueControl, TransferHistory, HookDeliveries, HookDelivery, HookSummary, NotificationInput, NotifyWith, QueueDriverName } from "./Queue.js";
+export { openQueue, isPostgresUrl, redactUrl, QueueDriverMissingError, type OpenQueueOptions } from "./openQueue.js";
+export { SqliteQueue, type SqliteQueueOptions } from "./sqlite/SqliteQueue.js";
+export { HookTable } from "./sqlite/HookTable.js";
 export { openDatabase, CorruptDatabaseError, type Database, type OpenDatabaseOptions } from "./database.js";
 export { migrate, loadMigrations, migrationStatus, defaultMigrationsDir, type Migration, type MigrationStatus, type MigrateOptions } from "./migrate.js";
 export {

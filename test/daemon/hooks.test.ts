@@ -4,8 +4,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { openDatabase } from "../../src/queue/index.js";
-import { HookStore, type HookDelivery } from "../../src/daemon/hooks/index.js";
+import { HookTable, openDatabase } from "../../src/queue/index.js";
+import type { HookDelivery } from "../../src/daemon/hooks/index.js";
 import { HttpRecorder } from "../helpers/httpRecorder.js";
 import { pseudoRandomBytes, tempDir } from "../helpers/tmp.js";
 import { DaemonProcess, readQueue, readTree, RestartableServer, testConfig, waitUntil } from "./harness.js";
@@ -29,7 +29,7 @@ setInterval(() => {}, 1000);
 function deliveries(database: string): HookDelivery[] {
   const db = openDatabase(database, { readonly: true });
   try {
-    return new HookStore(db).list();
+    return new HookTable(db).list();
   } finally {
     db.close();
   }

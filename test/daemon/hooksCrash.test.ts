@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { openDatabase } from "../../src/queue/index.js";
-import { HookStore, type HookDelivery } from "../../src/daemon/hooks/index.js";
+import { HookTable, openDatabase } from "../../src/queue/index.js";
+import type { HookDelivery } from "../../src/daemon/hooks/index.js";
 import { HttpRecorder } from "../helpers/httpRecorder.js";
 import { tempDir } from "../helpers/tmp.js";
 import { DaemonProcess, RestartableServer, testConfig, waitUntil } from "./harness.js";
@@ -11,7 +11,7 @@ import { DaemonProcess, RestartableServer, testConfig, waitUntil } from "./harne
 function deliveries(database: string): HookDelivery[] {
   const db = openDatabase(database, { readonly: true });
   try {
-    return new HookStore(db).list();
+    return new HookTable(db).list();
   } finally {
     db.close();
   }

@@ -2,11 +2,24 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
+import { describe, it, type TestContext } from "node:test";
 import { daemonConfigSchema, parseConfig } from "../../src/config/index.js";
 import { deliver, HookDeliveryError, HookDispatcher, HookEvents, resolveHooks, type HookAction, type HookFacts, type ResolvedHook } from "../../src/daemon/hooks/index.js";
 import { createLogger } from "../../src/log/index.js";
-import { openDatabase, type Clock } from "../../src/queue/index.js";
+import type { Clock, HookDeliveries } from "../../src/queue/index.js";
+import { drivers, type QueueTestDriver } from "../queue/drivers.js";
+
+/** The hook_deliveries table of a fresh queue of this driver. */
+const memoryDeliveries = async (driver: QueueTestDriver, t: TestContext): Promise<HookDeliveries> => (await driver.open(t)).hooks;
+
+/** Polls (bounded) until cond holds: notifications stored by HookEvents are not awaited by the caller. */
+async function until(cond: () => Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`timed out waiting for: ${what}`);
+}
 
 /** A clock whose timers run only when the test advances time. */
 class ManualClock implements Clock {
@@ -53,9 +66,9 @@ function hook(id: string, extra: Partial<ResolvedHook> = {}): ResolvedHook {
 
 const facts = (path: string, extra: Partial<HookFacts> = {}): HookFacts => ({ event: "file.transferred", time: "2026-01-01T00:00:00.000Z", job: "outbox", path, ...extra });
 
-function setup(hooks: ResolvedHook[], outcome: (f: HookFacts, n: number) => boolean) {
+async function setup(driver: QueueTestDriver, t: TestContext, hooks: ResolvedHook[], outcome: (f: HookFacts, n: number) => boolean) {
   const clock = new ManualClock();
-  const db = openDatabase(":memory:");
+  const deliveries = await memoryDeliveries(driver, t);
   const tries: { path: string | undefined; at: number; ok: boolean }[] = [];
   const fake = async (_a: HookAction, f: HookFacts): Promise<void> => {
     const n = tries.filter((t) => t.path === f.path).length + 1;
@@ -63,72 +76,72 @@ function setup(hooks: ResolvedHook[], outcome: (f: HookFacts, n: number) => bool
     tries.push({ path: f.path, at: clock.now(), ok });
     if (!ok) throw new HookDeliveryError(`refused try ${n}`);
   };
-  const d = new HookDispatcher({ db, hooks, logger: quiet(), clock, rng: () => 0.5, deliver: fake });
-  return { clock, db, d, tries };
+  const d = new HookDispatcher({ deliveries, hooks, logger: quiet(), clock, rng: () => 0.5, deliver: fake });
+  return { clock, deliveries, d, tries };
 }
 
-describe("HookDispatcher (injected clock)", () => {
-  it("retries with doubling, capped backoff, then gives up after the hook's attempts", async () => {
-    const { clock, d, tries } = setup([hook("h")], () => false);
+for (const driver of drivers) describe(`${driver.name}: HookDispatcher (injected clock)`, () => {
+  it("retries with doubling, capped backoff, then gives up after the hook's attempts", async (t) => {
+    const { clock, d, tries } = await setup(driver, t, [hook("h")], () => false);
     const gaveUp: number[] = [];
     d.on("gave-up", ({ attempts }) => gaveUp.push(attempts));
     d.start();
-    d.emit(facts("/a"));
+    await d.emit(facts("/a"));
     await clock.advance(60_000);
     const t0 = tries[0]!.at;
     assert.deepEqual(tries.map((t) => t.at - t0), [0, 1000, 3000, 7000, 11_000], "waits of 1 s, 2 s, 4 s, then the 4 s cap");
     assert.deepEqual(gaveUp, [5]);
-    const row = d.store.list()[0]!;
+    const row = (await d.store.list())[0]!;
     assert.equal(row.state, "failed");
     assert.equal(row.attempts, 5);
     assert.equal(row.lastError, "refused try 5");
     await d.stop();
   });
 
-  it("delivers one hook's notifications in order: a later one waits for the earlier one's retries", async () => {
-    const { clock, d, tries } = setup([hook("h")], (f, n) => f.path !== "/first" || n >= 3);
+  it("delivers one hook's notifications in order: a later one waits for the earlier one's retries", async (t) => {
+    const { clock, d, tries } = await setup(driver, t, [hook("h")], (f, n) => f.path !== "/first" || n >= 3);
     d.start();
-    d.emit(facts("/first"), facts("/second"));
+    await d.emit(facts("/first"), facts("/second"));
     await clock.advance(10_000);
     assert.deepEqual(tries.map((t) => `${t.path}:${t.ok}`), ["/first:false", "/first:false", "/first:true", "/second:true"]);
-    assert.deepEqual(d.store.list().map((r) => r.state), ["delivered", "delivered"]);
+    assert.deepEqual((await d.store.list()).map((r) => r.state), ["delivered", "delivered"]);
     await d.stop();
   });
 
-  it("other hooks are not held up by a failing one", async () => {
+  it("other hooks are not held up by a failing one", async (t) => {
     const clock = new ManualClock();
     const good = { kind: "webhook", url: "http://good/", headers: {} } as const;
     const sent: string[] = [];
     const d = new HookDispatcher({
-      db: openDatabase(":memory:"), hooks: [hook("bad"), hook("good", { action: good })], logger: quiet(), clock, rng: () => 0.5,
+      deliveries: await memoryDeliveries(driver, t), hooks: [hook("bad"), hook("good", { action: good })], logger: quiet(), clock, rng: () => 0.5,
       deliver: async (a, f) => {
         if (a !== good) throw new HookDeliveryError("down");
         sent.push(f.path!);
       },
     });
     d.start();
-    d.emit(facts("/a"), facts("/b"));
+    await d.emit(facts("/a"), facts("/b"));
     await clock.advance(0);
     assert.deepEqual(sent, ["/a", "/b"], "the good hook delivered both while the bad one waits for its retry");
-    assert.deepEqual(d.store.list({ hook: "bad" }).map((r) => `${r.state}:${r.attempts}`), ["pending:1", "pending:0"]);
+    assert.deepEqual((await d.store.list({ hook: "bad" })).map((r) => `${r.state}:${r.attempts}`), ["pending:1", "pending:0"]);
     await d.stop();
   });
 
-  it("a notification whose hook left the config (SIGHUP) is given up, saying so", async () => {
-    const { clock, d } = setup([hook("h")], () => false);
+  it("a notification whose hook left the config (SIGHUP) is given up, saying so", async (t) => {
+    const { clock, d } = await setup(driver, t, [hook("h")], () => false);
     d.start();
-    d.emit(facts("/a"));
+    await d.emit(facts("/a"));
     await clock.advance(0);
     d.configure([]);
     await clock.advance(10_000);
-    const row = d.store.list()[0]!;
+    const row = (await d.store.list())[0]!;
     assert.equal(row.state, "failed");
     assert.equal(row.lastError, "its hook is no longer in the config");
     await d.stop();
   });
 
-  it("routes: a top-level hook hears every job; a job's hook its own job and its remote", () => {
-    const { d } = setup([
+  it("routes: a top-level hook hears every job; a job's hook its own job and its remote", async (t) => {
+    const { d } = await setup(driver, t, [
       hook("global", { events: new Set(["file.transferred", "remote.unreachable"]) }),
       hook("photos.hooks[0]", { job: "photos", remote: "backup", events: new Set(["file.transferred", "remote.unreachable"]) }),
     ], () => true);
@@ -140,22 +153,23 @@ describe("HookDispatcher (injected clock)", () => {
     assert.deepEqual(ids({ event: "run.failed", time: "t", job: "photos" }), []);
   });
 
-  it("remote health: one event per transition (down, login refused, recovered)", () => {
-    const { d } = setup([hook("g", { events: new Set(["remote.unreachable", "remote.login-refused", "remote.recovered"]) })], () => true);
+  it("remote health: one event per transition (down, login refused, recovered)", async (t) => {
+    const { d } = await setup(driver, t, [hook("g", { events: new Set(["remote.unreachable", "remote.login-refused", "remote.recovered"]) })], () => true);
     const events = new HookEvents(d, () => undefined, () => 0);
     const trouble = (reason: "unreachable" | "login refused") => [{ name: "backup", reason, failures: 1, since: 0, retryAt: 1, lastError: "ECONNREFUSED" }];
     events.remoteHealth(trouble("unreachable"));
     events.remoteHealth(trouble("unreachable")); // backing off further: no new event
     events.remoteHealth(trouble("login refused"));
     events.remoteHealth([]);
-    assert.deepEqual(d.store.list().map((r) => `${r.event}:${r.facts.remote}`), ["remote.unreachable:backup", "remote.login-refused:backup", "remote.recovered:backup"]);
+    await until(async () => (await d.store.list()).length === 3, "three notifications stored");
+    assert.deepEqual((await d.store.list()).map((r) => `${r.event}:${r.facts.remote}`), ["remote.unreachable:backup", "remote.login-refused:backup", "remote.recovered:backup"]);
   });
 });
 
-describe("HookEvents", () => {
-  it("a run put back because its remote is down counts as failed (a healthcheck must not see only starts); another deferral does not", () => {
+for (const driver of drivers) describe(`${driver.name}: HookEvents`, () => {
+  it("a run put back because its remote is down counts as failed (a healthcheck must not see only starts); another deferral does not", async (t) => {
     const clock = new ManualClock();
-    const d = new HookDispatcher({ db: openDatabase(":memory:"), hooks: [hook("photos.healthcheck", { job: "photos", events: new Set(["run.started", "run.failed"]) })], logger: quiet(), clock });
+    const d = new HookDispatcher({ deliveries: await memoryDeliveries(driver, t), hooks: [hook("photos.healthcheck", { job: "photos", events: new Set(["run.started", "run.failed"]) })], logger: quiet(), clock });
     const listeners = new Map<string, (p: unknown) => void>();
     const runner = { on: (e: string, fn: (p: unknown) => void) => (listeners.set(e, fn), () => undefined) };
     const events = new HookEvents(d, () => ({ kind: "mirror", remote: "backup", direction: "upload" }), () => 0);
@@ -166,7 +180,8 @@ describe("HookEvents", () => {
     events.remoteHealth([{ name: "backup", reason: "unreachable", failures: 1, since: 0, retryAt: 1, lastError: "ECONNREFUSED" }]);
     listeners.get("job:leased")!({ job });
     listeners.get("job:deferred")!({ job, reason: "remote backup unreachable: ECONNREFUSED", runAfter: 5000 });
-    assert.deepEqual(d.store.list().map((r) => `${r.event}${r.facts.error ? `: ${r.facts.error}` : ""}`), [
+    await until(async () => (await d.store.list()).length === 3, "three notifications stored");
+    assert.deepEqual((await d.store.list()).map((r) => `${r.event}${r.facts.error ? `: ${r.facts.error}` : ""}`), [
       "run.started", "run.started", "run.failed: put back without using an attempt: remote backup unreachable: ECONNREFUSED",
     ]);
   });
@@ -188,15 +203,15 @@ describe("deliver(): commands", () => {
   });
 });
 
-describe("HookDispatcher stop", () => {
-  it("a command still running when the grace runs out is killed, and its notification stays pending for the next start", async () => {
+for (const driver of drivers) describe(`${driver.name}: HookDispatcher stop`, () => {
+  it("a command still running when the grace runs out is killed, and its notification stays pending for the next start", async (t) => {
     const dir = mkdtempSync(join(tmpdir(), "ferry-hookstop-"));
     try {
       const pidFile = join(dir, "pid");
       const hang = hook("hang", { action: { kind: "command", argv: [process.execPath, "-e", `require("fs").writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); setInterval(() => {}, 1000)`], env: {} }, timeoutMs: 60_000 });
-      const d = new HookDispatcher({ db: openDatabase(":memory:"), hooks: [hang], logger: quiet() });
+      const d = new HookDispatcher({ deliveries: await memoryDeliveries(driver, t), hooks: [hang], logger: quiet() });
       d.start();
-      d.emit(facts("/a"));
+      await d.emit(facts("/a"));
       // The file may exist before its pid is written in it: wait for a whole number.
       const readPid = () => (existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8")) : 0);
       const end = Date.now() + 10_000;
@@ -208,7 +223,7 @@ describe("HookDispatcher stop", () => {
       const alive = () => { try { process.kill(pid, 0); return true; } catch { return false; } };
       while (alive() && Date.now() < gone) await new Promise((r) => setTimeout(r, 25));
       assert.equal(alive(), false, "the hook's process is gone with the daemon");
-      assert.deepEqual(d.store.list().map((r) => `${r.state}:${r.attempts}`), ["pending:0"]);
+      assert.deepEqual((await d.store.list()).map((r) => `${r.state}:${r.attempts}`), ["pending:0"]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

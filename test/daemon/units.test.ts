@@ -5,7 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { describe, it } from "node:test";
 import { createIgnoreTest, nextFire, OutboxWatcher, previousFire, Scheduler, type MirrorJob, type StableFile, type UploadJob } from "../../src/daemon/index.js";
 import { silentLogger } from "../../src/log/index.js";
-import { JobStore, openDatabase } from "../../src/queue/index.js";
+import { JobStore, openDatabase, SqliteQueue } from "../../src/queue/index.js";
 import { tempDir } from "../helpers/tmp.js";
 import { waitUntil } from "./harness.js";
 
@@ -60,35 +60,34 @@ describe("scheduler with the real JobStore", () => {
     schedule: "*/10 * * * *", catchUp: true, delete: false, checksum: false, include: [], exclude: [], parallel: 4,
   };
 
-  it("a tick while the mirror is queued or running coalesces; after it finished, a tick queues a new run", () => {
+  it("a tick while the mirror is queued or running coalesces; after it finished, a tick queues a new run", async () => {
     const db = openDatabase(":memory:");
     const store = new JobStore(db);
     let woken = 0;
-    const s = new Scheduler({ store, jobs: [mirror], logger: silentLogger(), onEnqueued: () => woken++ });
-    assert.equal(s.enqueue(mirror, "tick 1"), true);
-    assert.equal(s.enqueue(mirror, "tick 2"), false, "queued: coalesced");
+    const s = new Scheduler({ store: new SqliteQueue(db), jobs: [mirror], logger: silentLogger(), onEnqueued: () => woken++ });
+    assert.equal(await s.enqueue(mirror, "tick 1"), true);
+    assert.equal(await s.enqueue(mirror, "tick 2"), false, "queued: coalesced");
     const lease = store.lease({ workerId: "w" });
     assert.equal(lease?.status, "leased");
-    assert.equal(s.enqueue(mirror, "tick 3"), false, "running: coalesced");
+    assert.equal(await s.enqueue(mirror, "tick 3"), false, "running: coalesced");
     if (lease?.status === "leased") store.complete(lease.job);
-    assert.equal(s.enqueue(mirror, "tick 4"), true);
+    assert.equal(await s.enqueue(mirror, "tick 4"), true);
     assert.equal(woken, 2);
     assert.equal(store.listJobs({ name: "photos" }).length, 2);
     db.close();
   });
 
-  it("catch-up: a mirror that never ran, or whose run was missed while down, runs once at start", () => {
+  it("catch-up: a mirror that never ran, or whose run was missed while down, runs once at start", async () => {
     const db = openDatabase(":memory:");
     let now = new Date(2026, 0, 5, 10, 3).getTime();
-    const store = new JobStore(db, { clock: { now: () => now } });
-    const s = new Scheduler({ store, jobs: [mirror], logger: silentLogger(), onEnqueued: () => {}, now: () => now });
-    assert.match(s.missedRun(mirror) ?? "", /never ran/);
-    s.enqueue(mirror, "first");
+    const s = new Scheduler({ store: new SqliteQueue(db, { clock: { now: () => now } }), jobs: [mirror], logger: silentLogger(), onEnqueued: () => {}, now: () => now });
+    assert.match((await s.missedRun(mirror)) ?? "", /never ran/);
+    await s.enqueue(mirror, "first");
     now = new Date(2026, 0, 5, 10, 9).getTime(); // no scheduled time (10:10) passed since
-    assert.equal(s.missedRun(mirror), undefined);
+    assert.equal(await s.missedRun(mirror), undefined);
     now = new Date(2026, 0, 5, 12, 0).getTime(); // down over 10:10 … 11:50
-    assert.match(s.missedRun(mirror) ?? "", /missed/);
-    assert.equal(s.missedRun({ ...mirror, catchUp: false }), undefined);
+    assert.match((await s.missedRun(mirror)) ?? "", /missed/);
+    assert.equal(await s.missedRun({ ...mirror, catchUp: false }), undefined);
     db.close();
   });
 });

@@ -9,7 +9,7 @@ process.env.TZ = "Europe/Berlin";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { silentLogger } from "../../src/log/index.js";
-import { JobStore, openDatabase, WorkerRunner, type Clock, type RunnerEvent } from "../../src/queue/index.js";
+import { JobStore, openDatabase, SqliteQueue, WorkerRunner, type Clock, type RunnerEvent } from "../../src/queue/index.js";
 import { nextFire } from "../../src/daemon/cronTimes.js";
 import { Scheduler } from "../../src/daemon/scheduler.js";
 import type { MirrorJob } from "../../src/daemon/config.js";
@@ -57,43 +57,47 @@ const mirror = (schedule: string, extra: Partial<MirrorJob> = {}): MirrorJob => 
 
 // ---- D10 ---------------------------------------------------------------------------------
 
-test("D10 downtime: the catch-up is decided from the persisted last run; a 5-hour outage gives one run, not five; a restart coalesces", () => {
+test("D10 downtime: the catch-up is decided from the persisted last run; a 5-hour outage gives one run, not five; a restart coalesces", async () => {
   let wall = Date.parse("2026-06-10T08:00:30Z");
-  const store = new JobStore(openDatabase(":memory:"), { clock: { now: () => wall } });
+  const db = openDatabase(":memory:");
+  const store = new JobStore(db, { clock: { now: () => wall } });
+  const queue = new SqliteQueue(db, { clock: { now: () => wall } });
   const job = mirror("0 * * * *");
-  const scheduler = () => new Scheduler({ store, jobs: [job], onEnqueued: () => {}, logger: silentLogger(), now: () => wall });
-  assert.equal(scheduler().missedRun(job), "catch-up: never ran");
+  const scheduler = () => new Scheduler({ store: queue, jobs: [job], onEnqueued: () => {}, logger: silentLogger(), now: () => wall });
+  assert.equal(await scheduler().missedRun(job), "catch-up: never ran");
   store.enqueue({ kind: "mirror", payload: { job: "m" }, dedupeKey: "mirror:m" });
   const leased = store.lease({ workerId: "w" });
   assert.ok(leased?.status === "leased");
   store.complete(leased.job);
   wall += 30 * 60_000; // 08:30: the 09:00 run is not due yet
-  assert.equal(scheduler().missedRun(job), undefined);
+  assert.equal(await scheduler().missedRun(job), undefined);
   wall = Date.parse("2026-06-10T13:20:00Z"); // down from 08:30 to 13:20: five slots passed
-  assert.equal(scheduler().missedRun(job), "catch-up: the run due at 2026-06-10T13:00:00.000Z was missed");
-  assert.equal(scheduler().missedRun({ ...job, catchUp: false }), undefined);
+  assert.equal(await scheduler().missedRun(job), "catch-up: the run due at 2026-06-10T13:00:00.000Z was missed");
+  assert.equal(await scheduler().missedRun({ ...job, catchUp: false }), undefined);
   const s = scheduler();
-  assert.equal(s.enqueue(job, scheduler().missedRun(job)!), true);
-  assert.equal(scheduler().enqueue(job, "catch-up again after a quick restart"), false, "coalesced with the queued run");
+  assert.equal(await s.enqueue(job, (await scheduler().missedRun(job))!), true);
+  assert.equal(await scheduler().enqueue(job, "catch-up again after a quick restart"), false, "coalesced with the queued run");
   assert.equal(store.listJobs({ name: "m", states: ["queued"] }).length, 1);
 });
 
-test("D10 noOverlap: ticks during a three-hour run coalesce into it; the next tick after it ends queues one run", () => {
+test("D10 noOverlap: ticks during a three-hour run coalesce into it; the next tick after it ends queues one run", async () => {
   let wall = Date.parse("2026-06-10T08:00:00Z");
-  const store = new JobStore(openDatabase(":memory:"), { clock: { now: () => wall }, leaseMs: 60_000 });
+  const db = openDatabase(":memory:");
+  const store = new JobStore(db, { clock: { now: () => wall }, leaseMs: 60_000 });
+  const queue = new SqliteQueue(db, { clock: { now: () => wall }, leaseMs: 60_000 });
   const job = mirror("*/10 * * * *");
-  const s = new Scheduler({ store, jobs: [job], onEnqueued: () => {}, logger: silentLogger(), now: () => wall });
-  assert.equal(s.enqueue(job, "schedule"), true);
+  const s = new Scheduler({ store: queue, jobs: [job], onEnqueued: () => {}, logger: silentLogger(), now: () => wall });
+  assert.equal(await s.enqueue(job, "schedule"), true);
   let lease = store.lease({ workerId: "w" });
   assert.ok(lease?.status === "leased");
   for (let i = 0; i < 18; i++) { // a tick every 10 minutes for 3 hours while the run goes on
     wall += 10 * 60_000;
     store.heartbeat(lease.job, { leaseMs: 60_000 });
-    assert.equal(s.enqueue(job, "schedule"), false, `tick ${i} coalesced`);
+    assert.equal(await s.enqueue(job, "schedule"), false, `tick ${i} coalesced`);
   }
   assert.equal(store.listJobs({ name: "m" }).length, 1, "one run, never two at once");
   store.complete(lease.job);
-  assert.equal(s.enqueue(job, "schedule"), true);
+  assert.equal(await s.enqueue(job, "schedule"), true);
   lease = store.lease({ workerId: "w" });
   assert.ok(lease?.status === "leased");
   assert.equal(store.listJobs({ name: "m" }).length, 2);
@@ -139,12 +143,14 @@ test("D10 DST (Europe/Berlin): ferry's next and previous run times (status, catc
 /** A runner over an in-memory store, both on the jump clock, with one mirror job that runs until released. */
 async function leasedRun(leaseMs: number) {
   const clock = new JumpClock(Date.parse("2026-06-10T08:00:00Z"));
-  const store = new JobStore(openDatabase(":memory:"), { clock, leaseMs });
+  const db = openDatabase(":memory:");
+  const store = new JobStore(db, { clock, leaseMs });
+  const queue = new SqliteQueue(db, { clock, leaseMs });
   const { job } = store.enqueue({ kind: "mirror", payload: { job: "long" } });
   let release!: () => void;
   const released = new Promise<void>((r) => (release = r));
   let started = false;
-  const runner = new WorkerRunner(store, {
+  const runner = new WorkerRunner(queue, {
     clock, leaseMs, heartbeatIntervalMs: 40, sweepIntervalMs: 50, pollIntervalMs: 5, logger: silentLogger(),
     handlers: {
       mirror: async (_job, { signal }) => {

@@ -66,7 +66,7 @@ describe("the daemon's HTTP API (a spawned daemon, http on loopback)", () => {
   it("GET /api/v1/status has what `ferry status --json` prints, plus remotes, queue, running, dead and paused", async () => {
     const s = await status(d);
     // What `ferry status --json` prints, read the same way in this process.
-    const printed = collectStatus(await loadDaemonConfig(d.configFile));
+    const printed = await collectStatus(await loadDaemonConfig(d.configFile));
     assert.equal(s.daemonPid, printed.daemonPid);
     assert.deepEqual(s.jobs.map((j) => j.name), printed.jobs.map((j) => j.name));
     assert.deepEqual(s.jobs.map((j) => j.paused), [false, false]);

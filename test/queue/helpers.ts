@@ -59,10 +59,10 @@ export function tick(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** Polls cond (bounded) until it holds; throws with what after ~5 s. */
-export async function until(cond: () => boolean, what: string, tries = 500): Promise<void> {
+/** Polls cond (bounded) until it holds; throws with what after ~5 s. cond may be async (a Queue read). */
+export async function until(cond: () => boolean | Promise<boolean>, what: string, tries = 500): Promise<void> {
   for (let i = 0; i < tries; i++) {
-    if (cond()) return;
+    if (await cond()) return;
     await new Promise((r) => setTimeout(r, 10));
   }
   throw new Error(`timed out waiting for: ${what}`);

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { JobActionError, JobActions, type ActionResult } from "../../daemon/jobActions.js";
 import type { ResolvedConfig } from "../../daemon/index.js";
-import { JobControl, JobStore, openDatabase } from "../../queue/index.js";
+import { openQueue } from "../../queue/index.js";
 import { CliError, ExitCode, UsageError } from "../exitCodes.js";
 import { loadConfigOrExit } from "./daemon.js";
 import { defaultConfigPath } from "./status.js";
@@ -10,16 +10,15 @@ import { defaultConfigPath } from "./status.js";
  * Runs one action on the queue database directly (like `ferry status` reads it): it works
  * whether the daemon runs or not, and a running daemon sees the change at its next poll.
  */
-function withActions(config: ResolvedConfig, fn: (a: JobActions) => ActionResult): ActionResult {
-  const db = openDatabase(config.database);
+async function withActions(config: ResolvedConfig, fn: (a: JobActions) => Promise<ActionResult>): Promise<ActionResult> {
+  const queue = await openQueue({ database: config.database });
   try {
-    const store = new JobStore(db);
-    return fn(new JobActions({ config, store, control: new JobControl(db) }));
+    return await fn(new JobActions({ config, queue }));
   } catch (err) {
     if (err instanceof JobActionError) throw new CliError(err.message, err.kind === "unknown" ? ExitCode.Usage : ExitCode.Failed, { cause: err });
     throw err;
   } finally {
-    db.close();
+    await queue.close();
   }
 }
 
@@ -35,9 +34,9 @@ export function registerJobs(program: Command): void {
   const common = (cmd: Command) => cmd
     .option("--config <file>", "the daemon's config file (default: $FERRY_CONFIG, else ./ferry.yaml)")
     .option("--json", "print the result as JSON on stdout");
-  const run = async (flags: { config?: string; json?: boolean }, fn: (a: JobActions) => ActionResult): Promise<void> => {
+  const run = async (flags: { config?: string; json?: boolean }, fn: (a: JobActions) => Promise<ActionResult>): Promise<void> => {
     const config = await loadConfigOrExit(flags.config ?? defaultConfigPath());
-    const result = withActions(config, fn);
+    const result = await withActions(config, fn);
     process.stdout.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : `${result.message}\n`);
   };
   common(jobs.command("run <name>").description("queue a run of a mirror now (an upload job: run its waiting files now); the daemon picks it up within a second"))

@@ -33,7 +33,7 @@ export function registerStatus(program: Command): void {
       const { config, unset } = await loadStatusConfig(flags.config ?? defaultConfigPath());
       let status: DaemonStatus;
       try {
-        status = collectStatus(config);
+        status = await collectStatus(config);
       } catch (err) {
         throw new CliError(`status: ${(err as Error).message}`, ExitCode.Failed, { cause: err });
       }

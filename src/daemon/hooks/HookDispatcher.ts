@@ -1,9 +1,7 @@
-import type { Database } from "better-sqlite3";
 import type { Logger } from "../../log/index.js";
-import { backoffDelay, systemClock, type Clock } from "../../queue/index.js";
+import { backoffDelay, systemClock, type Clock, type HookDeliveries, type HookDelivery, type NotificationInput } from "../../queue/index.js";
 import { deliver as realDeliver, HookDeliveryError } from "./deliver.js";
 import type { HookFacts } from "./facts.js";
-import { HookStore, type HookDelivery } from "./HookStore.js";
 import type { ResolvedHook } from "./resolve.js";
 
 /** What the dispatcher tells its listeners (tests, the event stream). */
@@ -18,8 +16,8 @@ export interface HookDispatcherEventMap {
 
 /** Options of a HookDispatcher. */
 export interface HookDispatcherOptions {
-  /** The queue database (migrated); notifications live in its hook_deliveries table. */
-  readonly db: Database;
+  /** The queue's hook_deliveries table (queue.hooks), where notifications wait for delivery. */
+  readonly deliveries: HookDeliveries;
   readonly hooks: readonly ResolvedHook[];
   readonly logger: Logger;
   /** Deliveries at once, across hooks (each hook delivers one at a time, in order); default 4. */
@@ -40,15 +38,15 @@ type Listener<E extends keyof HookDispatcherEventMap> = (payload: HookDispatcher
 
 /**
  * Hooks and healthchecks pings, delivered at least once. emit() routes an event to the hooks
- * that want it and stores one notification per hook (in the caller's transaction when there is
- * one); a loop then delivers each hook's notifications in order, one at a time per hook, with
+ * that want it and stores one notification per hook; notifications() computes the same rows for
+ * a caller that stores them in its own transaction (a run's outcome). A loop then delivers each hook's notifications in order, one at a time per hook, with
  * its timeout, retrying with backoff until its attempts are used. A failing or hanging hook is
  * logged and shown by `ferry status`; it never touches the job that raised the event. After a
  * crash, what was stored and not delivered goes out when the daemon starts again.
  */
 export class HookDispatcher {
   // parameters
-  readonly #store: HookStore;
+  readonly #store: HookDeliveries;
   readonly #log: Logger;
   readonly #concurrency: number;
   readonly #retentionMs: number;
@@ -63,11 +61,17 @@ export class HookDispatcher {
   #cancelTimer: (() => void) | undefined;
   #cancelPrune: (() => void) | undefined;
   #state: "new" | "running" | "stopped" = "new";
+  /** A tick is reading the queue; a tick asked for meanwhile runs when it is done. */
+  #ticking = false;
+  #tickAgain = false;
+  /** emit()s storing now, and the last of them: the next waits for it. */
+  #adding = 0;
+  #addTail: Promise<void> = Promise.resolve();
   /** Aborted when stop's grace runs out: deliveries still running are cut short. */
   readonly #abort = new AbortController();
 
   constructor(options: HookDispatcherOptions) {
-    this.#store = new HookStore(options.db);
+    this.#store = options.deliveries;
     this.#log = options.logger.child({ component: "hooks" });
     this.#concurrency = options.concurrency ?? 4;
     this.#retentionMs = options.retentionMs ?? 7 * 86_400_000;
@@ -77,8 +81,8 @@ export class HookDispatcher {
     this.configure(options.hooks);
   }
 
-  /** The store, for `ferry status` and tests. */
-  get store(): HookStore {
+  /** The notifications table, for `ferry status` and tests. */
+  get store(): HookDeliveries {
     return this.#store;
   }
 
@@ -102,26 +106,36 @@ export class HookDispatcher {
       (h.job === undefined || h.job === facts.job || (facts.event.startsWith("remote.") && facts.job === undefined && h.remote === facts.remote)));
   }
 
-  /**
-   * Stores one notification per interested hook, inside the caller's transaction if one is open
-   * (so it commits with what it reports). Throws only when the store fails; see emit().
-   */
-  record(events: readonly HookFacts[]): number {
-    const items = events.flatMap((facts) => this.hooksFor(facts).map((h) => ({ hook: h.id, facts })));
-    this.#store.add(items, this.#clock.now());
-    return items.length;
+  /** One notification per interested hook and event: the rows a caller stores in its own transaction (queue.complete's notify). */
+  notifications(events: readonly HookFacts[]): NotificationInput[] {
+    return events.flatMap((facts) => this.hooksFor(facts).map((h) => ({ hook: h.id, facts })));
   }
 
-  /** record(), then wakes the delivery loop; a store failure is logged, never thrown at the caller. */
-  emit(...events: HookFacts[]): void {
+  /**
+   * Stores the notifications of these events, then wakes the delivery loop. Resolves once they
+   * are stored; a store failure is logged, never thrown at the caller (callers need not await).
+   */
+  async emit(...events: HookFacts[]): Promise<void> {
+    const items = this.notifications(events);
+    if (items.length === 0) return;
+    const now = this.#clock.now();
+    // Stored in the order emitted (a hook delivers in id order): an add starts at once when none
+    // is pending (SQLite then writes before this returns), else after the one before it.
+    const add = (): Promise<void> => this.#store.add(items, now);
+    const stored = this.#adding++ === 0 ? add() : this.#addTail.then(add);
+    this.#addTail = stored.catch(() => undefined);
     try {
-      if (this.record(events) > 0) this.wake();
+      await stored;
     } catch (err) {
       this.#log.error({ err, events: events.map((e) => e.event) }, "could not store a hook notification; it is lost (the work itself is not affected)");
+      return;
+    } finally {
+      this.#adding--;
     }
+    this.wake();
   }
 
-  /** Delivers what is due now; call after record() inside a transaction, once it committed. */
+  /** Delivers what is due now; call once notifications stored by someone else committed. */
   wake(): void {
     if (this.#state === "running") this.#tick();
   }
@@ -131,13 +145,11 @@ export class HookDispatcher {
     if (this.#state !== "new") return;
     this.#state = "running";
     const prune = (): void => {
-      try {
-        const n = this.#store.pruneBefore(this.#clock.now() - this.#retentionMs);
-        if (n > 0) this.#log.info({ pruned: n }, "pruned old hook notifications");
-      } catch (err) {
-        this.#log.warn({ err }, "could not prune hook notifications");
-      }
       this.#cancelPrune = this.#clock.setTimer(prune, 3_600_000);
+      this.#store.pruneBefore(this.#clock.now() - this.#retentionMs).then(
+        (n) => n > 0 && this.#log.info({ pruned: n }, "pruned old hook notifications"),
+        (err: unknown) => this.#log.warn({ err }, "could not prune hook notifications"),
+      );
     };
     prune();
     this.#tick();
@@ -164,20 +176,36 @@ export class HookDispatcher {
     }
   }
 
+  /** Starts what is due and sets the timer for the next; one at a time (a tick meanwhile runs after). */
   #tick(): void {
+    if (this.#ticking) {
+      this.#tickAgain = true;
+      return;
+    }
+    this.#ticking = true;
+    void this.#tickOnce().finally(() => {
+      this.#ticking = false;
+      if (this.#tickAgain) {
+        this.#tickAgain = false;
+        this.#tick();
+      }
+    });
+  }
+
+  async #tickOnce(): Promise<void> {
     this.#cancelTimer?.();
     this.#cancelTimer = undefined;
     if (this.#state !== "running") return;
     let next: number | undefined;
     try {
       const free = this.#concurrency - this.#inFlight.size;
-      if (free > 0) for (const d of this.#store.due(this.#clock.now(), free, this.#busy)) this.#start(d);
-      next = this.#store.nextDue(this.#busy);
+      if (free > 0) for (const d of await this.#store.due(this.#clock.now(), free, this.#busy)) if (this.#state === "running") this.#start(d);
+      next = await this.#store.nextDue(this.#busy);
     } catch (err) {
       this.#log.error({ err }, "hook notifications: the queue database failed; trying again shortly");
       next = this.#clock.now() + STORE_TROUBLE_MS;
     }
-    if (next === undefined || this.#inFlight.size >= this.#concurrency) return; // a finishing delivery ticks again
+    if (this.#state !== "running" || next === undefined || this.#inFlight.size >= this.#concurrency) return; // a finishing delivery ticks again
     this.#cancelTimer = this.#clock.setTimer(() => this.#tick(), Math.max(0, next - this.#clock.now()));
   }
 
@@ -198,7 +226,7 @@ export class HookDispatcher {
     const attempts = d.attempts + 1;
     if (!hook) {
       const error = "its hook is no longer in the config";
-      this.#store.giveUp(d.id, d.attempts, error, this.#clock.now());
+      await this.#store.giveUp(d.id, d.attempts, error, this.#clock.now());
       log.warn({ event: "hook.dropped" }, `hook notification dropped: ${error}`);
       this.#emit("gave-up", { delivery: d, attempts: d.attempts, error });
       return;
@@ -211,18 +239,18 @@ export class HookDispatcher {
       const error = err instanceof HookDeliveryError ? err.message : `${(err as Error).name}: ${(err as Error).message}`;
       const now = this.#clock.now();
       if (attempts >= hook.attempts) {
-        this.#store.giveUp(d.id, attempts, error, now);
+        await this.#store.giveUp(d.id, attempts, error, now);
         log.error({ event: "hook.gave-up", attempts, err: error }, `hook ${d.hook} gave up on a ${d.event} notification after ${attempts} tries: ${error} (the transfer is not affected)`);
         this.#emit("gave-up", { delivery: d, attempts, error });
         return;
       }
       const retryAt = now + backoffDelay(attempts - 1, hook.backoff, this.#rng);
-      this.#store.retry(d.id, attempts, error, retryAt, now);
+      await this.#store.retry(d.id, attempts, error, retryAt, now);
       log.warn({ event: "hook.retry", attempts, retryInMs: retryAt - now, err: error }, `hook ${d.hook} failed: ${error}; trying again`);
       this.#emit("retry", { delivery: d, attempts, error, retryAt });
       return;
     }
-    this.#store.delivered(d.id, attempts, this.#clock.now());
+    await this.#store.delivered(d.id, attempts, this.#clock.now());
     log.info({ event: "hook.delivered", attempts }, "hook notification delivered");
     this.#emit("delivered", { delivery: d, attempts });
   }

@@ -1,4 +1,4 @@
-import type { Job, SettledRun, WorkerRunner } from "../../queue/index.js";
+import type { Job, NotificationInput, SettledRun, WorkerRunner } from "../../queue/index.js";
 import type { RemoteTrouble } from "../remotes.js";
 import type { HookFacts } from "./facts.js";
 import type { HookDispatcher } from "./HookDispatcher.js";
@@ -56,34 +56,31 @@ export class HookEvents {
    * attempt; and a wake after each outcome.
    */
   attach(runner: Pick<WorkerRunner, "on">): void {
-    runner.on("job:leased", ({ job }) => this.#dispatcher.emit(this.#run("run.started", job)));
+    runner.on("job:leased", ({ job }) => void this.#dispatcher.emit(this.#run("run.started", job)));
     runner.on("job:deferred", ({ job, reason, runAfter }) => {
       const remote = this.#jobs(job.name)?.remote ?? job.concurrencyKey;
       if (remote === null || !this.#troubled.has(remote)) return;
-      this.#dispatcher.emit({ ...this.#run("run.failed", job), error: `put back without using an attempt: ${reason}`, retryAt: new Date(runAfter).toISOString() });
+      void this.#dispatcher.emit({ ...this.#run("run.failed", job), error: `put back without using an attempt: ${reason}`, retryAt: new Date(runAfter).toISOString() });
     });
     runner.on("lease:expired", ({ job, outcome }) => {
-      if (outcome === "dead") this.#dispatcher.emit({ ...this.#run("job.dead", job), error: job.lastError ?? "its lease expired" });
+      if (outcome === "dead") void this.#dispatcher.emit({ ...this.#run("job.dead", job), error: job.lastError ?? "its lease expired" });
     });
     for (const e of ["job:succeeded", "job:failed", "job:dead"] as const) runner.on(e, () => this.#dispatcher.wake());
   }
 
-  /** The WorkerRunner's onSettle: notifications of the outcome, stored in its transaction. */
-  settled(run: SettledRun): void {
+  /** The WorkerRunner's notify: the notifications of the outcome, for the configured hooks, which the queue stores in its transaction. */
+  settled(run: SettledRun): NotificationInput[] {
     const base = this.#run(run.outcome === "succeeded" ? "run.succeeded" : "run.failed", run.job);
     switch (run.outcome) {
       case "succeeded":
-        this.#dispatcher.record([{ ...base, durationMs: run.durationMs, bytes: run.bytes, files: run.files }]);
-        return;
+        return this.#dispatcher.notifications([{ ...base, durationMs: run.durationMs, bytes: run.bytes, files: run.files }]);
       case "failed":
-        this.#dispatcher.record([{ ...base, durationMs: run.durationMs, error: message(run.error), retryAt: new Date(run.runAfter).toISOString() }]);
-        return;
+        return this.#dispatcher.notifications([{ ...base, durationMs: run.durationMs, error: message(run.error), retryAt: new Date(run.runAfter).toISOString() }]);
       case "dead":
-        this.#dispatcher.record([
+        return this.#dispatcher.notifications([
           { ...base, durationMs: run.durationMs, error: message(run.error) },
           { ...this.#run("job.dead", run.job), error: run.job.lastError ?? message(run.error) },
         ]);
-        return;
       default: {
         const never: never = run;
         throw new Error(`unknown run outcome ${JSON.stringify(never)}`);
@@ -92,11 +89,11 @@ export class HookEvents {
   }
 
   /** file.transferred for each file a job run published (stored before the job completes). */
-  transferred(jobName: string, files: readonly TransferredFile[]): void {
-    if (files.length === 0) return;
+  transferred(jobName: string, files: readonly TransferredFile[]): Promise<void> {
+    if (files.length === 0) return Promise.resolve();
     const info = this.#jobs(jobName);
     const time = new Date(this.#now()).toISOString();
-    this.#dispatcher.emit(...files.map((f): HookFacts => ({
+    return this.#dispatcher.emit(...files.map((f): HookFacts => ({
       event: "file.transferred", time, job: jobName, ...(info ? { kind: info.kind, remote: info.remote, direction: info.direction } : {}),
       path: f.path, source: f.source, bytes: f.bytes, verified: f.verified,
       ...(f.hash ? { hash: f.hash.value, hashAlgorithm: f.hash.algorithm } : {}),
@@ -115,7 +112,7 @@ export class HookEvents {
     }
     for (const name of this.#troubled.keys()) if (!now.has(name)) events.push({ event: "remote.recovered", time, remote: name });
     this.#troubled = now;
-    if (events.length > 0) this.#dispatcher.emit(...events);
+    if (events.length > 0) void this.#dispatcher.emit(...events);
   }
 
   #run(event: "run.started" | "run.succeeded" | "run.failed" | "job.dead", job: Job): HookFacts {

@@ -1,6 +1,6 @@
 /** Hooks and notifications: commands, webhooks and healthchecks pings, stored in the queue until delivered. */
 export { HookDispatcher, type HookDispatcherOptions, type HookDispatcherEventMap } from "./HookDispatcher.js";
-export { HookStore, type HookDelivery, type HookSummary } from "./HookStore.js";
+export type { HookDelivery, HookSummary } from "../../queue/Queue.js";
 export { HookEvents, jobInfoLookup, type HookJobInfo, type TransferredFile } from "./events.js";
 export { resolveHooks, type ResolvedHook, type HookAction } from "./resolve.js";
 export { deliver, signBody, urlOrigin, HookDeliveryError, SIGNATURE_HEADER } from "./deliver.js";

@@ -22,7 +22,7 @@ export interface MirrorRunnerDeps {
   /** The daemon's bandwidth limits; default none. */
   readonly bandwidth?: BandwidthLimits;
   /** Told of the files a run published, failed run or not, before the job completes (hooks: at least once). */
-  readonly onTransferred?: (job: string, files: readonly TransferredFile[]) => void;
+  readonly onTransferred?: (job: string, files: readonly TransferredFile[]) => void | Promise<void>;
   /** Hears the run's plan, files and bytes (the daemon's running-transfers view and metrics). */
   readonly progress?: TransferProgress;
 }
@@ -85,7 +85,7 @@ export function createMirrorHandler(deps: MirrorRunnerDeps): JobHandler<"mirror"
     const result = outcome.result;
     if (!result) throw new Error("internal: a mirror run without a result");
     const where = (rel: string) => ({ remote: remotePathOf(cfg.remoteRoot, rel), local: join(cfg.localRoot, rel) });
-    deps.onTransferred?.(cfg.name, result.transferred.map((t) => {
+    await deps.onTransferred?.(cfg.name, result.transferred.map((t) => {
       const w = where(t.path);
       const [path, source] = cfg.direction === "upload" ? [w.remote, w.local] : [w.local, w.remote];
       return { path, source, bytes: t.size, verified: t.verified, ...(t.hash ? { hash: t.hash } : {}) };

@@ -26,7 +26,7 @@ export interface UploadRunnerDeps {
   /** Who holds a file open for writing; default a /proc scan (findOpenWriters). */
   readonly openWriters?: (path: string, stableMs: number) => Promise<readonly OpenWriter[]>;
   /** Told of each verified file before the job completes (hooks: at least once). */
-  readonly onTransferred?: (job: string, files: readonly TransferredFile[]) => void;
+  readonly onTransferred?: (job: string, files: readonly TransferredFile[]) => void | Promise<void>;
   /** Hears the file's bytes (the daemon's running-transfers view and metrics). */
   readonly progress?: TransferProgress;
 }
@@ -151,7 +151,7 @@ export function createUploadHandler(deps: UploadRunnerDeps): JobHandler<"upload"
     // A kept file found again at start was recorded by the job that sent it; a retry's earlier
     // run published it but died before recording it, so the retry records it (once in all).
     if ("skipped" in outcome && job.attempts <= 1) return {};
-    deps.onTransferred?.(cfg.name, [{ path: remotePath, source: path, bytes: st.size, verified: outcome.verified, ...("hash" in outcome && outcome.hash ? { hash: outcome.hash } : {}) }]);
+    await deps.onTransferred?.(cfg.name, [{ path: remotePath, source: path, bytes: st.size, verified: outcome.verified, ...("hash" in outcome && outcome.hash ? { hash: outcome.hash } : {}) }]);
     return { transfers: [{ path: remotePath, bytes: st.size, durationMs, verified: outcome.verified }] };
   };
 }
@@ -198,7 +198,7 @@ async function finishVanished(cfg: UploadJob, { path, size }: { path: string; si
   if (existing?.type === "file" && existing.size === size && cfg.after.kind !== "keep") {
     log.info({ remotePath }, "already uploaded and cleared from the outbox by an earlier run");
     // That run never recorded its transfer: record it now, so the history holds each file once.
-    deps.onTransferred?.(cfg.name, [{ path: remotePath, source: path, bytes: size, verified: "size" }]);
+    await deps.onTransferred?.(cfg.name, [{ path: remotePath, source: path, bytes: size, verified: "size" }]);
     return { transfers: [{ path: remotePath, bytes: size, durationMs: 0, verified: "size" }] };
   }
   throw new PermanentJobError(`${remotePath}: the file left the outbox before it was uploaded (deleted or moved by someone else)`);

@@ -1,33 +1,7 @@
 import type { Database, Statement } from "better-sqlite3";
-import type { HookEventName } from "../../config/index.js";
-import type { HookFacts } from "./facts.js";
-
-/** A notification waiting for (or done with) its delivery. */
-export interface HookDelivery {
-  readonly id: number;
-  /** The hook's id in the config. */
-  readonly hook: string;
-  readonly event: HookEventName;
-  readonly jobName: string | null;
-  readonly facts: HookFacts;
-  readonly state: "pending" | "delivered" | "failed";
-  /** Tries so far. */
-  readonly attempts: number;
-  readonly nextAttemptAt: number;
-  readonly lastError: string | null;
-  readonly createdAt: number;
-}
-
-/** What `ferry status` shows about hooks. */
-export interface HookSummary {
-  /** Notifications not delivered yet. */
-  readonly pending: number;
-  /** Pending notifications whose last try failed, oldest first (at most 10). */
-  readonly retrying: readonly HookDelivery[];
-  /** Notifications given up within the history kept, newest first (at most 10), and their count. */
-  readonly gaveUp: readonly HookDelivery[];
-  readonly gaveUpCount: number;
-}
+import type { HookFacts } from "../../daemon/hooks/facts.js";
+import type { HookDelivery, HookSummary, NotificationInput } from "../Queue.js";
+import { StatementCache } from "../StatementCache.js";
 
 interface Row {
   id: number; hook: string; event: string; job_name: string | null; facts: string; state: string;
@@ -36,27 +10,29 @@ interface Row {
 
 function toDelivery(r: Row): HookDelivery {
   return {
-    id: r.id, hook: r.hook, event: r.event as HookEventName, jobName: r.job_name, facts: JSON.parse(r.facts) as HookFacts,
+    id: r.id, hook: r.hook, event: r.event as HookDelivery["event"], jobName: r.job_name, facts: JSON.parse(r.facts) as HookFacts,
     state: r.state as HookDelivery["state"], attempts: r.attempts, nextAttemptAt: r.next_attempt_at, lastError: r.last_error, createdAt: r.created_at,
   };
 }
 
 /**
- * The `hook_deliveries` table: notifications are added by whoever saw the event (inside its own
- * transaction when it has one), taken in order per hook, and marked delivered, retried or given up.
+ * The `hook_deliveries` table of the SQLite queue, synchronous: notifications are added by
+ * whoever saw the event (inside the transaction of the outcome that caused them, when there is
+ * one), taken in order per hook, and marked delivered, retried or given up.
  */
-export class HookStore {
+export class HookTable {
   // parameters
   readonly #db: Database;
   // internal state
-  readonly #statements = new Map<string, Statement>();
+  readonly #statements: StatementCache;
 
   constructor(db: Database) {
     this.#db = db;
+    this.#statements = new StatementCache(db);
   }
 
   /** Adds notifications (one per hook and event), due at `now`, in one transaction (or inside the caller's). */
-  add(items: readonly { hook: string; facts: HookFacts }[], now: number): void {
+  add(items: readonly NotificationInput[], now: number): void {
     if (items.length === 0) return;
     const insert = this.#stmt(
       `INSERT INTO hook_deliveries (hook, event, job_name, facts, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -129,8 +105,6 @@ export class HookStore {
   }
 
   #stmt(sql: string): Statement {
-    let s = this.#statements.get(sql);
-    if (!s) this.#statements.set(sql, (s = this.#db.prepare(sql)));
-    return s;
+    return this.#statements.get(sql);
   }
 }
