@@ -15,7 +15,8 @@
 // it throws to fail (retry with backoff, then dead), or throws RetryLaterError to defer without
 // using an attempt. Its AbortSignal fires when stop's grace runs out or the lease was lost.
 export type { Queue, QueueControl, TransferHistory, HookDeliveries, HookDelivery, HookSummary, NotificationInput, NotifyWith, QueueDriverName } from "./Queue.js";
-export { openQueue, isPostgresUrl, redactUrl, QueueDriverMissingError, type OpenQueueOptions } from "./openQueue.js";
+export { openQueue, type OpenQueueOptions } from "./openQueue.js";
+export { isPostgresUrl, redactUrl } from "./redactUrl.js";
 export { SqliteQueue, type SqliteQueueOptions } from "./sqlite/SqliteQueue.js";
 export { HookTable } from "./sqlite/HookTable.js";
 export { openDatabase, CorruptDatabaseError, type Database, type OpenDatabaseOptions } from "./database.js";

@@ -80,7 +80,10 @@ async function setup(driver: QueueTestDriver, t: TestContext, hooks: ResolvedHoo
   return { clock, deliveries, d, tries };
 }
 
-for (const driver of drivers) describe(`${driver.name}: HookDispatcher (injected clock)`, () => {
+// The dispatcher's timing logic on the in-process driver only: ManualClock.advance fires timers
+// without waiting for a networked driver's round trips in between. The Postgres deliveries'
+// semantics (order per hook, claims across nodes) are in test/queue/postgres.test.ts.
+for (const driver of drivers.filter((d) => d.name === "sqlite")) describe(`${driver.name}: HookDispatcher (injected clock)`, () => {
   it("retries with doubling, capped backoff, then gives up after the hook's attempts", async (t) => {
     const { clock, d, tries } = await setup(driver, t, [hook("h")], () => false);
     const gaveUp: number[] = [];

@@ -10,6 +10,7 @@ import { createMirrorRunHandlers, FileMirrorStateStore, type MirrorRunDeps, type
 import { silentLogger } from "../../src/log/index.js";
 import { JobStore, openDatabase, WorkerRunner, type EnqueueInput, type EnqueueOptions, type Job, type JobKind } from "../../src/queue/index.js";
 import type { Queue } from "../../src/queue/Queue.js";
+import { SqliteQueue } from "../../src/queue/sqlite/SqliteQueue.js";
 import { startFerryServer, type RunningFerryServer } from "../helpers/ferryServer.js";
 import { pseudoRandomBytes, tempDir } from "../helpers/tmp.js";
 import { waitUntil } from "./harness.js";
@@ -99,7 +100,10 @@ export async function startFleet(t: TestContext, o: FleetOptions): Promise<Fleet
   for (let i = 1; i <= (o.nodes ?? 2); i++) {
     const name = `node${i}`;
     const db = openDatabase(dbFile);
-    const store = new JobStore(db, { leaseMs, maxAttempts: o.maxAttempts ?? 5, backoff: { baseMs: 10, capMs: 50, jitter: 0 } });
+    const storeOptions = { leaseMs, maxAttempts: o.maxAttempts ?? 5, backoff: { baseMs: 10, capMs: 50, jitter: 0 } };
+    // The tests drive the queue by hand through the sync store; the workers use the async driver over the same connection.
+    const store = new JobStore(db, storeOptions);
+    const queue = new SqliteQueue(db, storeOptions);
     const remotes = new RemoteRegistry([remoteEndpoint("srv", { url: server.url(), connections: 4 })], { backoff: { baseMs: 100, capMs: 1000, jitter: 0 }, logger: silentLogger() });
     const deps: MirrorRunDeps = {
       jobs, remotes, queue: o.wrapQueue ? o.wrapQueue(asyncQueue(store)) : asyncQueue(store), state: new FileMirrorStateStore(join(dir.path, "state")), recordsDir: join(dir.path, "state"),
@@ -110,7 +114,7 @@ export async function startFleet(t: TestContext, o: FleetOptions): Promise<Fleet
     nodes.push({
       name, store, remotes, handlers,
       start: (so = {}) => {
-        const runner = new WorkerRunner(store, {
+        const runner = new WorkerRunner(queue, {
           handlers: { mirror: handlers.plan, "mirror-part": handlers["mirror-part"], "mirror-finish": handlers["mirror-finish"] },
           concurrency: so.concurrency ?? 2, workerIdPrefix: name, pollIntervalMs: 20, leaseMs, sweepIntervalMs: 100,
           isRetryable: isRetryableJobError, logger: silentLogger(),

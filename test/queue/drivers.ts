@@ -1,8 +1,9 @@
 // The queue drivers every shared queue test runs against (issue 16): each case runs once per
-// entry, through the async Queue API only. SQLite is here; the Postgres entry is added where
-// the driver is built (openTestPostgresQueue in test/queue/postgresDriver.ts).
+// entry, through the async Queue API only: SQLite (:memory:) and Postgres (a fresh schema of a
+// throwaway cluster per test file, test/queue/postgresDriver.ts).
 import type { TestContext } from "node:test";
 import { openDatabase, SqliteQueue, type BackoffPolicy, type Clock, type Queue } from "../../src/queue/index.js";
+import { postgresTestDriver } from "./postgresDriver.js";
 
 /** What a test may set on the queue it opens. */
 export interface QueueTestOptions {
@@ -30,4 +31,4 @@ export const sqliteDriver: QueueTestDriver = {
 };
 
 /** Every driver the shared cases run against. */
-export const drivers: readonly QueueTestDriver[] = [sqliteDriver];
+export const drivers: readonly QueueTestDriver[] = [sqliteDriver, postgresTestDriver];

@@ -1,3 +1,6 @@
+import { redactUrl } from "../redactUrl.js";
+
+export { redactUrl };
 // Typed errors of the Postgres driver. Every message names the database by its URL without the
 // password (redactUrl), and the cause's text is scrubbed of the password too, so logging any of
 // these errors, or their `cause`, never writes a secret.
@@ -51,17 +54,6 @@ export class QueueClosedError extends Error {
   }
 }
 
-/** The URL with any password removed (userinfo and a `password=` parameter); unparseable URLs lose everything between `//` and `@`. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = "";
-    if (u.searchParams.has("password")) u.searchParams.set("password", "***");
-    return u.toString();
-  } catch {
-    return url.replace(/\/\/[^/]*@/, "//***@");
-  }
-}
 
 /** SQLSTATE classes and Node codes that mean "the server is not there right now". */
 const UNREACHABLE_SQLSTATES = new Set([
