@@ -14,7 +14,7 @@ const rows: { title: string; argv: string[]; execArgv?: string[]; nodeOptions?: 
   { title: "no command", argv: ["node", "main.js", "--help"], expected: false },
   { title: "the user's --max-semi-space-size wins", argv: ["node", "main.js", "daemon"], execArgv: ["--max-semi-space-size=8"], expected: false },
   { title: "also spelt with underscores", argv: ["node", "main.js", "daemon"], execArgv: ["--max_semi_space_size=8"], expected: false },
-  { title: "also in NODE_OPTIONS", argv: ["node", "main.js", "daemon"], nodeOptions: "--enable-source-maps --semi-space-growth-factor=4", expected: false },
+  { title: "also in NODE_OPTIONS", argv: ["node", "main.js", "daemon"], nodeOptions: "--enable-source-maps --max-semi-space-size=4", expected: false },
   { title: "other node flags do not count", argv: ["node", "main.js", "daemon"], execArgv: ["--import", "tsx"], nodeOptions: "--max-old-space-size=256", expected: true },
 ];
 for (const row of rows) {
