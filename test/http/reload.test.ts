@@ -99,4 +99,19 @@ describe("SIGHUP re-binds the HTTP surface (a real daemon)", () => {
     await waitUntil(() => reloads() > before, { timeoutMs: 15_000, what: "the reload with http", exited: d.daemon });
     assert.ok(await answers(portOf(2)));
   });
+
+  it("127.0.0.1:P to 0.0.0.0:P (the kernel refuses both at once): the old listener makes way, the new one answers", { timeout: 30_000 }, async () => {
+    const port = await freePort();
+    let before = reloads();
+    await reload({ listen: `127.0.0.1:${port}`, token: TOKEN });
+    await waitUntil(() => reloads() > before, { timeoutMs: 15_000, what: "the reload to a fixed port", exited: d.daemon });
+    assert.equal(portOf(3), port);
+    before = reloads();
+    await reload({ listen: `0.0.0.0:${port}`, token: TOKEN });
+    await waitUntil(() => reloads() > before, { timeoutMs: 15_000, what: "the reload to the wildcard address", exited: d.daemon });
+    assert.equal(d.daemon.messages(READY).at(-1)!.host, "0.0.0.0");
+    assert.ok(await answers(port));
+    // An exposed listen: reads need the token now.
+    assert.equal((await fetch(`http://127.0.0.1:${port}/api/v1/status`)).status, 401);
+  });
 });
