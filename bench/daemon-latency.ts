@@ -1,13 +1,15 @@
 /**
  * Benchmark: the daemon's outbox path, end to end, on loopback.
- *   node --import tsx bench/daemon-latency.ts [--window MS] [--files N] [--bulk N] [--workers N]
+ *   node --import tsx bench/daemon-latency.ts [--window MS] [--files N] [--bulk N] [--workers N] [--built]
  * 1. Latency: N files (default 100), one at a time; for each, the time from the producer's
  *    close() in the outbox to the file's appearance under its final name on the server.
  *    p50/p95 are printed with the stability window (default 250 ms) and without it.
  * 2. Throughput: --bulk files (default 1000) of 64 KiB dropped at once; the time from the first
  *    write to the last arrival under its final name.
  * The server is ferry's own, in this process (its folder is watched with fs.watch to time
- * arrivals); the daemon is the real `ferry daemon` process, spawned from source.
+ * arrivals); the daemon is the real `ferry daemon` process, spawned from source, or with
+ * --built from dist/ as installed (build first: npx tsc -p tsconfig.build.json). The daemon's
+ * peak and final RSS are printed last.
  */
 import { spawn } from "node:child_process";
 import { watch, existsSync } from "node:fs";
@@ -33,6 +35,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const { values } = parseArgs({ options: {
   window: { type: "string", default: "250" }, files: { type: "string", default: "100" },
   bulk: { type: "string", default: "1000" }, workers: { type: "string", default: "8" },
+  built: { type: "boolean", default: false },
 } });
 const windowMs = Number(values.window);
 const files = Number(values.files);
@@ -63,11 +66,16 @@ await writeFile(join(work, "ferry.json"), JSON.stringify({
   remotes: { srv: { url: `ftp://bench:bench@127.0.0.1:${port}/`, connections: workers } },
   jobs: [{ name: "outbox", kind: "upload", watch: join(work, "outbox"), target: "srv:/inbox", stable: windowMs, after: "delete" }],
 }));
-const daemon = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src", "cli", "main.ts"), "daemon", "--config", join(work, "ferry.json")],
+// The daemon refuses a watch folder that does not exist (issue 14).
+await mkdir(join(work, "outbox"));
+const cli = values.built ? [join(ROOT, "dist", "src", "cli", "main.js")] : ["--import", "tsx", join(ROOT, "src", "cli", "main.ts")];
+const daemon = spawn(process.execPath, [...cli, "daemon", "--config", join(work, "ferry.json")],
   { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
 try {
-  for (let i = 0; i < 200 && !existsSync(join(work, "outbox")); i++) await sleep(50);
-  await sleep(500); // the watcher's initial scan
+  // One file through the whole path first: the daemon is up and its watcher has scanned.
+  const warmup = Buffer.alloc(1024, 1);
+  await writeFile(join(work, "outbox", "warmup.bin"), warmup);
+  await arrived("warmup.bin");
 
   const body = Buffer.alloc(64 * 1024, 7);
   const latencies: number[] = [];
@@ -100,6 +108,9 @@ try {
     console.log(`  all under their final names after ${(total / 1000).toFixed(2)} s (window ${windowMs} ms included) = ${(bulk / (total / 1000)).toFixed(0)} files/s, ${((bulk * 64) / 1024 / (total / 1000)).toFixed(1)} MiB/s`);
     if (!Number.isNaN(cpu)) console.log(`  the daemon process used ${cpu.toFixed(2)} s of CPU for it (${((cpu * 1000) / bulk).toFixed(1)} ms per file)`);
   }
+  const status = await readFile(`/proc/${daemon.pid}/status`, "utf8").catch(() => "");
+  const mib = (field: string) => (Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1]) / 1024).toFixed(1);
+  if (status !== "") console.log(`daemon RSS: peak ${mib("VmHWM")} MiB, now ${mib("VmRSS")} MiB`);
 } finally {
   daemon.kill("SIGTERM");
   await new Promise((resolve) => daemon.once("exit", resolve));

@@ -1,8 +1,10 @@
 /**
  * Benchmark: what the daemon's HTTP surface costs (issue 14).
- *   npx tsc -p tsconfig.json && node --import tsx bench/httpCost.ts [--idle-seconds N] [--scrapes N] [--node-options=--max-semi-space-size=1]
+ *   npx tsc -p tsconfig.json && node --import tsx bench/httpCost.ts [--idle-seconds N] [--runs N] [--scrapes N] [--node-options=--max-semi-space-size=1]
  * Runs the built daemon (dist/, as installed; not under tsx) with its embedded server and three
- * jobs, idle, without and then with `http`, and reports RSS and CPU over the idle window. Then
+ * jobs, idle, without and then with `http`, --runs times each (alternating), and reports the
+ * median RSS at the end of the idle window and the median CPU over it. The daemon inherits this
+ * process's environment (MALLOC_ARENA_MAX=2 node … measures glibc's arena cap). Then
  * a daemon with 50 jobs and 10,000 transfers in its history: the time of GET /metrics and
  * GET /api/v1/status. Last, what each part of the daemon costs in RSS when imported alone.
  */
@@ -18,12 +20,14 @@ import { parseArgs } from "node:util";
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const MAIN = join(ROOT, "dist", "src", "cli", "main.js");
 const { values } = parseArgs({ options: {
-  "idle-seconds": { type: "string", default: "30" }, scrapes: { type: "string", default: "30" },
+  "idle-seconds": { type: "string", default: "60" }, runs: { type: "string", default: "3" }, scrapes: { type: "string", default: "30" },
+  "skip-scrape": { type: "boolean", default: false },
   // e.g. "--max-semi-space-size=1": what V8's young generation costs an idle daemon.
   "node-options": { type: "string", default: "" },
 } });
 const nodeOptions = values["node-options"].split(" ").filter((o) => o !== "");
 const idleSeconds = Number(values["idle-seconds"]);
+const runs = Number(values.runs);
 const scrapes = Number(values.scrapes);
 if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build first (npx tsc -p tsconfig.json)`);
 
@@ -146,10 +150,7 @@ function partsCost(): { part: string; rssMiB: number }[] {
     ["+ client and sync engine", `${dist}/sync/index.js`],
     ["+ daemon (scheduler, watcher, node-cron, chokidar, pino)", `${dist}/daemon/index.js`],
     ["+ CLI (commander)", `${dist}/cli/commands/daemon.js`],
-    ["+ prom-client", "prom-client"],
-    ["+ fastify", "fastify"],
-    ["+ @fastify/static", "@fastify/static"],
-    ["+ http module (all of it)", `${dist}/http/index.js`],
+    ["+ http module (fastify, prom-client, routes)", `${dist}/http/index.js`],
   ];
   const script = `
     const steps = ${JSON.stringify(steps)};
@@ -165,11 +166,17 @@ function partsCost(): { part: string; rssMiB: number }[] {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.95))]!;
 
-console.log(`node ${process.version}; idle window ${idleSeconds} s; daemon node options: ${nodeOptions.join(" ") || "none"}`);
-const off = await idle(false);
-const on = await idle(true);
-console.log(`idle daemon, server + 3 jobs, http off: RSS ${off.rssMiB.toFixed(1)} MiB, CPU ${off.cpuPercent.toFixed(2)} %`);
-console.log(`idle daemon, server + 3 jobs, http on:  RSS ${on.rssMiB.toFixed(1)} MiB, CPU ${on.cpuPercent.toFixed(2)} %`);
+console.log(`node ${process.version}; idle window ${idleSeconds} s, ${runs} runs; daemon node options: ${nodeOptions.join(" ") || "none"}; MALLOC_ARENA_MAX ${process.env.MALLOC_ARENA_MAX ?? "unset"}`);
+const offRuns: { rssMiB: number; cpuPercent: number }[] = [];
+const onRuns: { rssMiB: number; cpuPercent: number }[] = [];
+for (let i = 0; i < runs; i++) {
+  offRuns.push(await idle(false));
+  onRuns.push(await idle(true));
+}
+for (const [name, rs] of [["off", offRuns], ["on: ", onRuns]] as const) {
+  console.log(`idle daemon, server + 3 jobs, http ${name}: RSS median ${median(rs.map((r) => r.rssMiB)).toFixed(1)} MiB (${rs.map((r) => r.rssMiB.toFixed(1)).join(", ")}), CPU median ${median(rs.map((r) => r.cpuPercent)).toFixed(2)} % (${rs.map((r) => r.cpuPercent.toFixed(2)).join(", ")})`);
+}
+if (values["skip-scrape"]) process.exit(0);
 const s = await scrapeCost();
 console.log(`50 jobs, 10,000 transfers: GET /metrics median ${median(s.metricsMs).toFixed(1)} ms, p95 ${p95(s.metricsMs).toFixed(1)} ms (${s.bytes} bytes); GET /api/v1/status median ${median(s.statusMs).toFixed(1)} ms, p95 ${p95(s.statusMs).toFixed(1)} ms; RSS after ${s.rssMiB.toFixed(1)} MiB`);
 let prev = 0;

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import "./idleHeap.js";
 import { CommanderError } from "commander";
 import { LocalFileError } from "../sync/localErrors.js";
 import { CliError, ExitCode } from "./exitCodes.js";

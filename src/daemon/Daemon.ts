@@ -20,12 +20,7 @@ import { Activity } from "./activity.js";
 import { JobActions } from "./jobActions.js";
 import type { DaemonOperations, Readiness, RemoteView } from "./operations.js";
 import { collectStatus } from "./status.js";
-
-/** The HTTP surface as the daemon holds it (loaded only when the config has an http section). */
-interface HttpSurface {
-  readonly port: number;
-  close(): Promise<void>;
-}
+import { HttpSurface } from "./httpSurface.js";
 
 /** Options of a Daemon. */
 export interface DaemonOptions {
@@ -67,7 +62,7 @@ export class Daemon {
   readonly #mirrorJobs = new Map<string, MirrorJob>();
   #pruneTimer: NodeJS.Timeout | undefined;
   #stopping: Promise<void> | undefined;
-  #http: HttpSurface | undefined;
+  readonly #http: HttpSurface;
   #actions: JobActions | undefined;
   /** Running transfers, counters and the event stream of the HTTP surface. */
   readonly activity: Activity;
@@ -97,11 +92,12 @@ export class Daemon {
     replaceJobs(this.#uploadJobs, this.#config.uploads);
     replaceJobs(this.#mirrorJobs, this.#config.mirrors);
     this.activity = new Activity(options.config);
+    this.#http = new HttpSurface({ logger: this.#log, operations: () => this.operations() });
   }
 
   /** The HTTP surface's port, when the config has an http section. */
   get httpPort(): number | undefined {
-    return this.#http?.port;
+    return this.#http.port;
   }
 
   /** The embedded server's port, when the config has a server section. */
@@ -139,7 +135,7 @@ export class Daemon {
   }
 
   async #shutdown(graceMs: number): Promise<void> {
-    await this.#http?.close().catch((err: unknown) => this.#log.warn({ err }, "closing the HTTP surface failed"));
+    await this.#http.close().catch((err: unknown) => this.#log.warn({ err }, "closing the HTTP surface failed"));
     this.#scheduler?.stop();
     clearInterval(this.#pruneTimer);
     clearInterval(this.#refusedTimer);
@@ -370,6 +366,19 @@ export class Daemon {
   async reload(next: ResolvedConfig): Promise<ReloadPlan> {
     if (this.#stopping || !this.#store) throw new Error("the daemon is not running");
     const plan = await planReload(this.#config, next);
+    // The new HTTP listener is bound first: one that cannot be refuses the reload, nothing changed.
+    const http = await this.#http.prepare(next.http);
+    try {
+      await this.#applyReload(next, plan);
+    } catch (err) {
+      await http.abort();
+      throw err;
+    }
+    await http.commit();
+    return plan;
+  }
+
+  async #applyReload(next: ResolvedConfig, plan: ReloadPlan): Promise<void> {
     for (const job of plan.stopWatching) {
       await this.#watchers.get(job.name)?.close();
       this.#watchers.delete(job.name);
@@ -388,7 +397,6 @@ export class Daemon {
     if (plan.needRestart.length > 0) {
       this.#log.warn({ event: "daemon.reload-needs-restart", settings: plan.needRestart }, `changed settings keep their running values until a restart: ${plan.needRestart.join(", ")}`);
     }
-    return plan;
   }
 
   /** Queues the upload of a stable file; never rejects (a refusal is kept and retried). */
@@ -439,16 +447,13 @@ export class Daemon {
 
   /** The HTTP surface (API, metrics, dashboard), when configured; fastify is loaded only then. */
   async #startHttp(): Promise<void> {
-    const http = this.#config.http;
-    if (!http) return;
-    const { startHttpServer } = await import("../http/index.js");
-    this.#http = await startHttpServer(this.operations(), { host: http.host, port: http.port, ...(http.token !== undefined ? { token: http.token } : {}), logger: this.#log });
-    this.#log.info({ event: "http.ready", host: http.host, port: this.#http.port, token: http.token !== undefined }, "HTTP API, metrics and dashboard listening");
+    await this.#http.start(this.#config.http);
   }
 
   /** The daemon as its HTTP surface sees it (valid once start() resolved). */
   operations(): DaemonOperations {
-    const config = this.#config;
+    // Read at each call: a SIGHUP reload replaces the config under a running HTTP surface.
+    const daemon = this;
     const store = (): Queue => {
       if (!this.#store) throw new Error("the daemon has not started");
       return this.#store;
@@ -456,11 +461,13 @@ export class Daemon {
     const actions = this.#actions;
     if (!actions) throw new Error("the daemon has not started");
     return {
-      config,
+      get config() {
+        return daemon.#config;
+      },
       activity: this.activity,
       actions,
       ready: () => this.#readiness(),
-      status: () => collectStatus(config),
+      status: () => collectStatus(this.#config),
       remotes: () => this.#remoteViews(),
       queueDepth: async () => {
         const depth = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<(typeof JOB_STATES)[number], number>;
@@ -468,8 +475,8 @@ export class Daemon {
         return depth;
       },
       secrets: () => [
-        ...config.remotes.map((r) => r.connect.password).filter((p): p is string => p !== undefined && p.length > 0),
-        ...(config.http?.token !== undefined ? [config.http.token] : []),
+        ...this.#config.remotes.map((r) => r.connect.password).filter((p): p is string => p !== undefined && p.length > 0),
+        ...(this.#config.http?.token !== undefined ? [this.#config.http.token] : []),
       ],
     };
   }

@@ -1,5 +1,8 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Counter as CounterType, Registry } from "prom-client";
 import type { DaemonOperations } from "../daemon/operations.js";
+import { promClient } from "./deps.js";
+
+const { collectDefaultMetrics, Counter, Gauge, Histogram, Registry: RegistryClass } = promClient;
 
 /** Buckets of a job run's duration in seconds: from a no-change scan to a long first mirror. */
 const RUN_BUCKETS = [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 14_400];
@@ -11,7 +14,7 @@ const RUN_BUCKETS = [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 14_400];
  * activity since start; gauges are read from the queue and the remotes at scrape time.
  */
 export function createMetrics(ops: DaemonOperations): Registry {
-  const register = new Registry();
+  const register = new RegistryClass();
   // The event-loop lag monitor samples every 10 ms by default, which alone kept an idle daemon
   // at a measurable CPU share (bench/README.md); a 100 ms resolution still shows real stalls.
   collectDefaultMetrics({ register, eventLoopMonitoringPrecision: 100 });
@@ -19,7 +22,7 @@ export function createMetrics(ops: DaemonOperations): Registry {
   // flags them); the process metrics that matter (CPU, memory, fds, event loop lag) stay.
   for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) register.removeSingleMetric(name);
   const a = ops.activity;
-  const fromMap = (counter: Counter<string>, map: ReadonlyMap<string, number>): void => {
+  const fromMap = (counter: CounterType<string>, map: ReadonlyMap<string, number>): void => {
     counter.reset();
     for (const [key, n] of map) {
       const { job, ...rest } = JSON.parse(key) as Record<string, string>;

@@ -1,14 +1,14 @@
-import fastifyStatic from "@fastify/static";
-import Fastify, { type FastifyInstance } from "fastify";
+import type { FastifyInstance } from "fastify";
 import type { DaemonOperations } from "../daemon/operations.js";
 import type { Logger } from "../log/index.js";
 import { isLoopbackHost } from "../config/index.js";
 import { registerApi } from "./api.js";
 import { bearerGuard } from "./auth.js";
-import { dashboardDir } from "./dashboardDir.js";
+import { registerDashboard } from "./dashboard.js";
 import { registerEvents } from "./events.js";
 import { createMetrics } from "./metrics.js";
 import { createScrubber } from "./scrub.js";
+import { fastify } from "./deps.js";
 
 /** Options of the HTTP surface. */
 export interface HttpOptions {
@@ -22,19 +22,38 @@ export interface HttpOptions {
 /** A listening HTTP surface. */
 export interface HttpServer {
   readonly port: number;
+  /** Replace the bearer token (a SIGHUP reload that changed only the token): the next request is checked against it. */
+  setToken(token: string | undefined): void;
   close(): Promise<void>;
 }
 
 /** Request bodies are tiny (actions take none): anything larger is refused with 413 before it is read. */
 export const BODY_LIMIT = 16 * 1024;
 
-/** Builds the fastify app: health, metrics, JSON API, event stream and dashboard, behind the bearer guard. */
-export async function buildHttpApp(ops: DaemonOperations, options: HttpOptions): Promise<FastifyInstance> {
+/**
+ * No route here declares a JSON schema (actions take no body; the config is checked by zod),
+ * so fastify gets compilers that refuse one: fastify then never loads ajv and
+ * fast-json-stringify, about a hundred modules an idle daemon would carry for nothing.
+ */
+const NO_SCHEMAS = {
+  compilersFactory: {
+    buildValidator: () => () => {
+      throw new Error("an HTTP route declares a JSON schema, but the daemon's HTTP surface loads no schema validator (src/http/server.ts)");
+    },
+    buildSerializer: () => () => {
+      throw new Error("an HTTP route declares a response schema, but the daemon's HTTP surface loads no schema serializer (src/http/server.ts)");
+    },
+  },
+};
+
+/** Builds the fastify app: health, metrics, JSON API, event stream and dashboard, behind the bearer guard (which reads `auth.token` at each request). */
+export async function buildHttpApp(ops: DaemonOperations, options: HttpOptions, auth: { token: string | undefined } = { token: options.token }): Promise<FastifyInstance> {
   // fastify's own logger stays off: ours logs one line per request without headers (the token) or query.
-  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT, forceCloseConnections: true, return503OnClosing: true });
+  const app = fastify({ logger: false, bodyLimit: BODY_LIMIT, forceCloseConnections: true, return503OnClosing: true, schemaController: NO_SCHEMAS });
   const log = options.logger.child({ component: "http" });
   const scrub = createScrubber(() => ops.secrets());
-  app.addHook("onRequest", bearerGuard({ token: options.token, exposed: !isLoopbackHost(options.host) }));
+  const exposed = !isLoopbackHost(options.host);
+  app.addHook("onRequest", bearerGuard({ get token() { return auth.token; }, exposed }));
   app.addHook("onSend", async (req, reply, payload) => {
     void reply.header("x-content-type-options", "nosniff").header("referrer-policy", "no-referrer").header("x-frame-options", "DENY");
     if (req.url.startsWith("/api/") || req.url.startsWith("/metrics")) void reply.header("cache-control", "no-store");
@@ -59,16 +78,14 @@ export async function buildHttpApp(ops: DaemonOperations, options: HttpOptions):
   app.get("/metrics", async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
   registerApi(app, ops);
   registerEvents(app, ops, scrub);
-  const csp = "default-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'";
-  await app.register(fastifyStatic, { root: dashboardDir(), prefix: "/dashboard/", wildcard: false, cacheControl: false,
-    setHeaders: (res) => res.setHeader("content-security-policy", csp) });
-  app.get("/", async (_req, reply) => reply.header("content-security-policy", csp).sendFile("index.html"));
+  registerDashboard(app);
   return app;
 }
 
 /** Starts the HTTP surface; a port in use or a bad address rejects with the address in the message. */
 export async function startHttpServer(ops: DaemonOperations, options: HttpOptions): Promise<HttpServer> {
-  const app = await buildHttpApp(ops, options);
+  const auth = { token: options.token };
+  const app = await buildHttpApp(ops, options, auth);
   try {
     await app.listen({ host: options.host, port: options.port });
   } catch (err) {
@@ -77,5 +94,5 @@ export async function startHttpServer(ops: DaemonOperations, options: HttpOption
   }
   const address = app.server.address();
   const port = typeof address === "object" && address !== null ? address.port : options.port;
-  return { port, close: () => app.close() };
+  return { port, setToken: (token) => { auth.token = token; }, close: () => app.close() };
 }

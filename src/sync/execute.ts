@@ -26,6 +26,8 @@ export interface ProgressSink {
   bytes?(n: number): void;
   /** A transfer ended, well or not. */
   fileDone?(path: string, ok: boolean): void;
+  /** A file is transferred, verified and under its final name, while the run goes on (before its fileDone). */
+  fileTransferred?(file: TransferredFile): void;
 }
 
 /** Options of executePlan. */
@@ -258,7 +260,9 @@ async function runBatch(batch: TransferOp[], options: ExecuteOptions, result: Ex
       options.progress?.fileDone?.(op.path, false);
       continue;
     }
-    result.transferred.push({ ...out, path: op.path, size: op.size, reason: op.reason, attempts: 1 });
+    const done: TransferredFile = { ...out, path: op.path, size: op.size, reason: op.reason, attempts: 1 };
+    result.transferred.push(done);
+    options.progress?.fileTransferred?.(done);
     if (op.srcStamp !== undefined) {
       options.state?.set(op.path, { size: op.size, srcStamp: op.srcStamp, ...(out.hash ? { hash: out.hash } : {}) });
       options.state?.saveSoon();
@@ -334,7 +338,9 @@ async function transferOne(op: TransferOp, ctx: Context, options: ExecuteOptions
       onRetry: (err, retry, delayMs) => options.logger?.warn({ path: op.path, retry, delayMs, err: describeError(err) }, "transfer failed, retrying"),
       shouldStop: () => result.stoppedBy !== undefined,
     });
-    result.transferred.push({ ...outcome, path: op.path, size: op.size, reason: op.reason, attempts });
+    const done: TransferredFile = { ...outcome, path: op.path, size: op.size, reason: op.reason, attempts };
+    result.transferred.push(done);
+    options.progress?.fileTransferred?.(done);
     if (outcome.restarted) options.logger?.warn({ path: op.path, reason: outcome.restarted }, "partial file discarded: started over from byte 0");
     if (op.srcStamp !== undefined) {
       options.state?.set(op.path, { size: op.size, srcStamp: op.srcStamp, ...(outcome.hash ? { hash: outcome.hash } : {}) });

@@ -4,6 +4,7 @@ import { isRetriable } from "../../client/index.js";
 import type { Logger } from "../../log/index.js";
 import { RetryLaterError, type HandlerResult, type JobHandler, type TransferInput } from "../../queue/index.js";
 import { createFilter, planTotals, remotePathOf, runMirror, stateFileFor, SyncState, type MirrorOutcome } from "../../sync/index.js";
+import type { TransferredFile as SyncTransferredFile } from "../../sync/execute.js";
 import { DAEMON_MAX_DELETE, parseMaxDelete } from "../../sync/deleteGuard.js";
 import type { MirrorJob } from "../config.js";
 import { PermanentJobError } from "../errors.js";
@@ -21,7 +22,10 @@ export interface MirrorRunnerDeps {
   readonly logger: Logger;
   /** The daemon's bandwidth limits; default none. */
   readonly bandwidth?: BandwidthLimits;
-  /** Told of the files a run published, failed run or not, before the job completes (hooks: at least once). */
+  /**
+   * Told of each file as the run publishes it (verified, under its final name), failed run or
+   * not; the job completes only once every call has returned or resolved (hooks: at least once).
+   */
   readonly onTransferred?: (job: string, files: readonly TransferredFile[]) => void | Promise<void>;
   /** Hears the run's plan, files and bytes (the daemon's running-transfers view and metrics). */
   readonly progress?: TransferProgress;
@@ -54,6 +58,16 @@ export function createMirrorHandler(deps: MirrorRunnerDeps): JobHandler<"mirror"
     const started = new Map<string, number>();
     const durations = new Map<string, number>();
     const bucket = deps.bandwidth?.for(cfg.remote);
+    const where = (rel: string) => ({ remote: remotePathOf(cfg.remoteRoot, rel), local: join(cfg.localRoot, rel) });
+    // Each file's hook notification goes out as the engine publishes it, not at the run's end:
+    // a long mirror's first files are announced while it runs (and survive a crash mid-run).
+    const reported: Promise<void>[] = [];
+    const report = (t: SyncTransferredFile): void => {
+      const w = where(t.path);
+      const [path, source] = cfg.direction === "upload" ? [w.remote, w.local] : [w.local, w.remote];
+      const done = deps.onTransferred?.(cfg.name, [{ path, source, bytes: t.size, verified: t.verified, ...(t.hash ? { hash: t.hash } : {}) }]);
+      if (done) reported.push(done.catch((err: unknown) => log.error({ err, path }, "could not record the file's hook notification")));
+    };
     let outcome: MirrorOutcome;
     try {
       outcome = await runMirror({
@@ -77,19 +91,16 @@ export function createMirrorHandler(deps: MirrorRunnerDeps): JobHandler<"mirror"
             durations.set(p, Math.round(performance.now() - (started.get(p) ?? performance.now())));
             deps.progress?.done(job.id, p, ok);
           },
+          fileTransferred: report,
         },
       });
     } catch (err) {
       throw retryLaterIn(err) ?? err;
+    } finally {
+      await Promise.all(reported);
     }
     const result = outcome.result;
     if (!result) throw new Error("internal: a mirror run without a result");
-    const where = (rel: string) => ({ remote: remotePathOf(cfg.remoteRoot, rel), local: join(cfg.localRoot, rel) });
-    await deps.onTransferred?.(cfg.name, result.transferred.map((t) => {
-      const w = where(t.path);
-      const [path, source] = cfg.direction === "upload" ? [w.remote, w.local] : [w.local, w.remote];
-      return { path, source, bytes: t.size, verified: t.verified, ...(t.hash ? { hash: t.hash } : {}) };
-    }));
     if (result.failed.length > 0) {
       const down = deps.remotes.downFor(cfg.remote);
       const summary = `${result.failed.length} operation(s) failed, ${result.transferred.length} file(s) transferred; first: ${result.failed[0]!.path === "" ? "" : `${result.failed[0]!.path}: `}${result.failed[0]!.error}`;
