@@ -16,6 +16,8 @@ CREATE TABLE jobs (
   dedupe_key       text,
   -- Groups jobs that share a scarce resource (a remote's connections) for per-key lease caps.
   concurrency_key  text,
+  -- The only node that may lease it (an outbox upload: the node whose disk has the file); NULL: any.
+  node             text CHECK (node IS NULL OR node <> ''),
   payload          jsonb   NOT NULL,
   -- queued: waiting for its first run (or deferred); leased: a worker holds it;
   -- failed: an attempt failed and it waits for its retry at run_after; done and dead are final.

@@ -33,9 +33,9 @@ export interface DaemonOptions {
 /** How often stable files the database refused are offered to it again, in ms. */
 const REFUSED_RETRY_MS = 5000;
 
-/** The dedupe key of an outbox file: one waiting upload per file. */
-export function uploadDedupeKey(job: string, path: string): string {
-  return `upload:${job}:${path}`;
+/** The dedupe key of an outbox file: one waiting upload per file (per node on a shared queue, where each node has its own disk). */
+export function uploadDedupeKey(job: string, path: string, node?: string): string {
+  return node === undefined ? `upload:${job}:${path}` : `upload:${node}:${job}:${path}`;
 }
 
 /**
@@ -230,6 +230,7 @@ export class Daemon {
       },
       concurrency: c.workers,
       workerIdPrefix: `${c.node}:${process.pid}`,
+      node: c.node,
       keyLimits: this.#remotes.keyLimits(),
       isRetryable: isRetryableJobError,
       logger: this.#log,
@@ -407,9 +408,12 @@ export class Daemon {
         log.info({ size: file.size }, "file stable; its upload is already running");
         return;
       }
+      // On a queue shared by several nodes the upload is bound to this node, whose disk has the
+      // file (a single box binds nothing: a renamed host must not strand its queued uploads).
+      const node = this.#store!.driver === "postgres" ? this.#config.node : undefined;
       const { job: row, created } = await this.#store!.enqueue(
         { kind: "upload", payload: { job: job.name, path: file.path, size: file.size, mtimeMs: file.mtimeMs },
-          dedupeKey: uploadDedupeKey(job.name, file.path), concurrencyKey: job.remote },
+          dedupeKey: uploadDedupeKey(job.name, file.path, node), concurrencyKey: job.remote, ...(node ? { node } : {}) },
         // A file rewritten while its upload runs gets a new job: the running one sent the old bytes.
         { coalesceWithLeased: false },
       );
@@ -437,7 +441,7 @@ export class Daemon {
   async #isRunning(job: UploadJob, file: StableFile): Promise<boolean> {
     // Leased jobs are at most `workers` rows per node: cheap to scan.
     return (await this.#store!.listJobs({ states: ["leased"], name: job.name, limit: 10_000 })).some((j) =>
-      j.kind === "upload" && j.payload.path === file.path && j.payload.size === file.size && j.payload.mtimeMs === file.mtimeMs);
+      j.kind === "upload" && (j.node === null || j.node === this.#config.node) && j.payload.path === file.path && j.payload.size === file.size && j.payload.mtimeMs === file.mtimeMs);
   }
 
   async #startScheduler(): Promise<void> {

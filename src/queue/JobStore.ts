@@ -42,6 +42,8 @@ export interface EnqueueInput<K extends JobKind> {
   readonly dedupeKey?: string;
   /** Groups jobs for per-key lease caps (e.g. the remote's name). */
   readonly concurrencyKey?: string;
+  /** Only a lease naming this node takes it (an outbox upload: the node whose disk has the file). */
+  readonly node?: string;
   /** Not leasable before this time; default now. */
   readonly runAfter?: number;
   /** Overrides the store's maxAttempts for this job. */
@@ -70,6 +72,8 @@ export interface LeaseOptions {
   readonly leaseMs?: number;
   /** Most jobs leased at once per concurrency key (e.g. { backup: 4 }); keys not listed are unlimited. */
   readonly keyLimits?: Readonly<Record<string, number>>;
+  /** This node's name: jobs bound to another node are left alone; default none (only unbound jobs). */
+  readonly node?: string;
 }
 
 /** Result of lease: a job to run, or a job whose payload failed validation and went `dead`. */
@@ -149,7 +153,7 @@ export class JobStore {
     const maxAttempts = positiveInt("maxAttempts", input.maxAttempts ?? this.#maxAttempts);
     const now = this.#clock.now();
     const key = input.dedupeKey ?? null;
-    for (const [field, value] of [["dedupeKey", input.dedupeKey], ["concurrencyKey", input.concurrencyKey]] as const) {
+    for (const [field, value] of [["dedupeKey", input.dedupeKey], ["concurrencyKey", input.concurrencyKey], ["node", input.node]] as const) {
       if (value !== undefined && (typeof value !== "string" || value.length === 0)) {
         throw new TypeError(`enqueue ${input.kind}: ${field} must be a non-empty string or left out, got ${JSON.stringify(value)}`);
       }
@@ -165,14 +169,15 @@ export class JobStore {
       // The partial unique index jobs_dedupe_waiting turns a second waiting job with this key
       // into a no-op; RETURNING then yields nothing and we fetch the one that is waiting.
       const inserted = this.#stmt(
-        `INSERT INTO jobs (kind, name, dedupe_key, concurrency_key, payload, state, max_attempts, run_after, created_at, updated_at)
-         VALUES (@kind, @name, @key, @ckey, @payload, 'queued', @maxAttempts, @runAfter, @now, @now)
+        `INSERT INTO jobs (kind, name, dedupe_key, concurrency_key, node, payload, state, max_attempts, run_after, created_at, updated_at)
+         VALUES (@kind, @name, @key, @ckey, @node, @payload, 'queued', @maxAttempts, @runAfter, @now, @now)
          ON CONFLICT DO NOTHING RETURNING *`,
       ).get({
         kind: input.kind,
         name: payload.job,
         key,
         ckey: input.concurrencyKey ?? null,
+        node: input.node ?? null,
         payload: JSON.stringify(payload),
         maxAttempts,
         runAfter: input.runAfter ?? now,
@@ -208,6 +213,8 @@ export class JobStore {
            WHERE j.state IN ${WAITING} AND j.run_after <= @now
              AND j.kind IN (SELECT value FROM json_each(@kinds))
              AND (j.concurrency_key IS NULL OR j.concurrency_key NOT IN (SELECT key FROM saturated))
+             -- A job bound to a node (an outbox upload) is leased by that node only.
+             AND (j.node IS NULL OR j.node = @node)
              -- An operator paused this config job (JobControl.pause): its runs wait.
              AND j.name NOT IN (SELECT name FROM paused_jobs)
            ORDER BY j.run_after, j.id LIMIT 1)
@@ -218,6 +225,7 @@ export class JobStore {
         expires: now + leaseMs,
         now,
         kinds: JSON.stringify(kinds),
+        node: options.node ?? null,
         limits: JSON.stringify(options.keyLimits ?? {}),
       }) as JobRow | undefined;
       if (!row) return null;

@@ -67,6 +67,8 @@ export interface WorkerRunnerOptions {
   readonly concurrency?: number;
   /** Prefix of each worker's id (recorded as lease owner); default "host:pid" (the daemon passes "node:pid"). */
   readonly workerIdPrefix?: string;
+  /** This node's name: jobs bound to another node (its outbox uploads) are never leased here. */
+  readonly node?: string;
   /** How long an idle worker waits before looking again, in ms; notify() wakes it sooner; default 1000. */
   readonly pollIntervalMs?: number;
   /** Lease duration in ms; default the store's. */
@@ -114,6 +116,7 @@ export class WorkerRunner {
   readonly #kinds: JobKind[];
   readonly #concurrency: number;
   readonly #prefix: string;
+  readonly #node: string | undefined;
   readonly #pollMs: number;
   readonly #leaseMs: number;
   readonly #heartbeatMs: number;
@@ -146,6 +149,7 @@ export class WorkerRunner {
     if (this.#kinds.length === 0) throw new TypeError("WorkerRunner: handlers must name at least one job kind");
     this.#concurrency = positiveInt("concurrency", options.concurrency ?? 1);
     this.#prefix = options.workerIdPrefix ?? `${hostname()}:${process.pid}`;
+    this.#node = options.node;
     this.#pollMs = positiveInt("pollIntervalMs", options.pollIntervalMs ?? 1000);
     this.#leaseMs = positiveInt("leaseMs", options.leaseMs ?? queue.leaseMs);
     this.#heartbeatMs = positiveInt("heartbeatIntervalMs", options.heartbeatIntervalMs ?? Math.max(1, Math.floor(this.#leaseMs / 3)));
@@ -225,7 +229,7 @@ export class WorkerRunner {
     while (this.#state === "running") {
       let result;
       try {
-        result = await this.#queue.lease({ workerId, kinds: this.#kinds, leaseMs: this.#leaseMs, keyLimits: this.#keyLimits });
+        result = await this.#queue.lease({ workerId, kinds: this.#kinds, leaseMs: this.#leaseMs, keyLimits: this.#keyLimits, ...(this.#node ? { node: this.#node } : {}) });
         this.#answered();
       } catch (error) {
         await this.#idle(this.#unanswered(error, "lease"));

@@ -7,6 +7,7 @@ export interface JobRow {
   name: string;
   dedupe_key: string | null;
   concurrency_key: string | null;
+  node: string | null;
   payload: string;
   state: string;
   attempts: number;
@@ -30,6 +31,7 @@ export function rowToJob(row: JobRow): Job {
     name: row.name,
     dedupeKey: row.dedupe_key,
     concurrencyKey: row.concurrency_key,
+    node: row.node ?? null,
     payload: JSON.parse(row.payload) as Job["payload"],
     state: row.state as JobState,
     attempts: row.attempts,

@@ -106,6 +106,8 @@ export interface JobBase<K extends JobKind> {
   readonly name: string;
   readonly dedupeKey: string | null;
   readonly concurrencyKey: string | null;
+  /** The only node that may lease it (an outbox upload stays with the node that has the file); null: any node. */
+  readonly node: string | null;
   readonly payload: PayloadOf<K>;
   readonly state: JobState;
   /** Leases taken so far; a lease counts as an attempt, a deferral gives it back. */

@@ -34,6 +34,26 @@ for (const driver of drivers) describe(`queue over ${driver.name}`, () => {
     assert.equal((await store.listJobs()).length, 4);
   });
 
+  test("a job bound to a node (an outbox upload) is leased by that node only, also after its lease expired", async (t) => {
+    const { store, clock } = await memoryStore(driver, t, { leaseMs: 1000 });
+    const bound = await store.enqueue({ kind: "upload", payload: upload("/out/a.csv"), node: "edge-a" });
+    const free = await store.enqueue({ kind: "mirror", payload: { job: "photos" } });
+    assert.equal(bound.job.node, "edge-a");
+    assert.equal(free.job.node, null);
+    const other = leased(await store.lease({ workerId: "edge-b:1:w1", node: "edge-b" }));
+    assert.equal(other.id, free.job.id, "another node takes only the unbound job");
+    await store.complete(other);
+    assert.equal(await store.lease({ workerId: "edge-b:1:w1", node: "edge-b" }), null);
+    assert.equal(await store.lease({ workerId: "anon" }), null, "a lease naming no node takes no bound job");
+    const mine = leased(await store.lease({ workerId: "edge-a:1:w1", node: "edge-a" }));
+    assert.equal(mine.id, bound.job.id);
+    clock.advance(1001); // edge-a dies holding it
+    await store.recoverExpiredLeases();
+    assert.equal(await store.lease({ workerId: "edge-b:1:w1", node: "edge-b" }), null, "its upload waits for edge-a, whose disk has the file");
+    assert.equal(leased(await store.lease({ workerId: "edge-a:2:w1", node: "edge-a" })).id, bound.job.id);
+    await assert.rejects(store.enqueue({ kind: "upload", payload: upload("/out/b.csv"), node: "" }), /node must be a non-empty string/);
+  });
+
   test("enqueue: a job waiting for its retry (failed) also absorbs duplicates", async (t) => {
     const { store, clock } = await memoryStore(driver, t);
     const first = await store.enqueue({ kind: "mirror", payload: { job: "photos" }, dedupeKey: "mirror:photos" });

@@ -127,6 +127,9 @@ for (const driver of drivers) describe(`WorkerRunner over ${driver.name}`, () =>
     for (let i = 0; i < 40; i++) { // 2 s, almost seven lease lengths; each beat lands before time moves on
       clock.advance(50);
       await tick();
+      // A networked driver's heartbeat takes a round trip: wait for the beat due by now to land
+      // (beats every 100 ms renew to +300 ms, so a landed beat leaves more than 100 ms).
+      await until(async () => ((await store.getJob(job.id))?.leaseExpiresAt ?? 0) > clock.now() + 100, `heartbeat landed by ${i * 50 + 50} ms`);
     }
     assert.deepEqual(await store.recoverExpiredLeases(), []);
     const row = await store.getJob(job.id);

@@ -80,7 +80,7 @@ export class PostgresQueue implements Queue {
   async enqueue<K extends JobKind>(input: EnqueueInput<K>, options: EnqueueOptions = {}): Promise<EnqueueResult> {
     const payload = validatePayload(input.kind, input.payload);
     const maxAttempts = positiveInt("maxAttempts", input.maxAttempts ?? this.#maxAttempts);
-    for (const [field, value] of [["dedupeKey", input.dedupeKey], ["concurrencyKey", input.concurrencyKey]] as const) {
+    for (const [field, value] of [["dedupeKey", input.dedupeKey], ["concurrencyKey", input.concurrencyKey], ["node", input.node]] as const) {
       if (value !== undefined && (typeof value !== "string" || value.length === 0)) {
         throw new TypeError(`enqueue ${input.kind}: ${field} must be a non-empty string or left out, got ${JSON.stringify(value)}`);
       }
@@ -101,10 +101,10 @@ export class PostgresQueue implements Queue {
         // The partial unique index jobs_dedupe_waiting turns a second waiting job with this key
         // into a no-op (after waiting for a concurrent insert of the key to commit).
         const inserted = await sql.query<PgJobRow>(
-          `INSERT INTO jobs (kind, name, dedupe_key, concurrency_key, payload, state, max_attempts, run_after, created_at, updated_at)
-           VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $8)
+          `INSERT INTO jobs (kind, name, dedupe_key, concurrency_key, node, payload, state, max_attempts, run_after, created_at, updated_at)
+           VALUES ($1, $2, $3, $4, $9, $5, 'queued', $6, $7, $8, $8)
            ON CONFLICT DO NOTHING RETURNING *`,
-          [input.kind, payload.job, key, input.concurrencyKey ?? null, JSON.stringify(payload), maxAttempts, input.runAfter ?? now, now],
+          [input.kind, payload.job, key, input.concurrencyKey ?? null, JSON.stringify(payload), maxAttempts, input.runAfter ?? now, now, input.node ?? null],
         );
         if (inserted.rows[0]) return { job: pgRowToJob(inserted.rows[0]), created: true };
         const waiting = await sql.query<PgJobRow>(`SELECT * FROM jobs WHERE dedupe_key = $1 AND state IN ${WAITING}`, [key]);
@@ -156,9 +156,11 @@ export class PostgresQueue implements Queue {
          AND (j.concurrency_key IS NULL OR (j.concurrency_key NOT IN (SELECT key FROM saturated) AND j.concurrency_key <> ALL($5::text[])))
          -- An operator paused this config job (control.pause): its runs wait.
          AND NOT EXISTS (SELECT 1 FROM paused_jobs p WHERE p.name = j.name)
+         -- A job bound to a node (an outbox upload) is leased by that node only.
+         AND (j.node IS NULL OR j.node = $6)
        ORDER BY j.run_after, j.id LIMIT 1
        FOR UPDATE OF j SKIP LOCKED`,
-      [now, options.kinds, [...limitOf.keys()], [...limitOf.values()], full],
+      [now, options.kinds, [...limitOf.keys()], [...limitOf.values()], full, options.node ?? null],
     );
     const candidate = rows[0];
     if (!candidate) return null;

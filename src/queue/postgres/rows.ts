@@ -8,6 +8,7 @@ export interface PgJobRow {
   name: string;
   dedupe_key: string | null;
   concurrency_key: string | null;
+  node: string | null;
   payload: unknown;
   state: string;
   attempts: number;
@@ -31,6 +32,7 @@ export function pgRowToJob(row: PgJobRow): Job {
     name: row.name,
     dedupeKey: row.dedupe_key,
     concurrencyKey: row.concurrency_key,
+    node: row.node ?? null,
     payload: row.payload as Job["payload"],
     state: row.state as JobState,
     attempts: row.attempts,
