@@ -15,6 +15,8 @@ const RUN_BUCKETS = [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 14_400];
  */
 export function createMetrics(ops: DaemonOperations): Registry {
   const register = new RegistryClass();
+  // Every series names the node, so one Prometheus can scrape a fleet sharing a queue.
+  register.setDefaultLabels({ node: ops.config.node });
   // The event-loop lag monitor samples every 10 ms by default, which alone kept an idle daemon
   // at a measurable CPU share (bench/README.md); a 100 ms resolution still shows real stalls.
   collectDefaultMetrics({ register, eventLoopMonitoringPrecision: 100 });

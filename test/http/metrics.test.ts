@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { writeFile } from "node:fs/promises";
@@ -16,8 +17,13 @@ function promtool(): string | undefined {
 }
 
 /** The value of one series in a Prometheus text scrape, or undefined. */
+/** A series without the node label every series carries (checked once below), so the cases name only their own labels. */
+function withoutNode(line: string): string {
+  return line.replace(/([{,])node="[^"]*",?/, "$1").replace(/,}/, "}").replace(/{}/, "");
+}
+
 function sample(text: string, series: string): number | undefined {
-  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  const line = text.split("\n").map(withoutNode).find((l) => l.startsWith(`${series} `));
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
@@ -69,7 +75,11 @@ describe("GET /metrics during a running mirror (a spawned daemon; the data conne
     assert.ok(sample(scrape, 'ferry_job_last_success_timestamp_seconds{ferry_job="photos"}')! > Date.now() / 1000 - 600);
     assert.ok(sample(scrape, 'ferry_job_next_run_timestamp_seconds{ferry_job="photos"}')! > Date.now() / 1000);
     assert.equal(sample(scrape, 'ferry_job_dead{ferry_job="photos"}'), 0);
-    assert.match(scrape, /^ferry_verifications_total\{kind="[a-z0-9+_-]+"\} 2$/m);
+    assert.match(scrape.split("\n").map(withoutNode).join("\n"), /^ferry_verifications_total\{kind="[a-z0-9+_-]+"\} 2$/m);
+    // Every series names the node (one Prometheus scraping a fleet tells them apart).
+    const series = scrape.split("\n").filter((l) => l !== "" && !l.startsWith("#"));
+    assert.ok(series.length > 20);
+    assert.deepEqual(series.filter((l) => !l.includes(`node="${hostname()}"`)), []);
     assert.ok(sample(scrape, "process_resident_memory_bytes")! > 0);
   });
 
