@@ -1,13 +1,16 @@
+import type { Fleet } from "../fleet/index.js";
 import type { Logger } from "../log/index.js";
 import { isPostgresUrl, JOB_STATES, openQueue, redactUrl, RetryLaterError, WorkerRunner, type JobHandler, type JobKind, type Queue, type RunnerEvent, type RunnerEventMap } from "../queue/index.js";
 import type { ResolvedConfig } from "./config.js";
 import { isRetryableJobError } from "./errors.js";
 import { BandwidthLimits } from "./bandwidth.js";
 import { createMirrorHandler } from "./jobs/mirror.js";
+import { createMirrorRunHandlers, FileMirrorStateStore, isDistributed, mirrorHandlerFor } from "./jobs/mirrorRun/index.js";
 import { createUploadHandler } from "./jobs/upload.js";
 import { removeRemoteHealth, writeHealth, type DaemonHealth, type QueueTrouble } from "./health.js";
 import { LocalConditions, localFailureOf, probeLocalDestination } from "./localTrouble.js";
 import { isQueueFull, queueFullMessage } from "./queueTrouble.js";
+import { joinFleet } from "./fleet.js";
 import { acquireLock } from "./lock.js";
 import { RemoteRegistry } from "./remotes.js";
 import { Scheduler } from "./scheduler.js";
@@ -53,6 +56,8 @@ export class Daemon {
   #server: EmbeddedServer | undefined;
   #releaseLock: (() => void) | undefined;
   #store: Queue | undefined;
+  /** Connection slots, node registry and tick claims: shared on Postgres, this process alone on SQLite. */
+  #fleet: Fleet | undefined;
   #remotes: RemoteRegistry | undefined;
   #runner: WorkerRunner | undefined;
   #scheduler: Scheduler | undefined;
@@ -146,6 +151,8 @@ export class Daemon {
       if (aborted > 0) this.#log.warn({ aborted, graceMs }, "grace period over: running jobs were put back in the queue");
     }
     await this.#remotes?.drain();
+    // After the drain: the registry's connections hold fleet slots until they close.
+    await this.#fleet?.close().catch((err: unknown) => this.#log.warn({ err }, "closing the fleet registry failed"));
     await this.#hooks?.stop(Math.min(graceMs, 2000));
     await this.#server?.close(Math.min(graceMs, 2000));
     await this.#store?.close().catch((err: unknown) => this.#log.warn({ err }, "closing the queue failed"));
@@ -166,8 +173,27 @@ export class Daemon {
     if (!isPostgresUrl(c.database)) this.#releaseLock = acquireLock(c.database);
     this.#store = await openQueue({ database: c.database, leaseMs: c.leaseMs, maxAttempts: c.maxAttempts, backoff: c.backoff });
     this.#hooks = new HookDispatcher({ deliveries: this.#store.hooks, hooks: c.hooks, logger: this.#log, retentionMs: c.retentionMs });
-    this.#hookEvents = new HookEvents(this.#hooks, jobInfoLookup(c));
+    const driver = this.#store.driver;
+    this.#hookEvents = new HookEvents(this.#hooks, jobInfoLookup(c), Date.now, (job) => {
+      const m = job.kind === "mirror" ? this.#mirrorJobs.get(job.name) : undefined;
+      return m !== undefined && isDistributed(m, driver);
+    });
     await this.#reclaimAbandoned(this.#store);
+    await this.#openFleet(this.#store);
+  }
+
+  /** Joins the fleet (a node id already used by a live daemon refuses the start: NodeIdInUseError). */
+  async #openFleet(store: Queue): Promise<void> {
+    const c = this.#config;
+    this.#fleet = await joinFleet({
+      queue: store, database: c.database, node: c.node, logger: this.#log,
+      // Another daemon started under this node id: two nodes leasing as one would reclaim each other's work.
+      onTakenOver: (err) => {
+        this.#log.fatal({ event: "node.taken-over", node: c.node, err }, `${err.message}; this daemon stops`);
+        process.exitCode = 1;
+        void this.stop();
+      },
+    });
   }
 
   /**
@@ -199,6 +225,8 @@ export class Daemon {
     const c = this.#config;
     this.#publishHealth({});
     this.#remotes = new RemoteRegistry(c.remotes, {
+      // A remote's `connections` is a fleet-wide cap on Postgres; the single box keeps the pool's own cap.
+      ...(store.driver === "postgres" && this.#fleet ? { slots: this.#fleet.slots } : {}),
       backoff: c.backoff, loginBackoff: c.loginBackoff, logger: this.#log,
       // For `ferry status`: which remotes are unreachable or refuse the login, since when, and the last error.
       onHealthChange: (troubled) => {
@@ -220,13 +248,21 @@ export class Daemon {
     const uploads = this.#uploadJobs;
     const mirrors = this.#mirrorJobs;
     const onTransferred = (job: string, files: readonly TransferredFile[]): Promise<void> | undefined => this.#hookEvents?.transferred(job, files);
+    const mirrorLocal = (name: string): { path: string; probe: boolean } | undefined => {
+      const m = mirrors.get(name);
+      return m ? { path: m.localRoot, probe: m.direction === "download" } : undefined;
+    };
+    const run = createMirrorRunHandlers({
+      jobs: mirrors, remotes: this.#remotes, queue: store, state: new FileMirrorStateStore(c.stateDir), recordsDir: c.stateDir,
+      logger: this.#log, onTransferred, bandwidth, progress: this.activity.progress,
+    });
+    const single = createMirrorHandler({ jobs: mirrors, remotes: this.#remotes, stateDir: c.stateDir, logger: this.#log, onTransferred, bandwidth, progress: this.activity.progress });
     this.#runner = new WorkerRunner(store, {
       handlers: {
         upload: this.#guard(createUploadHandler({ jobs: uploads, remotes: this.#remotes, logger: this.#log, onTransferred, bandwidth, progress: this.activity.progress }), (job) => ({ path: job.payload.path })),
-        mirror: this.#guard(createMirrorHandler({ jobs: mirrors, remotes: this.#remotes, stateDir: c.stateDir, logger: this.#log, onTransferred, bandwidth, progress: this.activity.progress }), (job) => {
-          const m = mirrors.get(job.payload.job);
-          return m ? { path: m.localRoot, probe: m.direction === "download" } : undefined;
-        }),
+        mirror: this.#guard(mirrorHandlerFor({ jobs: mirrors, driver: store.driver, single, plan: run.plan }), (job) => mirrorLocal(job.payload.job)),
+        "mirror-part": this.#guard(run["mirror-part"], (job) => mirrorLocal(job.payload.job)),
+        "mirror-finish": this.#guard(run["mirror-finish"], (job) => mirrorLocal(job.payload.job)),
       },
       concurrency: c.workers,
       workerIdPrefix: `${c.node}:${process.pid}`,
@@ -441,7 +477,10 @@ export class Daemon {
   }
 
   async #startScheduler(): Promise<void> {
-    this.#scheduler = new Scheduler({ store: this.#store!, jobs: this.#config.mirrors, logger: this.#log, onEnqueued: () => this.#runner?.notify() });
+    this.#scheduler = new Scheduler({
+      store: this.#store!, jobs: this.#config.mirrors, logger: this.#log, onEnqueued: () => this.#runner?.notify(),
+      ...(this.#fleet ? { ticks: this.#fleet.ticks } : {}), node: this.#config.node,
+    });
     await this.#scheduler.start();
   }
 

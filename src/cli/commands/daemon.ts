@@ -24,7 +24,7 @@ export async function runDaemonUntilSignal(config: ResolvedConfig, logger: Logge
   try {
     await daemon.start();
   } catch (err) {
-    if (err instanceof DatabaseLockedError || err instanceof ConfigError) throw new UsageError(err.message, { cause: err });
+    if (err instanceof DatabaseLockedError || isNodeIdInUse(err) || err instanceof ConfigError) throw new UsageError(err.message, { cause: err });
     throw new CliError(`daemon: ${(err as Error).message}`, ExitCode.Failed, { cause: err });
   }
   options.onReady?.(daemon);
@@ -100,4 +100,9 @@ export function registerDaemon(program: Command): void {
       const logger = createLogger({ level: process.env.FERRY_LOG_LEVEL ?? config.logLevel });
       await runDaemonUntilSignal(config, logger);
     });
+}
+
+/** NodeIdInUseError, by name: importing the class would load pg into every daemon (src/daemon/fleet.ts). */
+function isNodeIdInUse(err: unknown): err is Error {
+  return err instanceof Error && err.name === "NodeIdInUseError";
 }
