@@ -31,6 +31,11 @@ export interface DaemonOptions {
   readonly logger: Logger;
   /** Listeners of the worker runner's job events (the demo prints them). */
   readonly events?: { [E in RunnerEvent]?: (payload: RunnerEventMap[E]) => void };
+  /**
+   * The daemon cannot go on (another daemon took its node id): the owner stops it and exits
+   * non-zero. Default: the daemon stops itself.
+   */
+  readonly onFatal?: (err: Error) => void;
 }
 
 /** How often stable files the database refused are offered to it again, in ms. */
@@ -52,6 +57,7 @@ export class Daemon {
   #config: ResolvedConfig;
   readonly #log: Logger;
   readonly #events: NonNullable<DaemonOptions["events"]>;
+  readonly #onFatal: (err: Error) => void;
   // internal state
   #server: EmbeddedServer | undefined;
   #releaseLock: (() => void) | undefined;
@@ -94,6 +100,7 @@ export class Daemon {
     this.#config = options.config;
     this.#log = options.logger;
     this.#events = options.events ?? {};
+    this.#onFatal = options.onFatal ?? (() => void this.stop());
     replaceJobs(this.#uploadJobs, this.#config.uploads);
     replaceJobs(this.#mirrorJobs, this.#config.mirrors);
     this.activity = new Activity(options.config);
@@ -156,7 +163,8 @@ export class Daemon {
     await this.#hooks?.stop(Math.min(graceMs, 2000));
     await this.#server?.close(Math.min(graceMs, 2000));
     await this.#store?.close().catch((err: unknown) => this.#log.warn({ err }, "closing the queue failed"));
-    if (this.#releaseLock || (this.#store && this.#store.driver !== "sqlite")) removeRemoteHealth(this.#config.localBase);
+    // A Postgres node's health file is its own once it registered; one refused under a live node's id leaves that node's alone.
+    if (this.#releaseLock || (this.#store && this.#store.driver !== "sqlite" && this.#fleet)) removeRemoteHealth(this.#config.localBase);
     this.#releaseLock?.();
     this.#log.info({ event: "daemon.stopped" }, "daemon stopped");
   }
@@ -178,8 +186,9 @@ export class Daemon {
       const m = job.kind === "mirror" ? this.#mirrorJobs.get(job.name) : undefined;
       return m !== undefined && isDistributed(m, driver);
     });
-    await this.#reclaimAbandoned(this.#store);
+    // Registered first: a second daemon under this node id is refused before it reclaims the live one's leases.
     await this.#openFleet(this.#store);
+    await this.#reclaimAbandoned(this.#store);
   }
 
   /** Joins the fleet (a node id already used by a live daemon refuses the start: NodeIdInUseError). */
@@ -190,8 +199,7 @@ export class Daemon {
       // Another daemon started under this node id: two nodes leasing as one would reclaim each other's work.
       onTakenOver: (err) => {
         this.#log.fatal({ event: "node.taken-over", node: c.node, err }, `${err.message}; this daemon stops`);
-        process.exitCode = 1;
-        void this.stop();
+        this.#onFatal(err);
       },
     });
   }

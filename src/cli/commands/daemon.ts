@@ -20,7 +20,12 @@ export async function loadConfigOrExit(file: string): Promise<ResolvedConfig> {
  * the grace period. A second signal stops at once (safe: unfinished work stays in the queue).
  */
 export async function runDaemonUntilSignal(config: ResolvedConfig, logger: Logger, options: Partial<DaemonOptions> & { onReady?: (d: Daemon) => void } = {}): Promise<void> {
-  const daemon = new Daemon({ config, logger, ...(options.events ? { events: options.events } : {}) });
+  // Set once the wait below starts (no fatal error comes before start() resolved).
+  let fatal: (() => void) | undefined;
+  const daemon = new Daemon({ config, logger, ...(options.events ? { events: options.events } : {}), onFatal: () => {
+    process.exitCode = ExitCode.Failed;
+    fatal?.();
+  } });
   try {
     await daemon.start();
   } catch (err) {
@@ -58,6 +63,15 @@ export async function runDaemonUntilSignal(config: ResolvedConfig, logger: Logge
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
+    // The daemon cannot go on (it logged why): stop as on a signal, exit code already set.
+    fatal = () => {
+      process.removeListener("SIGINT", onSignal);
+      process.removeListener("SIGTERM", onSignal);
+      void daemon.stop().then(resolve, (err: unknown) => {
+        logger.error({ err }, "error while stopping");
+        resolve();
+      });
+    };
   });
   process.removeListener("unhandledRejection", onUnhandled);
   process.removeListener("SIGHUP", onHangup);
