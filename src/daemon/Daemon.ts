@@ -1,3 +1,5 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
 import type { Fleet } from "../fleet/index.js";
 import type { Logger } from "../log/index.js";
 import { isPostgresUrl, JOB_STATES, openQueue, redactUrl, RetryLaterError, WorkerRunner, type JobHandler, type JobKind, type Queue, type RunnerEvent, type RunnerEventMap } from "../queue/index.js";
@@ -179,6 +181,8 @@ export class Daemon {
     const c = this.#config;
     // The lock is SQLite's: one daemon per file. Nodes sharing Postgres lease from it together.
     if (!isPostgresUrl(c.database)) this.#releaseLock = acquireLock(c.database);
+    // A Postgres node's local files (health file, sync state) live under <config dir>/var/, which nothing else creates.
+    else mkdirSync(dirname(c.localBase), { recursive: true });
     this.#store = await openQueue({ database: c.database, leaseMs: c.leaseMs, maxAttempts: c.maxAttempts, backoff: c.backoff });
     this.#hooks = new HookDispatcher({ deliveries: this.#store.hooks, hooks: c.hooks, logger: this.#log, retentionMs: c.retentionMs });
     const driver = this.#store.driver;

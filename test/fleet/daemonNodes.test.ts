@@ -36,6 +36,7 @@ test("a daemon on Postgres registers its node: status lists it (text and --json)
   assert.ok(Date.parse(nodes[0]!.lastHeartbeatAt) > 0 && nodes[0]!.host.length > 0);
   const text = await runFerry(["status", "--config", file]);
   assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, new RegExp(`^daemon: running \\(pid ${pid}\\)$`, "m"));
   assert.match(text.stdout, /^nodes: 1 up$/m);
   assert.match(text.stdout, new RegExp(`^  edge-1 \\(.+, pid ${pid}, .+\\): up since`, "m"));
 
