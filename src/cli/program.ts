@@ -1,4 +1,5 @@
 import { Command, Option } from "commander";
+import { FERRY_VERSION } from "../version.js";
 import { UsageError } from "./exitCodes.js";
 import { setJsonCommand } from "./jsonResult.js";
 import { applyVerbosity, countVerbose, type VerbosityFlags } from "./verbosity.js";
@@ -32,7 +33,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
 export async function buildProgram(only?: string): Promise<Command> {
   const program = new Command("ferry")
     .description("FTP transfer and sync agent: mirrors, watched outboxes, one-shot transfers, an embedded server")
-    .version("0.1.0")
+    .version(FERRY_VERSION)
     // Global flags, accepted before or after the subcommand (rclone style).
     .addOption(new Option("-v, --verbose", "more log output on stderr: -v info, -vv debug (overrides FERRY_LOG_LEVEL)").argParser(countVerbose))
     .option("-q, --quiet", "errors only: no progress, no success summary, log level error (overrides FERRY_LOG_LEVEL)")

@@ -73,6 +73,8 @@ export class ClientPool {
   readonly #admissions = new Map<FtpClient, () => void>();
   readonly #admitting: Admitting[] = [];
   readonly #idle: Idle[] = [];
+  /** The next connection released closes (yieldSlot). */
+  #yielding = false;
   readonly #waiters: { resolve: (c: FtpClient | undefined) => void; reject: (e: unknown) => void }[] = [];
   #open = 0; // clients that exist (idle, in use, or connecting)
   #connecting = 0; // of those, still connecting (not yet known to work)
@@ -139,6 +141,16 @@ export class ClientPool {
     const idle = this.#idle.splice(0);
     await Promise.all(idle.map((i) => this.#discardIdle(i)));
     if (idle.length > 0) this.#wakeOne();
+  }
+
+  /**
+   * Another node of a fleet waits for a connection slot: close the idle connections, or, when
+   * every connection is busy, give back the next one released instead of handing it to this
+   * pool's next user (a node whose work never pauses would otherwise keep every slot).
+   */
+  async yieldSlot(): Promise<void> {
+    if (this.#idle.length > 0) return this.closeIdle();
+    if (this.#open > 0) this.#yielding = true;
   }
 
   async #acquire(): Promise<FtpClient> {
@@ -292,7 +304,9 @@ export class ClientPool {
   }
 
   async #release(client: FtpClient, failed: boolean, failure: unknown): Promise<void> {
-    let keep = !client.closed && !this.#draining;
+    let keep = !client.closed && !this.#draining && !this.#yielding;
+    // One connection per request: the next user here asks for a slot again, like the other node.
+    this.#yielding = false;
     if (keep && failed) {
       if (isConnectionFatal(failure) || (failure instanceof FtpReplyError && (failure.code === 425 || failure.code === 426))) {
         // "toss this connection to avoid sync errors" (rclone): the control stream may be

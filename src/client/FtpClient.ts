@@ -88,6 +88,9 @@ function checkOffset(offset: number | undefined): number {
   return value;
 }
 
+/** How long quit() waits for the server to end the session after its 221 (a server that keeps it open is closed then). */
+const QUIT_CLOSE_WAIT_MS = 1000;
+
 /**
  * An FTP client on one control connection. Commands run one at a time (use a ClientPool for
  * concurrency). Reply errors (FtpReplyError) leave it usable; transport errors close it.
@@ -511,11 +514,34 @@ export class FtpClient {
     if (this.closed) return;
     try {
       await this.#control.request("QUIT");
+      await this.#serverEnd(QUIT_CLOSE_WAIT_MS);
     } catch {
       // The connection ends either way.
     } finally {
       this.close();
     }
+  }
+
+  /**
+   * After its 221 the server ends the session: wait (bounded) until it did, so that a caller
+   * counting sessions against the server's limit (fleet connection slots) frees its slot only
+   * once the server no longer counts this one.
+   */
+  #serverEnd(ms: number): Promise<void> {
+    const socket = this.#control.socket;
+    if (socket.destroyed || socket.readableEnded) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        socket.off("end", done);
+        socket.off("close", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      socket.once("end", done);
+      socket.once("close", done);
+    });
   }
 
   /** Close the connection at once. */

@@ -1,13 +1,18 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import type { Fleet } from "../fleet/index.js";
 import type { Logger } from "../log/index.js";
 import { isPostgresUrl, JOB_STATES, openQueue, redactUrl, RetryLaterError, WorkerRunner, type JobHandler, type JobKind, type Queue, type RunnerEvent, type RunnerEventMap } from "../queue/index.js";
 import type { ResolvedConfig } from "./config.js";
 import { isRetryableJobError } from "./errors.js";
 import { BandwidthLimits } from "./bandwidth.js";
 import { createMirrorHandler } from "./jobs/mirror.js";
+import { createMirrorRunHandlers, FileMirrorStateStore, isDistributed, mirrorHandlerFor } from "./jobs/mirrorRun/index.js";
 import { createUploadHandler } from "./jobs/upload.js";
 import { removeRemoteHealth, writeHealth, type DaemonHealth, type QueueTrouble } from "./health.js";
 import { LocalConditions, localFailureOf, probeLocalDestination } from "./localTrouble.js";
 import { isQueueFull, queueFullMessage } from "./queueTrouble.js";
+import { joinFleet } from "./fleet.js";
 import { acquireLock } from "./lock.js";
 import { RemoteRegistry } from "./remotes.js";
 import { Scheduler } from "./scheduler.js";
@@ -28,6 +33,11 @@ export interface DaemonOptions {
   readonly logger: Logger;
   /** Listeners of the worker runner's job events (the demo prints them). */
   readonly events?: { [E in RunnerEvent]?: (payload: RunnerEventMap[E]) => void };
+  /**
+   * The daemon cannot go on (another daemon took its node id): the owner stops it and exits
+   * non-zero. Default: the daemon stops itself.
+   */
+  readonly onFatal?: (err: Error) => void;
 }
 
 /** How often stable files the database refused are offered to it again, in ms. */
@@ -49,10 +59,13 @@ export class Daemon {
   #config: ResolvedConfig;
   readonly #log: Logger;
   readonly #events: NonNullable<DaemonOptions["events"]>;
+  readonly #onFatal: (err: Error) => void;
   // internal state
   #server: EmbeddedServer | undefined;
   #releaseLock: (() => void) | undefined;
   #store: Queue | undefined;
+  /** Connection slots, node registry and tick claims: shared on Postgres, this process alone on SQLite. */
+  #fleet: Fleet | undefined;
   #remotes: RemoteRegistry | undefined;
   #runner: WorkerRunner | undefined;
   #scheduler: Scheduler | undefined;
@@ -89,6 +102,7 @@ export class Daemon {
     this.#config = options.config;
     this.#log = options.logger;
     this.#events = options.events ?? {};
+    this.#onFatal = options.onFatal ?? (() => void this.stop());
     replaceJobs(this.#uploadJobs, this.#config.uploads);
     replaceJobs(this.#mirrorJobs, this.#config.mirrors);
     this.activity = new Activity(options.config);
@@ -146,10 +160,13 @@ export class Daemon {
       if (aborted > 0) this.#log.warn({ aborted, graceMs }, "grace period over: running jobs were put back in the queue");
     }
     await this.#remotes?.drain();
+    // After the drain: the registry's connections hold fleet slots until they close.
+    await this.#fleet?.close().catch((err: unknown) => this.#log.warn({ err }, "closing the fleet registry failed"));
     await this.#hooks?.stop(Math.min(graceMs, 2000));
     await this.#server?.close(Math.min(graceMs, 2000));
     await this.#store?.close().catch((err: unknown) => this.#log.warn({ err }, "closing the queue failed"));
-    if (this.#releaseLock || (this.#store && this.#store.driver !== "sqlite")) removeRemoteHealth(this.#config.localBase);
+    // A Postgres node's health file is its own once it registered; one refused under a live node's id leaves that node's alone.
+    if (this.#releaseLock || (this.#store && this.#store.driver !== "sqlite" && this.#fleet)) removeRemoteHealth(this.#config.localBase);
     this.#releaseLock?.();
     this.#log.info({ event: "daemon.stopped" }, "daemon stopped");
   }
@@ -164,10 +181,31 @@ export class Daemon {
     const c = this.#config;
     // The lock is SQLite's: one daemon per file. Nodes sharing Postgres lease from it together.
     if (!isPostgresUrl(c.database)) this.#releaseLock = acquireLock(c.database);
+    // A Postgres node's local files (health file, sync state) live under <config dir>/var/, which nothing else creates.
+    else mkdirSync(dirname(c.localBase), { recursive: true });
     this.#store = await openQueue({ database: c.database, leaseMs: c.leaseMs, maxAttempts: c.maxAttempts, backoff: c.backoff });
     this.#hooks = new HookDispatcher({ deliveries: this.#store.hooks, hooks: c.hooks, logger: this.#log, retentionMs: c.retentionMs });
-    this.#hookEvents = new HookEvents(this.#hooks, jobInfoLookup(c));
+    const driver = this.#store.driver;
+    this.#hookEvents = new HookEvents(this.#hooks, jobInfoLookup(c), Date.now, (job) => {
+      const m = job.kind === "mirror" ? this.#mirrorJobs.get(job.name) : undefined;
+      return m !== undefined && isDistributed(m, driver);
+    });
+    // Registered first: a second daemon under this node id is refused before it reclaims the live one's leases.
+    await this.#openFleet(this.#store);
     await this.#reclaimAbandoned(this.#store);
+  }
+
+  /** Joins the fleet (a node id already used by a live daemon refuses the start: NodeIdInUseError). */
+  async #openFleet(store: Queue): Promise<void> {
+    const c = this.#config;
+    this.#fleet = await joinFleet({
+      queue: store, database: c.database, node: c.node, logger: this.#log,
+      // Another daemon started under this node id: two nodes leasing as one would reclaim each other's work.
+      onTakenOver: (err) => {
+        this.#log.fatal({ event: "node.taken-over", node: c.node, err }, `${err.message}; this daemon stops`);
+        this.#onFatal(err);
+      },
+    });
   }
 
   /**
@@ -199,6 +237,8 @@ export class Daemon {
     const c = this.#config;
     this.#publishHealth({});
     this.#remotes = new RemoteRegistry(c.remotes, {
+      // A remote's `connections` is a fleet-wide cap on Postgres; the single box keeps the pool's own cap.
+      ...(store.driver === "postgres" && this.#fleet ? { slots: this.#fleet.slots } : {}),
       backoff: c.backoff, loginBackoff: c.loginBackoff, logger: this.#log,
       // For `ferry status`: which remotes are unreachable or refuse the login, since when, and the last error.
       onHealthChange: (troubled) => {
@@ -220,13 +260,21 @@ export class Daemon {
     const uploads = this.#uploadJobs;
     const mirrors = this.#mirrorJobs;
     const onTransferred = (job: string, files: readonly TransferredFile[]): Promise<void> | undefined => this.#hookEvents?.transferred(job, files);
+    const mirrorLocal = (name: string): { path: string; probe: boolean } | undefined => {
+      const m = mirrors.get(name);
+      return m ? { path: m.localRoot, probe: m.direction === "download" } : undefined;
+    };
+    const run = createMirrorRunHandlers({
+      jobs: mirrors, remotes: this.#remotes, queue: store, state: new FileMirrorStateStore(c.stateDir), recordsDir: c.stateDir,
+      logger: this.#log, onTransferred, bandwidth, progress: this.activity.progress,
+    });
+    const single = createMirrorHandler({ jobs: mirrors, remotes: this.#remotes, stateDir: c.stateDir, logger: this.#log, onTransferred, bandwidth, progress: this.activity.progress });
     this.#runner = new WorkerRunner(store, {
       handlers: {
         upload: this.#guard(createUploadHandler({ jobs: uploads, remotes: this.#remotes, logger: this.#log, onTransferred, bandwidth, progress: this.activity.progress }), (job) => ({ path: job.payload.path })),
-        mirror: this.#guard(createMirrorHandler({ jobs: mirrors, remotes: this.#remotes, stateDir: c.stateDir, logger: this.#log, onTransferred, bandwidth, progress: this.activity.progress }), (job) => {
-          const m = mirrors.get(job.payload.job);
-          return m ? { path: m.localRoot, probe: m.direction === "download" } : undefined;
-        }),
+        mirror: this.#guard(mirrorHandlerFor({ jobs: mirrors, driver: store.driver, single, plan: run.plan }), (job) => mirrorLocal(job.payload.job)),
+        "mirror-part": this.#guard(run["mirror-part"], (job) => mirrorLocal(job.payload.job)),
+        "mirror-finish": this.#guard(run["mirror-finish"], (job) => mirrorLocal(job.payload.job)),
       },
       concurrency: c.workers,
       workerIdPrefix: `${c.node}:${process.pid}`,
@@ -445,7 +493,10 @@ export class Daemon {
   }
 
   async #startScheduler(): Promise<void> {
-    this.#scheduler = new Scheduler({ store: this.#store!, jobs: this.#config.mirrors, logger: this.#log, onEnqueued: () => this.#runner?.notify() });
+    this.#scheduler = new Scheduler({
+      store: this.#store!, jobs: this.#config.mirrors, logger: this.#log, onEnqueued: () => this.#runner?.notify(),
+      ...(this.#fleet ? { ticks: this.#fleet.ticks } : {}), node: this.#config.node,
+    });
     await this.#scheduler.start();
   }
 

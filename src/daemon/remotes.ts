@@ -268,9 +268,9 @@ export class RemoteRegistry {
           FtpClient.connect({ connectTimeoutMs: 10_000, commandTimeoutMs: 30_000, dataTimeoutMs: 30_000, ...e.connect, signal: this.#closing.signal })),
       });
       this.#pools.set(name, pool);
-      // Another node waits for a slot of this remote: idle connections give theirs back.
+      // Another node waits for a slot of this remote: idle connections give theirs back, or the next one released does.
       const idlePool = pool;
-      if (slots) this.#unsubscribe.push(slots.onWanted(name, () => void idlePool.closeIdle()));
+      if (slots) this.#unsubscribe.push(slots.onWanted(name, () => void idlePool.yieldSlot()));
     }
     return pool;
   }

@@ -1,4 +1,5 @@
 import cron, { type ScheduledTask } from "node-cron";
+import type { TickClaims } from "../fleet/index.js";
 import type { Logger } from "../log/index.js";
 import type { Queue } from "../queue/index.js";
 import type { MirrorJob } from "./config.js";
@@ -11,6 +12,13 @@ export interface SchedulerOptions {
   /** Called after a mirror job was enqueued, to wake the workers. */
   readonly onEnqueued: () => void;
   readonly logger: Logger;
+  /**
+   * Who enqueues each tick: on a shared queue one node per tick of the fleet (PgTicks), on a
+   * single box every tick is this daemon's. Default: every tick is ours.
+   */
+  readonly ticks?: TickClaims;
+  /** This node's id, recorded with its tick claims. */
+  readonly node?: string;
   /** Default Date.now. */
   readonly now?: () => number;
 }
@@ -24,7 +32,8 @@ export function mirrorDedupeKey(name: string): string {
  * node-cron schedules that enqueue mirror runs. A tick while the same mirror is queued or
  * running coalesces into that run (dedupe key, coalesceWithLeased), so a slow mirror never
  * piles up runs; at start, a mirror whose scheduled time passed while the daemon was down
- * (or that never ran) runs once, unless its job says catchUp: false.
+ * (or that never ran) runs once, unless its job says catchUp: false. Daemons sharing a queue
+ * each run the same schedules: the node that claims a tick (TickClaims) enqueues it.
  */
 export class Scheduler {
   // parameters
@@ -41,14 +50,15 @@ export class Scheduler {
   /** Runs the catch-up check, then starts one cron task per mirror. A queue that fails the check is logged; the schedule starts anyway. */
   async start(): Promise<void> {
     for (const job of this.#options.jobs) {
-      let missed: string | undefined;
+      let missed: { reason: string; tickMs: number } | undefined;
       try {
-        missed = await this.missedRun(job);
+        missed = await this.missedTick(job);
       } catch (err) {
         this.#options.logger.error({ err, job: job.name }, "catch-up check failed: the queue did not answer; the mirror runs at its next scheduled time");
       }
-      if (missed) await this.enqueue(job, missed);
-      const task = cron.schedule(job.schedule, () => void this.enqueue(job, "schedule"), {
+      if (missed) await this.enqueueTick(job, missed.tickMs, missed.reason);
+      // node-cron's context date is the scheduled slot (whole seconds), the same on every node.
+      const task = cron.schedule(job.schedule, (ctx) => void this.enqueueTick(job, Math.floor((ctx?.date?.getTime() ?? this.#now()) / 1000) * 1000, "schedule"), {
         name: `ferry:${job.name}`,
         logger: cronLogger(this.#options.logger),
       });
@@ -58,11 +68,44 @@ export class Scheduler {
 
   /** Why the mirror should run now at start ("never ran" / "missed while down"), or undefined. */
   async missedRun(job: MirrorJob): Promise<string | undefined> {
+    return (await this.missedTick(job))?.reason;
+  }
+
+  /**
+   * missedRun with the tick the catch-up stands for: the missed scheduled instant, or for a
+   * mirror that never ran its latest one (0 when it never fired), so that nodes starting
+   * together claim the same tick.
+   */
+  async missedTick(job: MirrorJob): Promise<{ reason: string; tickMs: number } | undefined> {
     if (!job.catchUp) return undefined;
+    const now = new Date(this.#now());
     const last = (await this.#options.store.listJobs({ name: job.name, limit: 1 }))[0];
-    if (!last) return "catch-up: never ran";
-    const due = previousFire(job.schedule, new Date(this.#now()), new Date(last.createdAt));
-    return due ? `catch-up: the run due at ${due.toISOString()} was missed` : undefined;
+    if (!last) return { reason: "catch-up: never ran", tickMs: previousFire(job.schedule, now, new Date(0))?.getTime() ?? 0 };
+    const due = previousFire(job.schedule, now, new Date(last.createdAt));
+    return due ? { reason: `catch-up: the run due at ${due.toISOString()} was missed`, tickMs: due.getTime() } : undefined;
+  }
+
+  /**
+   * Enqueues the run of the tick at `tickMs` if this node claims it (another node of the fleet
+   * may have); returns whether a new run was queued. A claim the database refuses skips the
+   * tick, logged: two nodes must never both run it, and the next tick comes.
+   */
+  async enqueueTick(job: MirrorJob, tickMs: number, reason: string): Promise<boolean> {
+    const ticks = this.#options.ticks;
+    if (ticks) {
+      let mine: boolean;
+      try {
+        mine = await ticks.claim(job.name, tickMs, this.#options.node ?? "");
+      } catch (err) {
+        this.#options.logger.error({ err, job: job.name, tick: new Date(tickMs).toISOString(), reason }, "could not claim the scheduled tick; the mirror runs at its next one");
+        return false;
+      }
+      if (!mine) {
+        this.#options.logger.debug({ job: job.name, tick: new Date(tickMs).toISOString(), reason }, "tick claimed by another node");
+        return false;
+      }
+    }
+    return this.enqueue(job, reason);
   }
 
   /** Enqueues one run of the mirror (coalescing with a waiting or running one); returns whether it is new. */

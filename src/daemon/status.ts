@@ -6,6 +6,7 @@ import { healthHolder, readHealth } from "./health.js";
 import { queueFullMessage } from "./queueTrouble.js";
 import { lockHolder } from "./lock.js";
 import { nextScheduledRun } from "./scheduler.js";
+import type { NodeView } from "./statusNodes.js";
 
 /** A hook notification as `ferry status` shows it. */
 export interface HookDeliveryView {
@@ -90,6 +91,8 @@ export interface DaemonStatus {
   readonly queueProblem: string | null;
   /** Hook notifications waiting, failing or given up. */
   readonly hooks: HooksStatus;
+  /** With a Postgres queue: every node of the fleet, lost ones flagged. Absent on a single box. */
+  readonly nodes?: readonly NodeView[];
 }
 
 const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
@@ -127,10 +130,11 @@ export async function collectStatus(config: ResolvedConfig, options: { now?: num
   }
   const queue = await openQueue({ database: config.database, readonly: true });
   try {
+    const nodes = postgres ? { nodes: await (await import("./statusNodes.js")).listFleetNodes(config.database, config.leaseMs) } : {};
     const summaries = new Map((await queue.jobSummaries()).map((s) => [s.name, s]));
     const hooks = await queue.hooks.summary();
     return {
-      config: config.file, database, daemonPid: pid, remotesDown, localProblems, queueProblem,
+      config: config.file, database, daemonPid: pid, remotesDown, localProblems, queueProblem, ...nodes,
       hooks: { pending: hooks.pending, retrying: hooks.retrying.map(deliveryView), gaveUp: hooks.gaveUp.map(deliveryView), gaveUpCount: hooks.gaveUpCount },
       jobs: await Promise.all(jobs.map(async (j): Promise<JobStatus> => {
         const s = summaries.get(j.name);

@@ -178,3 +178,30 @@ test("pool: closeIdle quits the idle connections, gives their admissions back, a
   await pool.use((c) => c.noop());
   assert.equal(connects(), 3);
 });
+
+test("pool admit: yieldSlot with every connection busy gives back the next one released instead of reusing it", async (t) => {
+  const g = gate(2);
+  const { pool, connects } = await setup(t, 2, g.admit);
+  // Two users hold both connections; a third waits inside the pool for one of them.
+  let releaseFirst!: () => void;
+  const firstHeld = new Promise<void>((r) => (releaseFirst = r));
+  let releaseSecond!: () => void;
+  const secondHeld = new Promise<void>((r) => (releaseSecond = r));
+  const first = pool.use(() => firstHeld);
+  const second = pool.use(() => secondHeld);
+  for (let i = 0; i < 200 && connects() < 2; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(g.out(), 2);
+  const third = pool.use(async () => "third ran");
+  await pool.yieldSlot();
+  releaseFirst();
+  await first;
+  // The released connection was closed and its admission given back: the waiting user asked for a new one.
+  assert.equal(await third, "third ran");
+  assert.equal(connects(), 3, "the waiting user got a new connection, not the yielded one");
+  assert.equal(g.calls(), 3);
+  releaseSecond();
+  await second;
+  // One yield per request: the next release is reused again.
+  assert.equal(await pool.use(async () => "reused"), "reused");
+  assert.equal(connects(), 3);
+});

@@ -20,11 +20,16 @@ export async function loadConfigOrExit(file: string): Promise<ResolvedConfig> {
  * the grace period. A second signal stops at once (safe: unfinished work stays in the queue).
  */
 export async function runDaemonUntilSignal(config: ResolvedConfig, logger: Logger, options: Partial<DaemonOptions> & { onReady?: (d: Daemon) => void } = {}): Promise<void> {
-  const daemon = new Daemon({ config, logger, ...(options.events ? { events: options.events } : {}) });
+  // Set once the wait below starts (no fatal error comes before start() resolved).
+  let fatal: (() => void) | undefined;
+  const daemon = new Daemon({ config, logger, ...(options.events ? { events: options.events } : {}), onFatal: () => {
+    process.exitCode = ExitCode.Failed;
+    fatal?.();
+  } });
   try {
     await daemon.start();
   } catch (err) {
-    if (err instanceof DatabaseLockedError || err instanceof ConfigError) throw new UsageError(err.message, { cause: err });
+    if (err instanceof DatabaseLockedError || isNodeIdInUse(err) || err instanceof ConfigError) throw new UsageError(err.message, { cause: err });
     throw new CliError(`daemon: ${(err as Error).message}`, ExitCode.Failed, { cause: err });
   }
   options.onReady?.(daemon);
@@ -58,6 +63,15 @@ export async function runDaemonUntilSignal(config: ResolvedConfig, logger: Logge
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
+    // The daemon cannot go on (it logged why): stop as on a signal, exit code already set.
+    fatal = () => {
+      process.removeListener("SIGINT", onSignal);
+      process.removeListener("SIGTERM", onSignal);
+      void daemon.stop().then(resolve, (err: unknown) => {
+        logger.error({ err }, "error while stopping");
+        resolve();
+      });
+    };
   });
   process.removeListener("unhandledRejection", onUnhandled);
   process.removeListener("SIGHUP", onHangup);
@@ -100,4 +114,9 @@ export function registerDaemon(program: Command): void {
       const logger = createLogger({ level: process.env.FERRY_LOG_LEVEL ?? config.logLevel });
       await runDaemonUntilSignal(config, logger);
     });
+}
+
+/** NodeIdInUseError, by name: importing the class would load pg into every daemon (src/daemon/fleet.ts). */
+function isNodeIdInUse(err: unknown): err is Error {
+  return err instanceof Error && err.name === "NodeIdInUseError";
 }

@@ -1,6 +1,8 @@
 import type { Command } from "commander";
 import { ConfigError } from "../../config/index.js";
 import { collectStatus, loadDaemonConfigWithoutSecrets, statusOkLine, statusProblems, type DaemonStatus, type JobStatus, type ResolvedConfig } from "../../daemon/index.js";
+import { formatNodes } from "../../fleet/FleetNodes.js";
+import { nodeStatusOf } from "../../daemon/statusNodes.js";
 import { formatBytes } from "../../sync/index.js";
 import { CliError, ExitCode, UsageError } from "../exitCodes.js";
 
@@ -58,6 +60,7 @@ export function formatStatus(s: DaemonStatus, now: number): string {
     `database: ${s.database}`,
   ];
   if (s.queueProblem !== null) lines.push(`QUEUE: ${s.queueProblem}`);
+  if (s.nodes) lines.push(...formatNodes(s.nodes.map(nodeStatusOf), now));
   for (const r of s.remotesDown) {
     if (r.reason === "login refused") {
       lines.push(`remote ${r.remote}: LOGIN REFUSED since ${ago(r.since, now)}, ${r.failures} refused logins, next try ${ago(r.retryAt, now)}; server said: ${r.lastError}; fix the user or password in the config`);

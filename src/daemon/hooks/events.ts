@@ -35,13 +35,19 @@ export class HookEvents {
   readonly #dispatcher: HookDispatcher;
   #jobs: (name: string) => HookJobInfo | undefined;
   readonly #now: () => number;
+  readonly #distributed: (job: Job) => boolean;
   // internal state
   #troubled = new Map<string, string>();
 
-  constructor(dispatcher: HookDispatcher, jobs: (name: string) => HookJobInfo | undefined, now: () => number = Date.now) {
+  /**
+   * `distributed` says whether a `mirror` job is the plan step of a run split into parts (issue
+   * 16): its success does not end the run; the run's `mirror-finish` reports the outcome.
+   */
+  constructor(dispatcher: HookDispatcher, jobs: (name: string) => HookJobInfo | undefined, now: () => number = Date.now, distributed: (job: Job) => boolean = () => false) {
     this.#dispatcher = dispatcher;
     this.#jobs = jobs;
     this.#now = now;
+    this.#distributed = distributed;
   }
 
   /** The job lookup of a reloaded config. */
@@ -53,11 +59,17 @@ export class HookEvents {
    * Listens to the runner: run.started at each lease; run.failed for a run put back because its
    * remote is down (no attempt is used, but the run did not happen: a healthcheck must not see
    * only starts while the remote stays down); job.dead for an expired lease that used the last
-   * attempt; and a wake after each outcome.
+   * attempt; and a wake after each outcome. A distributed run starts with its plan job; its
+   * parts and finish are steps of that run, not runs of their own.
    */
   attach(runner: Pick<WorkerRunner, "on">): void {
-    runner.on("job:leased", ({ job }) => void this.#dispatcher.emit(this.#run("run.started", job)));
+    runner.on("job:leased", ({ job }) => {
+      if (job.kind === "mirror-part" || job.kind === "mirror-finish") return;
+      void this.#dispatcher.emit(this.#run("run.started", job));
+    });
     runner.on("job:deferred", ({ job, reason, runAfter }) => {
+      // A finish waiting for its parts is deferred every few seconds: not a run put back.
+      if (job.kind === "mirror-part" || job.kind === "mirror-finish") return;
       const remote = this.#jobs(job.name)?.remote ?? job.concurrencyKey;
       if (remote === null || !this.#troubled.has(remote)) return;
       void this.#dispatcher.emit({ ...this.#run("run.failed", job), error: `put back without using an attempt: ${reason}`, retryAt: new Date(runAfter).toISOString() });
@@ -70,6 +82,17 @@ export class HookEvents {
 
   /** The WorkerRunner's notify: the notifications of the outcome, for the configured hooks, which the queue stores in its transaction. */
   settled(run: SettledRun): NotificationInput[] {
+    // A part only speaks when it goes dead: then its run cannot succeed (the finish reports that run.failed).
+    if (run.job.kind === "mirror-part") {
+      return run.outcome === "dead" ? this.#dispatcher.notifications([{ ...this.#run("job.dead", run.job), error: run.job.lastError ?? message(run.error) }]) : [];
+    }
+    // The plan step of a distributed run succeeded: the run goes on in its parts.
+    if (run.outcome === "succeeded" && run.job.kind === "mirror" && this.#distributed(run.job)) return [];
+    if (run.outcome === "succeeded" && run.job.kind === "mirror-finish") {
+      // The run's files and bytes are its parts': the finish itself only deletes and saves the state.
+      const totals = run.job.payload.totals;
+      return this.#dispatcher.notifications([{ ...this.#run("run.succeeded", run.job), durationMs: run.durationMs, bytes: totals.bytes, files: totals.files }]);
+    }
     const base = this.#run(run.outcome === "succeeded" ? "run.succeeded" : "run.failed", run.job);
     switch (run.outcome) {
       case "succeeded":
@@ -118,7 +141,8 @@ export class HookEvents {
   #run(event: "run.started" | "run.succeeded" | "run.failed" | "job.dead", job: Job): HookFacts {
     const info = this.#jobs(job.name);
     return {
-      event, time: new Date(this.#now()).toISOString(), job: job.name, kind: job.kind,
+      // The steps of a distributed run report as the mirror they run.
+      event, time: new Date(this.#now()).toISOString(), job: job.name, kind: job.kind === "mirror-part" || job.kind === "mirror-finish" ? "mirror" : job.kind,
       ...(info ? { remote: info.remote, direction: info.direction } : job.concurrencyKey ? { remote: job.concurrencyKey } : {}),
       jobId: job.id, attempt: job.attempts,
       ...(job.kind === "upload" ? { source: job.payload.path } : {}),

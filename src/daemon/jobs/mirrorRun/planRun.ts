@@ -64,7 +64,7 @@ export async function planRun(deps: MirrorRunDeps, job: MirrorPlanJob, jobCtx: J
       job: ctx.cfg.name, run: job.id, planned: ctx.planned, parts: partIds,
       deletes: plan.ops.flatMap((op) => (op.kind === "delete" ? [{ path: op.path, type: op.type, ...(op.partial ? { partial: true as const } : {}) }] : [])),
       mtimes: plan.ops.flatMap((op) => (op.kind === "setMtime" ? [{ path: op.path, mtimeMs: op.mtime.getTime() }] : [])),
-      conflicts: [...plan.conflicts], counts: outcome.counts,
+      conflicts: [...plan.conflicts], counts: { source: outcome.counts.source, destination: destinationAfterParts(outcome.counts.destination, plan) },
       totals: { files: totals.transfers, bytes: totals.bytes, unchanged: plan.unchanged.length },
     },
     dedupeKey: finishDedupeKey(ctx.cfg.name, job.id),
@@ -125,4 +125,17 @@ async function makeFolders(deps: MirrorRunDeps, ctx: MirrorContext, plan: Plan, 
     throw retryLaterIn(err) ?? err;
   }
   if (result.failed.length > 0) throw failureOf(deps, ctx, `mirror ${cfg.name}: creating folders`, result);
+}
+
+/**
+ * The destination's entry counts once the run's parts succeeded: its entries at plan time plus
+ * the files and folders the run creates. The finish weighs its deletions against these (the
+ * deletion guard's share of the destination): the single-job path, whose first attempt refuses
+ * deletions against the still empty destination, deletes on its retry against the full one; a
+ * finish that ends the run must judge the destination as that retry would.
+ */
+function destinationAfterParts(before: { files: number; entries: number }, plan: Plan): { files: number; entries: number } {
+  const newFiles = plan.ops.filter((op) => (op.kind === "upload" || op.kind === "download") && op.reason === "new").length;
+  const newDirs = plan.ops.filter((op) => op.kind === "mkdir").length;
+  return { files: before.files + newFiles, entries: before.entries + newFiles + newDirs };
 }
