@@ -7,7 +7,7 @@ import { posix } from "node:path";
 // the server unchanged, one beyond the cap gets the 421 a full server sends. In one place it
 // sees what the server's own counters cannot tell a test:
 //   - the sessions open at once, counted from the client's connect to its first sign of
-//     leaving (FIN, reset or close), so a peak above the cap cannot hide between two polls;
+//     leaving (either side's FIN, a reset or close), so a peak above the cap cannot hide between two polls;
 //   - each command and the final reply it got, matched in order (RFC 959: replies come in
 //     command order, so this holds for a pipelining client too): which paths were stored and
 //     published under their final name, and on which session;
@@ -102,6 +102,10 @@ export async function startSessionCounter(options: SessionCounterOptions): Promi
     client.once("end", leave);
     client.once("close", leave);
     const upstream = track(connect({ port: options.targetPort, host, allowHalfOpen: true }));
+    // The server ending the session (after its 221) also ends it here: the server no longer
+    // counts it, and the client, which waits for that end before giving its fleet slot back, may
+    // have the slot reused before this relay has read the client's own FIN.
+    upstream.once("end", leave);
     relayCommands(client, upstream, session.exchanges);
     const tally = pathTally(counts);
     relayReplies(upstream, client, session.exchanges, tally);
