@@ -12,6 +12,7 @@ import type { BandwidthLimits } from "../bandwidth.js";
 import type { RemoteRegistry } from "../remotes.js";
 import type { TransferredFile } from "../hooks/index.js";
 import type { TransferProgress } from "../activity.js";
+import { timedFiles } from "./fileTimes.js";
 
 /** What the mirror runner needs. */
 export interface MirrorRunnerDeps {
@@ -55,8 +56,7 @@ export function createMirrorHandler(deps: MirrorRunnerDeps): JobHandler<"mirror"
     const remoteName = `${endpoint.display.replace(/\/+$/, "")}/${cfg.remoteRoot}`;
     const [srcName, dstName] = cfg.direction === "upload" ? [cfg.localRoot, remoteName] : [remoteName, cfg.localRoot];
     const state = await SyncState.load(stateFileFor(deps.stateDir, srcName, dstName), srcName, dstName);
-    const started = new Map<string, number>();
-    const durations = new Map<string, number>();
+    const timed = timedFiles(deps.progress, job.id);
     const bucket = deps.bandwidth?.for(cfg.remote);
     const where = (rel: string) => ({ remote: remotePathOf(cfg.remoteRoot, rel), local: join(cfg.localRoot, rel) });
     // Each file's hook notification goes out as the engine publishes it, not at the run's end:
@@ -82,15 +82,7 @@ export function createMirrorHandler(deps: MirrorRunnerDeps): JobHandler<"mirror"
             const t = planTotals(plan);
             deps.progress?.planned(job.id, t.transfers, t.bytes);
           },
-          fileStarted: (p, size) => {
-            started.set(p, performance.now());
-            deps.progress?.started(job.id, p, size);
-          },
-          bytes: (n) => deps.progress?.bytes(job.id, n),
-          fileDone: (p, ok) => {
-            durations.set(p, Math.round(performance.now() - (started.get(p) ?? performance.now())));
-            deps.progress?.done(job.id, p, ok);
-          },
+          ...timed.sink,
           fileTransferred: report,
         },
       });
@@ -115,7 +107,7 @@ export function createMirrorHandler(deps: MirrorRunnerDeps): JobHandler<"mirror"
     }, "mirror converged");
     const transfers: TransferInput[] = result.transferred.map((t) => ({
       path: cfg.direction === "upload" ? remotePathOf(cfg.remoteRoot, t.path) : join(cfg.localRoot, t.path),
-      bytes: t.size, durationMs: durations.get(t.path) ?? 0, verified: t.verified,
+      bytes: t.size, durationMs: timed.durationOf(t.path), verified: t.verified,
     }));
     return { transfers };
   };

@@ -5,6 +5,7 @@ import { executePlan, remotePathOf, type ExecuteResult, type Plan } from "../../
 import { assertSamePlan, failureOf, IN_RUN_RETRY, mirrorContext, retryLaterIn, type MirrorContext, type MirrorRunDeps } from "./context.js";
 import { filesInPlace } from "./inPlace.js";
 import { fromPartOp } from "./parts.js";
+import { timedFiles } from "../fileTimes.js";
 
 /** A leased `mirror-part` job. */
 export type MirrorPartJob = LeasedJob & { readonly kind: "mirror-part"; readonly payload: PayloadOf<"mirror-part"> };
@@ -37,8 +38,7 @@ export async function runPart(deps: MirrorRunDeps, job: MirrorPartJob, jobCtx: J
     if (ops.length === 0) return {};
   }
   const plan: Plan = { direction: cfg.direction, ops, unchanged: [], conflicts: [], sourceFiles: new Set() };
-  const started = new Map<string, number>();
-  const durations = new Map<string, number>();
+  const timed = timedFiles(deps.progress, job.id);
   const bucket = deps.bandwidth?.for(cfg.remote);
   const listed = job.payload.listed;
   deps.progress?.planned(job.id, ops.length, ops.reduce((n, op) => n + op.size - (op.resumeFrom ?? 0), 0));
@@ -50,15 +50,7 @@ export async function runPart(deps: MirrorRunDeps, job: MirrorPartJob, jobCtx: J
       logger: log, signal: jobCtx.signal, ...(bucket ? { bucket } : {}),
       ...(listed ? { listedEntries: (dir: string) => listed[dir] ?? 0 } : {}),
       progress: {
-        fileStarted: (p, size) => {
-          started.set(p, performance.now());
-          deps.progress?.started(job.id, p, size);
-        },
-        bytes: (n) => deps.progress?.bytes(job.id, n),
-        fileDone: (p, ok) => {
-          durations.set(p, Math.round(performance.now() - (started.get(p) ?? performance.now())));
-          deps.progress?.done(job.id, p, ok);
-        },
+        ...timed.sink,
       },
     });
   } catch (err) {
@@ -69,7 +61,7 @@ export async function runPart(deps: MirrorRunDeps, job: MirrorPartJob, jobCtx: J
   log.info({ transferred: result.transferred.length, bytes: result.bytes, durationMs: result.elapsedMs }, "mirror part done");
   const transfers: TransferInput[] = result.transferred.map((t) => ({
     path: cfg.direction === "upload" ? remotePathOf(cfg.remoteRoot, t.path) : join(cfg.localRoot, t.path),
-    bytes: t.size, durationMs: durations.get(t.path) ?? 0, verified: t.verified,
+    bytes: t.size, durationMs: timed.durationOf(t.path), verified: t.verified,
   }));
   return { transfers };
 }
