@@ -51,8 +51,9 @@ export interface TransferSpec {
  * Completes a transfer only when both sides say so (STYLE guideline 5): the end of the data
  * stream AND the final 2xx reply, in either order. While data flows the reply timeout is
  * handed to the data socket and given back when the data ends. An unexpected 3xx is fatal to
- * the connection. Aborts (signal, local stream error) send ABOR and then NOOP as a fence, and
- * skip every reply up to the NOOP's 200 so the connection stays usable.
+ * the connection. Aborts (signal, local stream error) send ABOR and, after the next completion
+ * reply, NOOP as a fence, and skip every reply up to the NOOP's 200 so the connection stays
+ * usable.
  */
 export class TransferResolver {
   // parameters
@@ -66,6 +67,8 @@ export class TransferResolver {
   #dataDone = false;
   #finalReply: Reply | undefined;
   #aborting: Error | undefined;
+  /** The NOOP fence has been sent (it waits for the first completion reply after ABOR). */
+  #fenceSent = false;
   #localError: Error | undefined;
   #finished = false;
   #progressTimer: NodeJS.Timeout | undefined;
@@ -151,7 +154,12 @@ export class TransferResolver {
   #onReply(reply: Reply): void {
     if (this.#aborting) {
       // The fence: everything up to the NOOP's 200 belongs to the aborted transfer or ABOR.
-      if (reply.code === 200) this.#task?.reject(this.#aborting);
+      if (this.#fenceSent) {
+        if (reply.code === 200) this.#task?.reject(this.#aborting);
+      } else if (reply.code >= 200) {
+        this.#fenceSent = true;
+        this.#control.sendRaw("NOOP");
+      }
       return;
     }
     if (reply.code < 200) {
@@ -323,7 +331,9 @@ export class TransferResolver {
       this.#spec.data.close();
       this.#control.sendRaw("ABOR");
     }
-    this.#control.sendRaw("NOOP");
+    // NOOP goes out only once the server has answered (the transfer's end or ABOR's reply):
+    // pure-ftpd reads ABOR mid-transfer with one read() and drops whatever else it got, so a
+    // NOOP sent with ABOR would never be answered.
     this.#control.setTimeoutEnabled(true);
   }
 

@@ -353,6 +353,55 @@ test("abort via AbortSignal: ABOR is sent, the call rejects, and the connection 
   assert.equal(client.closed, false);
 });
 
+test("abort against a server that drops what came with ABOR (pure-ftpd): NOOP waits for its reply", async (t) => {
+  // pure-ftpd reads ABOR mid-transfer with one read() and drops the rest of that read, then
+  // answers 426 + 226. Here: anything arriving before the 426 is dropped, and the 426 comes
+  // 50 ms after ABOR, so a NOOP sent together with ABOR is never answered.
+  let stopped = false;
+  let dropping = false;
+  const dropped: string[] = [];
+  const server = await withServer(t, {
+    handlers: {
+      RETR: async (_a, s) => {
+        s.reply(150, "Opening data connection.");
+        const d = await s.data();
+        d.on("error", () => undefined);
+        const chunk = Buffer.alloc(16 * 1024, 7);
+        while (!stopped && !d.destroyed) {
+          if (!d.write(chunk)) await new Promise((r) => { d.once("drain", r); d.once("close", r); });
+        }
+        d.destroy();
+      },
+      ABOR: async (_a, s) => {
+        stopped = true;
+        dropping = true;
+        await new Promise((r) => setTimeout(r, 50));
+        dropping = false;
+        s.reply(426, "ABORT");
+        s.reply(226, "Aborted.");
+      },
+      NOOP: (_a, s) => {
+        if (dropping) dropped.push("NOOP");
+        else s.reply(200, "Zzz...");
+      },
+    },
+  });
+  const client = await connectTo(t, server, { commandTimeoutMs: 2_000 });
+  const controller = new AbortController();
+  let seen = 0;
+  const sink = new Writable({
+    write(c: Buffer, _e, done) {
+      seen += c.length;
+      if (seen > 64 * 1024) controller.abort();
+      done();
+    },
+  });
+  await assert.rejects(client.download("big", sink, { signal: controller.signal }), (e: unknown) => (e as Error).name === "AbortError");
+  assert.deepEqual(dropped, []);
+  assert.equal(await client.pwd(), "/");
+  assert.equal(client.closed, false);
+});
+
 test("a stalled data connection times out with FtpTimeoutError and closes the client", async (t) => {
   const server = await withServer(t, {
     handlers: { RETR: async (_a, s) => { s.reply(150, "Opening."); await s.data(); /* and never send */ } },
