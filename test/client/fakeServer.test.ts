@@ -1,12 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import type { Socket } from "node:net";
 import { PassThrough, Readable, Writable } from "node:stream";
 import { pino } from "pino";
 import {
   FtpClient, FtpConnectionError, FtpReplyError, FtpTimeoutError, FtpUsageError, ProtocolError, isRetriable,
   type ConnectOptions,
 } from "../../src/client/index.js";
-import { startFakeFtpServer, sendData, type FakeServerOptions, type FakeServer } from "../helpers/fakeFtpServer.js";
+import { startFakeFtpServer, sendData, type FakeServerOptions, type FakeServer, type FakeSession } from "../helpers/fakeFtpServer.js";
 
 const SECRET = "s3cr3t-Passw0rd";
 
@@ -315,28 +316,20 @@ test("single-flight: a second command while one runs is a loud FtpUsageError nam
   await client.noop();
 });
 
-test("abort via AbortSignal: ABOR is sent, the call rejects, and the connection stays usable", async (t) => {
-  let stopped = false;
-  const server = await withServer(t, {
-    handlers: {
-      RETR: async (_a, s) => {
-        s.reply(150, "Opening data connection.");
-        const d = await s.data();
-        d.on("error", () => undefined);
-        const chunk = Buffer.alloc(16 * 1024, 7);
-        // keep sending until the client goes away
-        while (!stopped && !d.destroyed) {
-          if (!d.write(chunk)) await new Promise((r) => { d.once("drain", r); d.once("close", r); });
-        }
-        s.reply(426, "Failure writing network stream.");
-      },
-      ABOR: (_a, s) => {
-        stopped = true;
-        s.reply(226, "ABOR successful.");
-      },
-    },
-  });
-  const client = await connectTo(t, server);
+/** Answers 150 and sends data until `stop()` or the client goes away; returns the data socket. */
+async function sendUntil(s: FakeSession, stop: () => boolean): Promise<Socket> {
+  s.reply(150, "Opening data connection.");
+  const d = await s.data();
+  d.on("error", () => undefined);
+  const chunk = Buffer.alloc(16 * 1024, 7);
+  while (!stop() && !d.destroyed) {
+    if (!d.write(chunk)) await new Promise((r) => { d.once("drain", r); d.once("close", r); });
+  }
+  return d;
+}
+
+/** Downloads `path`, aborting through a signal once 64 KiB arrived; the call must reject with AbortError. */
+async function downloadAbortedAfter64KiB(client: FtpClient, path: string): Promise<void> {
   const controller = new AbortController();
   let seen = 0;
   const sink = new Writable({
@@ -346,7 +339,25 @@ test("abort via AbortSignal: ABOR is sent, the call rejects, and the connection 
       done();
     },
   });
-  await assert.rejects(client.download("big", sink, { signal: controller.signal }), (e: unknown) => (e as Error).name === "AbortError");
+  await assert.rejects(client.download(path, sink, { signal: controller.signal }), (e: unknown) => (e as Error).name === "AbortError");
+}
+
+test("abort via AbortSignal: ABOR is sent, the call rejects, and the connection stays usable", async (t) => {
+  let stopped = false;
+  const server = await withServer(t, {
+    handlers: {
+      RETR: async (_a, s) => {
+        await sendUntil(s, () => stopped);
+        s.reply(426, "Failure writing network stream.");
+      },
+      ABOR: (_a, s) => {
+        stopped = true;
+        s.reply(226, "ABOR successful.");
+      },
+    },
+  });
+  const client = await connectTo(t, server);
+  await downloadAbortedAfter64KiB(client, "big");
   assert.ok(server.commands.includes("ABOR"));
   await client.noop();
   assert.equal(await client.pwd(), "/");
@@ -363,14 +374,7 @@ test("abort against a server that drops what came with ABOR (pure-ftpd): NOOP wa
   const server = await withServer(t, {
     handlers: {
       RETR: async (_a, s) => {
-        s.reply(150, "Opening data connection.");
-        const d = await s.data();
-        d.on("error", () => undefined);
-        const chunk = Buffer.alloc(16 * 1024, 7);
-        while (!stopped && !d.destroyed) {
-          if (!d.write(chunk)) await new Promise((r) => { d.once("drain", r); d.once("close", r); });
-        }
-        d.destroy();
+        (await sendUntil(s, () => stopped)).destroy();
       },
       ABOR: async (_a, s) => {
         stopped = true;
@@ -387,16 +391,7 @@ test("abort against a server that drops what came with ABOR (pure-ftpd): NOOP wa
     },
   });
   const client = await connectTo(t, server, { commandTimeoutMs: 2_000 });
-  const controller = new AbortController();
-  let seen = 0;
-  const sink = new Writable({
-    write(c: Buffer, _e, done) {
-      seen += c.length;
-      if (seen > 64 * 1024) controller.abort();
-      done();
-    },
-  });
-  await assert.rejects(client.download("big", sink, { signal: controller.signal }), (e: unknown) => (e as Error).name === "AbortError");
+  await downloadAbortedAfter64KiB(client, "big");
   assert.deepEqual(dropped, []);
   assert.equal(await client.pwd(), "/");
   assert.equal(client.closed, false);
