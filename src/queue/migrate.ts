@@ -81,25 +81,30 @@ function recordedMigrations(db: Database): { id: number; name: string }[] {
  */
 export function migrationStatus(db: Database, migrations: readonly Migration[], file = db.name): MigrationStatus {
   const recorded = recordedMigrations(db);
+  return { applied: recorded.map((r) => r.name), pending: pendingMigrations(recorded, migrations, `database ${file}`, "upgrade ferry, or point `database` in the config at another file") };
+}
+
+/**
+ * The known migrations a database lacks, given what it records; one check for both drivers.
+ * `what` names the database in messages, `upgrade` says what to do about a newer one.
+ */
+export function pendingMigrations(recorded: readonly { id: number; name: string }[], migrations: readonly Migration[], what: string, upgrade: string): Migration[] {
   const known = new Map(migrations.map((m) => [m.id, m]));
   for (const row of recorded) {
     const mine = known.get(row.id);
     if (!mine) {
       const newest = migrations[migrations.length - 1]?.name ?? "none";
-      throw new DatabaseTooNewError(
-        `database ${file} was written by a newer ferry: it records migration ${row.name}, but this ferry knows only up to ${newest}; ` +
-          "upgrade ferry, or point `database` in the config at another file",
-      );
+      throw new DatabaseTooNewError(`${what} was written by a newer ferry: it records migration ${row.name}, but this ferry knows only up to ${newest}; ${upgrade}`);
     }
     if (mine.name !== row.name) {
       throw new MigrationError(
-        `database ${file} records migration ${row.id} as ${row.name}, but this ferry has ${mine.name}; ` +
+        `${what} records migration ${row.id} as ${row.name}, but this ferry has ${mine.name}; ` +
           "a migration file was renamed or the database comes from a diverged build",
       );
     }
   }
   const done = new Set(recorded.map((r) => r.id));
-  return { applied: recorded.map((r) => r.name), pending: migrations.filter((m) => !done.has(m.id)) };
+  return migrations.filter((m) => !done.has(m.id));
 }
 
 /** Options for migrate. */

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { assertPolicy, backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from "../backoff.js";
 import { LeaseLostError, PayloadError } from "../errors.js";
-import { validatePayload, type EnqueueInput, type EnqueueOptions, type EnqueueResult, type JobSummary, type LeaseOptions, type LeaseResult, type RetryOutcome } from "../JobStore.js";
+import { validatePayload, type EnqueueInput, type JobStoreOptions, type EnqueueOptions, type EnqueueResult, type JobSummary, type LeaseOptions, type LeaseResult, type RetryOutcome } from "../JobStore.js";
 import type { NotifyWith, Queue } from "../Queue.js";
 import { describeError } from "../rows.js";
 import { TransferLog } from "../TransferLog.js";
@@ -13,19 +13,8 @@ import { PostgresTransfers } from "./PostgresTransfers.js";
 import { pgRowToJob, type PgJobRow } from "./rows.js";
 import { finishJob, returnToWaiting, WAITING } from "./waiting.js";
 
-/** Options for a PostgresQueue (the JobStore's, same defaults). */
-export interface PostgresQueueOptions {
-  /** Time source; default the system clock. Only now() is used: every time written comes from it, never from the server's now(). */
-  clock?: Pick<Clock, "now">;
-  /** Random source in [0, 1) for backoff jitter; default Math.random. */
-  rng?: () => number;
-  /** How long a lease lasts without a heartbeat, in ms; default 60000. */
-  leaseMs?: number;
-  /** Attempts (leases) before a failing job goes `dead`, unless enqueue says otherwise; default 5. */
-  maxAttempts?: number;
-  /** Retry delays; default DEFAULT_BACKOFF (1 s doubling to 5 min, ±20 %). */
-  backoff?: Partial<BackoffPolicy>;
-}
+/** Options for a PostgresQueue: the JobStore's, with the same defaults. */
+export type PostgresQueueOptions = JobStoreOptions;
 
 // Namespace of the transaction-scoped advisory locks that serialise lease decisions per
 // concurrency key across nodes (the migration lock uses another one).

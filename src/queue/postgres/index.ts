@@ -53,5 +53,5 @@ export async function openPostgresQueue(options: OpenPostgresQueueOptions): Prom
 
 export { PostgresQueue, type PostgresQueueOptions } from "./PostgresQueue.js";
 export { PgDatabase, type PgDatabaseOptions, type Sql } from "./PgDatabase.js";
-export { migratePostgres, defaultPostgresMigrationsDir, pendingMigrations, type PostgresMigrateOptions } from "./migrate.js";
+export { migratePostgres, defaultPostgresMigrationsDir, type PostgresMigrateOptions } from "./migrate.js";
 export { DatabaseUnreachableError, DatabaseAuthError, DatabaseConfigError, QueueClosedError, redactUrl } from "./errors.js";

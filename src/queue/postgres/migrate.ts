@@ -1,6 +1,6 @@
 import { join } from "node:path";
-import { DatabaseTooNewError, MigrationError } from "../errors.js";
-import { defaultMigrationsDir, loadMigrations, type Migration } from "../migrate.js";
+import { MigrationError } from "../errors.js";
+import { defaultMigrationsDir, loadMigrations, pendingMigrations } from "../migrate.js";
 import type { PgDatabase } from "./PgDatabase.js";
 
 /** The `migrations/postgres/` folder of this ferry (0001_init.sql, then any later NNNN_name.sql, e.g. the fleet's). */
@@ -20,6 +20,8 @@ export interface PostgresMigrateOptions {
 // the schema, so two nodes starting at once migrate once and the second finds the work done.
 // (The two-int form keeps it apart from the per-key lease locks, which use another namespace.)
 const MIGRATION_LOCK = [0x66657272, 1] as const; // "ferr", 1
+
+const UPGRADE = "upgrade ferry on this node (every node of a fleet must run the same version or newer), or point `database` in the config at another database";
 
 const CREATE_TABLE = `
   CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -43,7 +45,7 @@ export async function migratePostgres(db: PgDatabase, options: PostgresMigrateOp
       await client.query(CREATE_TABLE);
       const { rows } = await client.query<{ id: number; name: string }>("SELECT id, name FROM schema_migrations ORDER BY id");
       const applied: string[] = [];
-      for (const migration of pendingMigrations(rows, migrations, db.where)) {
+      for (const migration of pendingMigrations(rows, migrations, `database ${db.where}`, UPGRADE)) {
         await client.query("BEGIN");
         try {
           await client.query("INSERT INTO schema_migrations (id, name, applied_at) VALUES ($1, $2, $3)", [migration.id, migration.name, now()]);
@@ -61,27 +63,4 @@ export async function migratePostgres(db: PgDatabase, options: PostgresMigrateOp
       await client.query("SELECT pg_advisory_unlock($1, $2)", [...MIGRATION_LOCK]).catch(() => undefined);
     }
   });
-}
-
-/** The known migrations the database lacks; throws DatabaseTooNewError / MigrationError as the SQLite runner does. */
-export function pendingMigrations(recorded: readonly { id: number; name: string }[], migrations: readonly Migration[], where: string): Migration[] {
-  const known = new Map(migrations.map((m) => [m.id, m]));
-  for (const row of recorded) {
-    const mine = known.get(row.id);
-    if (!mine) {
-      const newest = migrations[migrations.length - 1]?.name ?? "none";
-      throw new DatabaseTooNewError(
-        `database ${where} was written by a newer ferry: it records migration ${row.name}, but this ferry knows only up to ${newest}; ` +
-          "upgrade ferry on this node (every node of a fleet must run the same version or newer), or point `database` in the config at another database",
-      );
-    }
-    if (mine.name !== row.name) {
-      throw new MigrationError(
-        `database ${where} records migration ${row.id} as ${row.name}, but this ferry has ${mine.name}; ` +
-          "a migration file was renamed or the database comes from a diverged build",
-      );
-    }
-  }
-  const done = new Set(recorded.map((r) => r.id));
-  return migrations.filter((m) => !done.has(m.id));
 }
