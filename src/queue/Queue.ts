@@ -69,6 +69,8 @@ export interface HookDeliveries {
   delivered(id: number, attempts: number, now: number): Promise<void>;
   retry(id: number, attempts: number, error: string, retryAt: number, now: number): Promise<void>;
   giveUp(id: number, attempts: number, error: string, now: number): Promise<void>;
+  /** Hands a taken notification back untried (a stopping daemon cut it short): due again at `now`. */
+  release(id: number, now: number): Promise<void>;
   pruneBefore(cutoff: number): Promise<number>;
   list(filter?: { hook?: string; limit?: number }): Promise<HookDelivery[]>;
   summary(): Promise<HookSummary>;

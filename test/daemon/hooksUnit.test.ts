@@ -226,7 +226,9 @@ for (const driver of drivers) describe(`${driver.name}: HookDispatcher stop`, ()
       const alive = () => { try { process.kill(pid, 0); return true; } catch { return false; } };
       while (alive() && Date.now() < gone) await new Promise((r) => setTimeout(r, 25));
       assert.equal(alive(), false, "the hook's process is gone with the daemon");
-      assert.deepEqual((await d.store.list()).map((r) => `${r.state}:${r.attempts}`), ["pending:0"]);
+      const rows = await d.store.list();
+      assert.deepEqual(rows.map((r) => `${r.state}:${r.attempts}`), ["pending:0"]);
+      assert.ok(rows[0]!.nextAttemptAt <= Date.now(), "due again at once, not when a claim runs out");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

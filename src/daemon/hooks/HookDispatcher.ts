@@ -234,8 +234,12 @@ export class HookDispatcher {
     try {
       await this.#deliver(hook.action, d.facts, { id: d.id, hook: d.hook }, hook.timeoutMs, this.#abort.signal);
     } catch (err) {
-      // Cut short by the stop: it stays pending, as it was, for the next start.
-      if (this.#abort.signal.aborted) return;
+      // Cut short by the stop: it stays pending, due at once, for the next start (on Postgres
+      // taking it moved its next attempt an hour ahead as this node's claim).
+      if (this.#abort.signal.aborted) {
+        await this.#store.release(d.id, this.#clock.now());
+        return;
+      }
       const error = err instanceof HookDeliveryError ? err.message : `${(err as Error).name}: ${(err as Error).message}`;
       const now = this.#clock.now();
       if (attempts >= hook.attempts) {

@@ -74,6 +74,11 @@ export class PostgresHooks implements HookDeliveries {
     await this.#db.statement("retry hook delivery", `UPDATE hook_deliveries SET attempts = $2, last_error = $3, next_attempt_at = $4, updated_at = $5 WHERE id = $1`, [id, attempts, error, retryAt, now]);
   }
 
+  /** Hands a taken notification back untried (its claim dropped): due again at `now`. */
+  async release(id: number, now: number): Promise<void> {
+    await this.#db.statement("release hook delivery", `UPDATE hook_deliveries SET next_attempt_at = $2, updated_at = $2 WHERE id = $1 AND state = 'pending'`, [id, now]);
+  }
+
   /** Gives a notification up (attempts used, or its hook left the config). */
   async giveUp(id: number, attempts: number, error: string, now: number): Promise<void> {
     await this.#db.statement("give up hook delivery", `UPDATE hook_deliveries SET state = 'failed', attempts = $2, last_error = $3, finished_at = $4, updated_at = $4 WHERE id = $1`, [id, attempts, error, now]);

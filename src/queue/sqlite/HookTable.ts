@@ -79,6 +79,11 @@ export class HookTable {
     this.#stmt(`UPDATE hook_deliveries SET attempts = ?, last_error = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?`).run(attempts, error, retryAt, now, id);
   }
 
+  /** Hands a taken notification back untried: due again at `now`. */
+  release(id: number, now: number): void {
+    this.#stmt(`UPDATE hook_deliveries SET next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'pending'`).run(now, now, id);
+  }
+
   /** Gives a notification up (attempts used, or its hook left the config). */
   giveUp(id: number, attempts: number, error: string, now: number): void {
     this.#stmt(`UPDATE hook_deliveries SET state = 'failed', attempts = ?, last_error = ?, finished_at = ?, updated_at = ? WHERE id = ?`).run(attempts, error, now, now, id);

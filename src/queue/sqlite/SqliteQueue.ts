@@ -141,6 +141,7 @@ function hookDeliveries(table: HookTable): HookDeliveries {
     delivered: async (id, attempts, now) => table.delivered(id, attempts, now),
     retry: async (id, attempts, error, retryAt, now) => table.retry(id, attempts, error, retryAt, now),
     giveUp: async (id, attempts, error, now) => table.giveUp(id, attempts, error, now),
+    release: async (id, now) => table.release(id, now),
     pruneBefore: async (cutoff) => table.pruneBefore(cutoff),
     list: async (filter) => table.list(filter),
     summary: async () => table.summary(),
