@@ -47,6 +47,8 @@ export interface JobStatus {
   readonly remoteDown: RemoteDownView | null;
   /** Set while this job waits because its local side is full, read-only or unwritable (no attempts used). */
   readonly localProblem: LocalProblemView | null;
+  /** When an operator paused the job (`ferry jobs pause`, the API); null when it is not paused. */
+  readonly pausedAt: string | null;
 }
 
 /** A job's local side that cannot be written, as `ferry status` shows it. */
@@ -125,7 +127,7 @@ export async function collectStatus(config: ResolvedConfig, options: { now?: num
   if (!postgres && !existsSync(config.database)) {
     return { config: config.file, database, daemonPid: pid, remotesDown, localProblems, queueProblem, hooks: NO_HOOKS, jobs: jobs.map((j) => ({
       name: j.name, kind: j.kind, state: "idle", target: targetOf(j), lastSuccessAt: null, lastError: null, lastErrorAt: null,
-      nextRunAt: j.kind === "mirror" ? iso(nextScheduledRun(j, now)) : null, counts: ZERO, recentTransfers: [], remoteDown: downOf(j.remote), localProblem: localOf(j.name),
+      nextRunAt: j.kind === "mirror" ? iso(nextScheduledRun(j, now)) : null, counts: ZERO, recentTransfers: [], remoteDown: downOf(j.remote), localProblem: localOf(j.name), pausedAt: null,
     })) };
   }
   const queue = await openQueue({ database: config.database, readonly: true });
@@ -133,6 +135,7 @@ export async function collectStatus(config: ResolvedConfig, options: { now?: num
     const nodes = postgres ? { nodes: await (await import("./statusNodes.js")).listFleetNodes(config.database, config.leaseMs) } : {};
     const summaries = new Map((await queue.jobSummaries()).map((s) => [s.name, s]));
     const hooks = await queue.hooks.summary();
+    const paused = new Map((await queue.control.paused()).map((p) => [p.name, p.pausedAt]));
     return {
       config: config.file, database, daemonPid: pid, remotesDown, localProblems, queueProblem, ...nodes,
       hooks: { pending: hooks.pending, retrying: hooks.retrying.map(deliveryView), gaveUp: hooks.gaveUp.map(deliveryView), gaveUpCount: hooks.gaveUpCount },
@@ -148,6 +151,7 @@ export async function collectStatus(config: ResolvedConfig, options: { now?: num
           lastSuccessAt: iso(s?.lastSuccessAt), lastError: s?.lastError ?? null, lastErrorAt: iso(s?.lastErrorAt),
           nextRunAt: j.kind === "mirror" ? iso(nextScheduledRun(j, now)) : iso(s?.nextRunAt),
           counts, recentTransfers: transfers.map(transferView), remoteDown: downOf(j.remote), localProblem: localOf(j.name),
+          pausedAt: iso(paused.get(j.name)),
         };
       })),
     };

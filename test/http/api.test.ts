@@ -132,6 +132,10 @@ describe("the daemon's HTTP API (a spawned daemon, http on loopback)", () => {
     assert.equal(res.status, 200);
     assert.equal(((await res.json()) as { paused: boolean }).paused, true);
     assert.equal((await status(d)).jobs.find((j) => j.name === "photos")!.paused, true);
+    const shown = await runFerry(["status", "--config", d.configFile]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /^photos \(\w+\) — \w+, PAUSED since \d{4}-.*\(ferry jobs resume photos\)$/m);
+    assert.doesNotMatch(shown.stdout, /^(?!photos ).*PAUSED/m);
     const refused = await fetch(`${d.base}/api/v1/jobs/photos/run`, authed({ method: "POST" }));
     assert.equal(refused.status, 409);
     assert.match(((await refused.json()) as { error: string }).error, /paused; resume it first/);
@@ -139,6 +143,7 @@ describe("the daemon's HTTP API (a spawned daemon, http on loopback)", () => {
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.match(resumed.stdout, /photos: resumed/);
     assert.equal((await status(d)).jobs.find((j) => j.name === "photos")!.paused, false);
+    assert.equal((await collectStatus(await loadDaemonConfig(d.configFile))).jobs.find((j) => j.name === "photos")!.pausedAt, null);
   });
 
   it("a paused job's waiting run is not started; cancel removes it", async () => {

@@ -88,7 +88,7 @@ function ago(isoTime: string | null, now: number): string {
 function formatJob(j: JobStatus, now: number): string[] {
   const c = j.counts;
   const out = [
-    `${j.name} (${j.kind}) — ${j.state}${j.remoteDown ? ` (waiting: remote ${j.remoteDown.remote} ${j.remoteDown.reason})` : ""}${j.localProblem ? ` (waiting: ${j.localProblem.summary})` : ""}`,
+    `${j.name} (${j.kind}) — ${j.state}${j.pausedAt !== null ? `, PAUSED since ${ago(j.pausedAt, now)} (ferry jobs resume ${j.name})` : ""}${j.remoteDown ? ` (waiting: remote ${j.remoteDown.remote} ${j.remoteDown.reason})` : ""}${j.localProblem ? ` (waiting: ${j.localProblem.summary})` : ""}`,
     `  ${j.target}`,
     `  queued ${c.queued}, running ${c.leased}, retrying ${c.failed}, dead ${c.dead}, done ${c.done}`,
     `  last success: ${ago(j.lastSuccessAt, now)}`,
