@@ -1,10 +1,17 @@
 import type { ChildProcess } from "node:child_process";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join, relative } from "node:path";
+import { after } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Authenticator, FtpServer } from "../../src/server/index.js";
 import { openDatabase, JobStore } from "../../src/queue/index.js";
 import { spawnFerry } from "../helpers/cli.js";
+
+/** Daemons still running: killed once the test file is done, so one a failed test left behind cannot keep the file's process alive. */
+const running = new Set<ChildProcess>();
+after(() => {
+  for (const child of running) child.kill("SIGKILL");
+});
 
 /** A spawned `ferry daemon`, with its stderr parsed into JSON log lines. */
 export class DaemonProcess {
@@ -15,6 +22,8 @@ export class DaemonProcess {
 
   constructor(configFile: string, env: NodeJS.ProcessEnv = {}) {
     this.child = spawnFerry(["daemon", "--config", configFile], { FERRY_LOG_LEVEL: "info", ...env });
+    running.add(this.child);
+    this.child.once("exit", () => running.delete(this.child));
     let partial = "";
     this.child.stderr!.setEncoding("utf8").on("data", (d: string) => {
       this.stderr += d;
