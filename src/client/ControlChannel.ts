@@ -125,6 +125,7 @@ export class ControlChannel {
   #pending = "";
   readonly #decoder = new StringDecoder("utf8");
   #closingError: Error | undefined;
+  #lostByPeer = false;
   #timeoutEnabled = true;
   /** Replies that arrived with no command waiting since the last command was sent. */
   #strayReplies = 0;
@@ -150,9 +151,15 @@ export class ControlChannel {
   readonly #listeners = {
     data: (chunk: Buffer): void => this.#onData(chunk),
     timeout: (): void => this.#onTimeout(),
-    error: (err: Error): void => this.closeWithError(new FtpConnectionError(`control connection to ${this.#peer}: ${err.message}`, { cause: err })),
-    close: (): void => this.closeWithError(new FtpConnectionError(`${this.#peer} closed the control connection`)),
+    error: (err: Error): void => this.#lost(new FtpConnectionError(`control connection to ${this.#peer}: ${err.message}`, { cause: err })),
+    close: (): void => this.#lost(new FtpConnectionError(`${this.#peer} closed the control connection`)),
   };
+
+  /** The server or the network ended the connection (not this client, not a protocol breach). */
+  #lost(err: Error): void {
+    if (!this.#closingError) this.#lostByPeer = true;
+    this.closeWithError(err);
+  }
 
   /**
    * Hand the socket over (after AUTH TLS, to wrap it in TLS): this channel stops listening
@@ -171,6 +178,15 @@ export class ControlChannel {
     this.socket.setTimeout(0);
     this.#closingError = new FtpConnectionError(`${this.#peer}: control connection handed over to TLS`);
     return this.socket;
+  }
+
+  /**
+   * True when the server or the network closed the connection (socket end or error, 421), as
+   * opposed to this client closing it or giving up on the server: a download's data
+   * connection may then still hold bytes the server sent before, worth keeping.
+   */
+  get lostByPeer(): boolean {
+    return this.#lostByPeer;
   }
 
   /** True once the connection is closed, for whatever reason. */
@@ -529,7 +545,7 @@ export class ControlChannel {
   /** 421: the server is closing the session (idle timeout, restart); the connection is over. */
   #closedBy421(reply: Reply, command?: string): void {
     const cause = new FtpReplyError(421, replyMessage(reply), command);
-    this.closeWithError(new FtpConnectionError(`${this.#peer} closed the session: 421 ${replyMessage(reply)}`, { cause }));
+    this.#lost(new FtpConnectionError(`${this.#peer} closed the session: 421 ${replyMessage(reply)}`, { cause }));
   }
 
   /** A reply while a pipelined owner holds the connection: it answers the oldest command in flight, or nothing fits. */

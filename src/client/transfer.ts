@@ -102,7 +102,11 @@ export class TransferResolver {
       if (!this.#started) this.#abort(err);
     };
     source?.once("error", onSourceError);
-    return done.finally(() => {
+    const drained = done.catch(async (err: unknown) => {
+      await this.#drainData();
+      throw err;
+    });
+    return drained.finally(() => {
       this.#finished = true;
       source?.off("error", onSourceError);
       signal?.removeEventListener("abort", onAbort);
@@ -250,7 +254,11 @@ export class TransferResolver {
       () => this.#onDataDone(),
       (err: Error) => {
         if (this.#finished || this.#aborting || this.#control.closed) return;
-        if (this.#localError) this.#abort(this.#localError); // the local source failed: abort, keep the connection
+        // pipeline() also destroys the source when the socket closed first (the server or a
+        // middlebox ended the data connection early): that "premature close" is the
+        // network's, not a local read failure.
+        const local = this.#localError && (this.#localError as NodeJS.ErrnoException).code !== "ERR_STREAM_PREMATURE_CLOSE" ? this.#localError : undefined;
+        if (local) this.#abort(local); // the local source failed: abort, keep the connection
         else this.#control.closeWithError(new FtpConnectionError(`data connection during ${this.#spec.verb}: ${err.message}`, { cause: err }));
       },
     );
@@ -303,10 +311,35 @@ export class TransferResolver {
   }
 
   #maybeFinish(): void {
-    if (!this.#dataDone || !this.#finalReply || this.#aborting) return;
+    if (!this.#dataDone || !this.#finalReply || this.#aborting || this.#finished) return;
     const bytes = this.#bytes();
     this.#reportProgress(bytes);
     this.#task?.resolve(bytes);
+  }
+
+  /**
+   * The server or the network closed the control connection while a download's data was
+   * still coming: read the data connection to its end (or its stall timeout, or an abort) so
+   * the bytes the server sent before reach the destination and a retry resumes after them.
+   * The call still fails: without the 226 the file is not known to be complete.
+   */
+  #drainData(): Promise<void> {
+    const socket = this.#socket;
+    if (this.#spec.direction !== "download" || !socket || socket.destroyed || !this.#started || this.#dataDone
+      || this.#aborting || this.#localError || !this.#control.lostByPeer) return Promise.resolve();
+    this.#finished = true; // no reply can come any more: nothing settles the task from here
+    const signal = this.#spec.signal;
+    return new Promise<void>((resolve) => {
+      const stop = (): void => void socket.destroy();
+      const done = (): void => {
+        signal?.removeEventListener("abort", stop);
+        resolve();
+      };
+      socket.once("end", done);
+      socket.once("close", done);
+      socket.once("timeout", stop);
+      signal?.addEventListener("abort", stop, { once: true });
+    });
   }
 
   #abort(reason: Error): void {

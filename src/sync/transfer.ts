@@ -13,7 +13,7 @@ import { localPartPath, remotePartPath } from "./paths.js";
 import { publishLocal, publishRemote } from "./publish.js";
 import { isNotFound, type SyncClient } from "./remote.js";
 import { decideResume, dropRecord, partKey, recordDownloadSource, recordUploadSource, rememberUploadSource, type PartRecordOptions } from "./partIdentity.js";
-import { hashBuffer, hashLocalFile, remoteSize, verifyServerHash, VerifyError, type Verification } from "./verify.js";
+import { hashBuffer, hashLocalFile, remoteSize, ShortTransferError, verifyServerHash, VerifyError, type Verification } from "./verify.js";
 
 // One attempt at one file, each direction: send or receive into the temporary name, verify
 // (verify.ts), publish (publish.ts). transferFile.ts runs the attempts; this module is its
@@ -125,6 +125,7 @@ export async function uploadAttempt(client: SyncClient, t: FileTransfer, o: Atte
     sent = await sendStream(client, t.localPath, part, offset, o);
   }
   const got = await remoteSize(client, part);
+  if (got < t.size && !whole) throw new ShortTransferError(`size check failed: sent ${t.size} bytes, server has ${got} (ended early; the next attempt resumes)`);
   if (got !== t.size) throw new VerifyError(`size check failed: sent ${t.size} bytes, server has ${got}`);
   if (!whole) {
     // A streamed file may have grown or shrunk while it was read; a small one was read whole
@@ -300,6 +301,7 @@ export async function downloadAttempt(client: SyncClient, t: FileTransfer, o: At
   }
   // The pipeline has flushed every counted byte after the `offset` kept: no stat needed.
   const size = offset + received;
+  if (size < t.size) throw new ShortTransferError(`size check failed: expected ${t.size} bytes, received ${size} (ended early; the next attempt resumes)`);
   if (size !== t.size) throw new VerifyError(`size check failed: expected ${t.size} bytes, received ${size}`);
   const { verified, hash } = await verifyServerHash(client, t.remotePath, (a) => hashLocalFile(part, a), "received");
   await publishLocal(part, file.id, t.localPath, t.mtime);

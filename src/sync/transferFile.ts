@@ -6,7 +6,7 @@ import { DEFAULT_RETRY, withRetry, type RetryPolicy } from "./retry.js";
 import { NotListedError } from "./batch.js";
 import { uploadOnePipelined } from "./pipelinedUploads.js";
 import { downloadAttempt, SMALL_FILE_BYTES, uploadAttempt, type FileTransfer, type TransferOutcome } from "./transfer.js";
-import { VerifyError } from "./verify.js";
+import { ShortTransferError, VerifyError } from "./verify.js";
 
 /** Options of transferFile; all but `direction` and `pool` optional. */
 export interface TransferFileOptions {
@@ -79,7 +79,8 @@ export async function transferFile(file: FileTransfer, o: TransferFileOptions): 
         return uploadAttempt(c, file, attempt);
       });
     } catch (err) {
-      if (err instanceof VerifyError) restart = true;
+      // A short transfer left a good prefix: resume after it. Wrong bytes: start over.
+      if (err instanceof VerifyError && !(err instanceof ShortTransferError)) restart = true;
       throw err;
     }
   }, {

@@ -40,7 +40,16 @@ export function sameDigest(a: string, b: string): boolean {
 
 /** A verification that failed: the published name would hold wrong bytes, so start over. */
 export class VerifyError extends Error {
-  override readonly name = "VerifyError";
+  override readonly name: string = "VerifyError";
+}
+
+/**
+ * The transfer ended early although both sides called it done (a connection cut with an
+ * orderly close, e.g. by a proxy or NAT): the bytes there are a prefix of the file, so the next
+ * attempt resumes after them (after checking the source is unchanged) instead of starting over.
+ */
+export class ShortTransferError extends VerifyError {
+  override readonly name: string = "ShortTransferError";
 }
 
 /** How a transfer was verified: the checksum algorithm, or "size only" when the server offers none. */

@@ -397,6 +397,60 @@ test("abort against a server that drops what came with ABOR (pure-ftpd): NOOP wa
   assert.equal(client.closed, false);
 });
 
+test("the server closes the control connection mid-download: the data still coming is read to its end, then the call fails", async (t) => {
+  const first = Buffer.alloc(200_000, 1);
+  const rest = Buffer.alloc(100_000, 2);
+  const server = await withServer(t, {
+    handlers: {
+      RETR: async (_a, s) => {
+        s.reply(150, "Opening data connection.");
+        const d = await s.data();
+        d.on("error", () => undefined);
+        await new Promise<void>((r) => d.write(first, () => r()));
+        // The control connection goes first (a NAT timeout, a restart); the data keeps coming.
+        await new Promise<void>((r) => { s.control.once("close", () => r()); s.control.destroy(); });
+        await new Promise((r) => setTimeout(r, 50));
+        d.end(rest);
+      },
+    },
+  });
+  const client = await connectTo(t, server);
+  const got: Buffer[] = [];
+  const sink = new Writable({ write(c: Buffer, _e, done) { got.push(c); done(); } });
+  await assert.rejects(client.download("big", sink), (e: unknown) => e instanceof FtpConnectionError && /closed the control connection/.test(e.message));
+  assert.deepEqual(Buffer.concat(got), Buffer.concat([first, rest]));
+});
+
+test("a download aborted while the data is drained after a lost control connection stops at once", { timeout: 10_000 }, async (t) => {
+  let release: () => void = () => {};
+  const server = await withServer(t, {
+    handlers: {
+      RETR: async (_a, s) => {
+        s.reply(150, "Opening data connection.");
+        const d = await s.data();
+        d.on("error", () => undefined);
+        await new Promise<void>((r) => d.write(Buffer.alloc(50_000, 1), () => r()));
+        s.control.destroy();
+        await new Promise<void>((r) => (release = r)); // the data connection stays open, silent
+        d.destroy();
+      },
+    },
+  });
+  t.after(() => release());
+  const client = await connectTo(t, server, { dataTimeoutMs: 60_000 });
+  const controller = new AbortController();
+  let seen = 0;
+  const sink = new Writable({
+    write(c: Buffer, _e, done) {
+      seen += c.length;
+      if (seen >= 50_000) setImmediate(() => controller.abort());
+      done();
+    },
+  });
+  await assert.rejects(client.download("big", sink, { signal: controller.signal }), FtpConnectionError);
+  assert.equal(seen, 50_000);
+});
+
 test("a stalled data connection times out with FtpTimeoutError and closes the client", async (t) => {
   const server = await withServer(t, {
     handlers: { RETR: async (_a, s) => { s.reply(150, "Opening."); await s.data(); /* and never send */ } },

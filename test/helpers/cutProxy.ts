@@ -12,6 +12,19 @@ export interface CutProxyOptions {
   cutOn?: RegExp;
   /** Commands answered "550 Permission denied (injected)" by the proxy instead of the server. */
   deny?: RegExp;
+  /**
+   * Instead of cutting the session, end that data stream early with an orderly close, as a
+   * faulty middlebox would: the receiver gets the first `cutAfterBytes` bytes and a FIN, the
+   * sender's remaining bytes are read and dropped, and the server's reply passes (a 226 for a
+   * transfer that was short).
+   */
+  shorten?: boolean;
+  /**
+   * After a cut, commands of every session are held until this resolves: a test waits here for
+   * the server to have dealt with the cut session (e.g. kept its partial upload) before the
+   * client's retry reaches it, as a real retry's backoff would.
+   */
+  afterCut?: () => Promise<void>;
   /** FEAT lines (e.g. /^(HASH|X(SHA|MD5|CRC))/) the proxy drops, so the client sees a server without them. */
   hideFeatures?: RegExp;
 }
@@ -35,14 +48,18 @@ export interface CutProxy {
 export async function startCutProxy(options: CutProxyOptions): Promise<CutProxy> {
   const sockets = new Set<Socket>();
   const servers = new Set<Server>();
-  const state = { cuts: 0, commands: [] as string[] };
+  const state = { cuts: 0, commands: [] as string[], gate: Promise.resolve() };
   const track = (s: Socket) => { sockets.add(s); s.on("close", () => sockets.delete(s)); s.on("error", () => {}); return s; };
 
   const control = createServer((client) => {
     track(client);
     const upstream = track(connect(options.targetPort, "127.0.0.1"));
     const session = { lastCommand: "", sockets: [client, upstream] as Socket[] };
-    const cut = () => { for (const s of session.sockets) s.destroy(); };
+    const cut = () => {
+      for (const s of session.sockets) s.destroy();
+      if (options.afterCut) state.gate = options.afterCut();
+    };
+    let forward = Promise.resolve();
     let up = "";
     client.on("data", (chunk: Buffer) => {
       up += chunk.toString("latin1");
@@ -51,10 +68,14 @@ export async function startCutProxy(options: CutProxyOptions): Promise<CutProxy>
         const line = up.slice(0, i + 1);
         up = up.slice(i + 1);
         const cmd = line.trimEnd();
-        state.commands.push(cmd);
-        session.lastCommand = cmd;
-        if (options.deny?.test(cmd)) client.write("550 Permission denied (injected)\r\n");
-        else upstream.write(Buffer.from(line, "latin1"));
+        const send = (): void => {
+          state.commands.push(cmd);
+          session.lastCommand = cmd;
+          if (options.deny?.test(cmd)) client.write("550 Permission denied (injected)\r\n");
+          else upstream.write(Buffer.from(line, "latin1"));
+        };
+        if (!options.afterCut) send();
+        else forward = forward.then(() => state.gate).then(send, send);
       }
     });
     let down = "";
@@ -94,8 +115,16 @@ export async function startCutProxy(options: CutProxyOptions): Promise<CutProxy>
         const b = track(connect(serverPort, "127.0.0.1"));
         session.sockets.push(a, b);
         let carried = 0;
+        let shortened = false;
         const pump = (from: Socket, to: Socket) => from.on("data", (chunk: Buffer) => {
+          if (shortened) return; // the sender's rest is dropped
           const armed = options.cutAfterBytes !== undefined && state.cuts < (options.maxCuts ?? 1) && (options.cutOn?.test(session.lastCommand) ?? true);
+          if (armed && carried + chunk.length >= options.cutAfterBytes! && options.shorten) {
+            shortened = true;
+            state.cuts++;
+            to.end(chunk.subarray(0, options.cutAfterBytes! - carried));
+            return;
+          }
           if (armed && carried + chunk.length >= options.cutAfterBytes!) {
             to.write(chunk.subarray(0, options.cutAfterBytes! - carried), () => { state.cuts++; cut(); });
             carried = options.cutAfterBytes!;
@@ -109,8 +138,9 @@ export async function startCutProxy(options: CutProxyOptions): Promise<CutProxy>
         pump(b, a);
         a.on("end", () => b.end());
         b.on("end", () => a.end());
-        a.on("close", () => b.destroy());
-        b.on("close", () => a.destroy());
+        // A shortened stream's sender is read to its end, whatever its receiver does.
+        a.on("close", () => { if (!shortened) b.destroy(); });
+        b.on("close", () => { if (!shortened) a.destroy(); });
       });
       servers.add(srv);
       srv.listen(0, "127.0.0.1", () => resolve((srv.address() as { port: number }).port));

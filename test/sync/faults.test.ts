@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { isRetriable } from "../../src/client/index.js";
 import { runMirror } from "../../src/sync/mirror.js";
@@ -24,7 +24,16 @@ async function setup(t: import("node:test").TestContext, proxyOptions: Omit<CutP
 }
 
 test("upload: the connection cut mid-file resumes with REST and verifies", async (t) => {
-  const { server, proxy, tmp, run } = await setup(t, { cutOn: /^STOR .*big\.bin/, cutAfterBytes: 1_000_000 });
+  // The retry waits until the server kept the cut upload's bytes under the part's name.
+  let root = "";
+  const kept = async (): Promise<void> => {
+    for (let i = 0; i < 500; i++) {
+      if ((await stat(join(root, "m", ".big.bin.ferry-part")).catch(() => undefined))?.size) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  const { server, proxy, tmp, run } = await setup(t, { cutOn: /^STOR .*big\.bin/, cutAfterBytes: 1_000_000, afterCut: kept });
+  root = server.root;
   const local = join(tmp.path, "l");
   await writeTree(local, { "big.bin": BIG, "small.txt": "small" });
   const out = await run("upload", local);
@@ -52,6 +61,23 @@ test("download: the connection cut mid-file resumes with REST and verifies", asy
   assert.deepEqual(await readFile(join(local, "big.bin")), BIG);
   assert.deepEqual(await readTree(local, { withParts: true }), await readTree(join(server.root, "m")));
 });
+
+for (const direction of ["upload", "download"] as const) {
+  test(`${direction}: a stream ended early with an orderly close and a 226 resumes after the bytes that came`, async (t) => {
+    const { server, proxy, tmp, run } = await setup(t, { cutOn: /^(STOR|RETR) .*big\.bin/, cutAfterBytes: 1_200_000, shorten: true });
+    const local = join(tmp.path, "l");
+    if (direction === "upload") await writeTree(local, { "big.bin": BIG });
+    else await writeTree(join(server.root, "m"), { "big.bin": BIG });
+    const out = await run(direction, local);
+    assert.deepEqual(out.result!.failed, []);
+    assert.equal(proxy.cuts, 1);
+    const big = out.result!.transferred.find((r) => r.path === "big.bin")!;
+    assert.equal(big.attempts, 2);
+    assert.equal(big.offset, 1_200_000, "the next attempt resumes after the short transfer's bytes");
+    assert.ok(proxy.commands.includes("REST 1200000"));
+    assert.deepEqual(await readFile(join(direction === "upload" ? join(server.root, "m") : local, "big.bin")), BIG);
+  });
+}
 
 test("a server answering 550 for one file fails only that file, naming it and the reply", async (t) => {
   const { server, tmp, run } = await setup(t, { deny: /^RETR .*denied/ });
