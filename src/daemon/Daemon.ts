@@ -7,7 +7,7 @@ import type { ResolvedConfig } from "./config.js";
 import { isRetryableJobError } from "./errors.js";
 import { BandwidthLimits } from "./bandwidth.js";
 import { createMirrorHandler } from "./jobs/mirror.js";
-import { createMirrorRunHandlers, FileMirrorStateStore, isDistributed, mirrorHandlerFor } from "./jobs/mirrorRun/index.js";
+import { createMirrorRunHandlers, DatabaseMirrorStateStore, isDistributed, mirrorHandlerFor } from "./jobs/mirrorRun/index.js";
 import { createUploadHandler } from "./jobs/upload.js";
 import { removeRemoteHealth, writeHealth, type DaemonHealth, type QueueTrouble } from "./health.js";
 import { LocalConditions, localFailureOf, probeLocalDestination } from "./localTrouble.js";
@@ -264,11 +264,14 @@ export class Daemon {
       const m = mirrors.get(name);
       return m ? { path: m.localRoot, probe: m.direction === "download" } : undefined;
     };
+    // One home for every mirror's sync state, single-job and distributed runs alike: the queue's
+    // database (the state files of earlier versions are imported on first use).
+    const state = new DatabaseMirrorStateStore(store.mirrorStates, { legacyDir: c.stateDir, logger: this.#log });
     const run = createMirrorRunHandlers({
-      jobs: mirrors, remotes: this.#remotes, queue: store, state: new FileMirrorStateStore(c.stateDir), recordsDir: c.stateDir,
+      jobs: mirrors, remotes: this.#remotes, queue: store, state, recordsDir: c.stateDir,
       logger: this.#log, onTransferred, bandwidth, progress: this.activity.progress,
     });
-    const single = createMirrorHandler({ jobs: mirrors, remotes: this.#remotes, stateDir: c.stateDir, logger: this.#log, onTransferred, bandwidth, progress: this.activity.progress });
+    const single = createMirrorHandler({ jobs: mirrors, remotes: this.#remotes, state, recordsDir: c.stateDir, logger: this.#log, onTransferred, bandwidth, progress: this.activity.progress });
     this.#runner = new WorkerRunner(store, {
       handlers: {
         upload: this.#guard(createUploadHandler({ jobs: uploads, remotes: this.#remotes, logger: this.#log, onTransferred, bandwidth, progress: this.activity.progress }), (job) => ({ path: job.payload.path })),

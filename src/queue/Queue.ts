@@ -2,6 +2,7 @@
 // own file (the default), or Postgres, shared by several nodes. Both drivers keep the same
 // semantics and pass the same test suite (test/queue/); every method is one transaction.
 import type { HookFacts } from "../daemon/hooks/facts.js";
+import type { MirrorStates } from "./MirrorStates.js";
 import type { EnqueueInput, EnqueueOptions, EnqueueResult, JobSummary, LeaseOptions, LeaseResult, RetryOutcome } from "./JobStore.js";
 import type { PausedJob } from "./JobControl.js";
 import type { TransferRecord } from "./TransferLog.js";
@@ -107,6 +108,8 @@ export interface Queue {
   readonly transfers: TransferHistory;
   readonly control: QueueControl;
   readonly hooks: HookDeliveries;
+  /** Each mirror's sync state (path → size, stamp, hash), shared by every node of the queue. */
+  readonly mirrorStates: MirrorStates;
   /** Closes the connection(s); later calls reject. */
   close(): Promise<void>;
 }

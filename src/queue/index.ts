@@ -16,6 +16,7 @@
 // using an attempt. Its AbortSignal fires when stop's grace runs out or the lease was lost.
 export type { Queue, QueueControl, TransferHistory, HookDeliveries, HookDelivery, HookSummary, NotificationInput, NotifyWith, QueueDriverName } from "./Queue.js";
 export { openQueue, type OpenQueueOptions } from "./openQueue.js";
+export type { MirrorStates, MirrorStateBody, MirrorStateWrite, MirrorStateWritten, StoredMirrorState } from "./MirrorStates.js";
 export { isPostgresUrl, redactUrl } from "./redactUrl.js";
 export { SqliteQueue, type SqliteQueueOptions } from "./sqlite/SqliteQueue.js";
 export { HookTable } from "./sqlite/HookTable.js";

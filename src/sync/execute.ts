@@ -54,8 +54,9 @@ export interface ExecuteOptions {
   /** Updated after each verified transfer; saved by the caller. */
   state?: SyncState;
   /**
-   * Folder of the partial files' source identities (B11) when no `state` is given; default the
-   * state file's folder. A part of a distributed run (issue 16) transfers without a sync state.
+   * Folder of the partial files' source identities (B11) when `state` is not a file (none, or
+   * one kept in the daemon's database); default the state file's folder. A part of a
+   * distributed run (issue 16) transfers without a sync state.
    */
   recordsDir?: string;
   progress?: ProgressSink;

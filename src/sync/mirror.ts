@@ -41,6 +41,8 @@ export interface MirrorOptions {
   /** Caps on the remote scan: entries in all and per folder, depth (FAULTS B8). */
   listingLimits?: ListingLimits;
   state?: SyncState;
+  /** Folder of the partial files' source identities when the state is not a file (execute.ts recordsDir). */
+  recordsDir?: string;
   modifyWindowMs?: number;
   retry?: RetryPolicy;
   progress?: ProgressSink & { planned?(plan: Plan): void };
@@ -103,7 +105,7 @@ export async function runMirror(o: MirrorOptions): Promise<MirrorOutcome> {
     localRoot: o.localRoot, remoteRoot: o.remoteRoot, pool: o.pool, isRetriable: o.isRetriable,
     parallel: o.parallel ?? 4, delete: o.delete ?? false, filtered: o.filter !== undefined, ...(deleteRefusal !== undefined ? { deleteRefusal } : {}),
     ...(o.bucket ? { bucket: o.bucket } : {}), ...(o.retry ? { retry: o.retry } : {}),
-    ...(o.state ? { state: o.state } : {}), ...(o.progress ? { progress: o.progress } : {}),
+    ...(o.state ? { state: o.state } : {}), ...(o.recordsDir ? { recordsDir: o.recordsDir } : {}), ...(o.progress ? { progress: o.progress } : {}),
     ...(o.logger ? { logger: o.logger } : {}), ...(o.signal ? { signal: o.signal } : {}),
     listedEntries: (dir) => dst.dirs.get(dir)?.length ?? 0,
   });

@@ -22,6 +22,15 @@ interface StateFile {
   entries: Record<string, StateRecord>;
 }
 
+/**
+ * Where a state that is not a file of its own is written (the daemon keeps its mirrors' states
+ * in the queue's database: daemon/jobs/mirrorRun/DatabaseMirrorStateStore.ts).
+ */
+export interface StateWriter {
+  /** Writes every record of `state` atomically; SyncState never runs two at once for one state. */
+  write(state: SyncState): Promise<void>;
+}
+
 /** The state folder: FERRY_STATE_DIR, else $XDG_STATE_HOME/ferry, else ~/.local/state/ferry. */
 export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.FERRY_STATE_DIR) return env.FERRY_STATE_DIR;
@@ -51,12 +60,19 @@ export class SyncState {
   #dirty = false;
   #saving: Promise<void> = Promise.resolve();
   #lastSave = Date.now();
+  readonly #writer: StateWriter | undefined;
 
-  private constructor(file: string, src: string, dst: string, entries: Map<string, StateRecord>) {
+  private constructor(file: string, src: string, dst: string, entries: Map<string, StateRecord>, writer?: StateWriter) {
     this.file = file;
     this.src = src;
     this.dst = dst;
     this.#entries = entries;
+    this.#writer = writer;
+  }
+
+  /** A state of the given records that `writer` saves instead of a file (`file` is then ""). */
+  static withWriter(src: string, dst: string, entries: Iterable<[string, StateRecord]>, writer: StateWriter): SyncState {
+    return new SyncState("", src, dst, new Map(entries), writer);
   }
 
   /** Load the state of a mirror; a missing or unreadable file is an empty state. */
@@ -115,7 +131,7 @@ export class SyncState {
    * killed run keeps most of what it learned. Never throws: a failed save only costs re-checks.
    */
   saveSoon(intervalMs = 5000): void {
-    if (!this.#dirty || this.file === "" || Date.now() - this.#lastSave < intervalMs) return;
+    if (!this.#dirty || !this.#isSaved() || Date.now() - this.#lastSave < intervalMs) return;
     this.#lastSave = Date.now();
     void this.save().catch(() => {});
   }
@@ -126,9 +142,22 @@ export class SyncState {
     return this.#saving;
   }
 
+  #isSaved(): boolean {
+    return this.#writer !== undefined || this.file !== "";
+  }
+
   async #write(): Promise<void> {
-    if (!this.#dirty || this.file === "") return;
+    if (!this.#dirty || !this.#isSaved()) return;
     this.#dirty = false;
+    if (this.#writer) {
+      try {
+        await this.#writer.write(this);
+      } catch (err) {
+        this.#dirty = true;
+        throw err;
+      }
+      return;
+    }
     const body: StateFile = {
       version: 1, src: this.src, dst: this.dst, updatedAt: new Date().toISOString(),
       entries: Object.fromEntries(this.#entries),

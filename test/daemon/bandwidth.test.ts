@@ -6,7 +6,8 @@ import { ConfigError, daemonConfigSchema, parseConfig } from "../../src/config/i
 import { BandwidthLimits } from "../../src/daemon/bandwidth.js";
 import { createMirrorHandler, createUploadHandler, RemoteRegistry, remoteEndpoint, resolveDaemonConfig, type MirrorJob, type UploadJob } from "../../src/daemon/index.js";
 import { silentLogger } from "../../src/log/index.js";
-import { JobStore, openDatabase, type LeasedJob } from "../../src/queue/index.js";
+import { DatabaseMirrorStateStore } from "../../src/daemon/jobs/mirrorRun/index.js";
+import { JobStore, openDatabase, SqliteQueue, type LeasedJob } from "../../src/queue/index.js";
 import { pseudoRandomBytes, tempDir } from "../helpers/tmp.js";
 import { RestartableServer } from "./harness.js";
 
@@ -109,7 +110,7 @@ describe("daemon job handlers take their bytes from the remote's limit", () => {
       kind: "mirror", name: "m", remote: "srv", remoteRoot: "/photos", localRoot: p("photos"), direction: "upload", schedule: "* * * * *",
       catchUp: false, delete: false, checksum: false, include: [], exclude: [], parallel: 2,
     };
-    await createMirrorHandler({ jobs: new Map([["m", job]]), remotes, stateDir: p("state"), logger: silentLogger(), bandwidth })(
+    await createMirrorHandler({ jobs: new Map([["m", job]]), remotes, state: new DatabaseMirrorStateStore(new SqliteQueue(openDatabase(":memory:")).mirrorStates), recordsDir: p("state"), logger: silentLogger(), bandwidth })(
       lease("mirror", { job: "m" }), { signal: new AbortController().signal, workerId: "t" });
     assert.deepEqual(await readFile(p("srv", "photos", "a.bin")), data);
     assert.equal(clock.t, 6000, "48 KiB at the global 8 KiB/s, tighter than the remote's");

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { pino } from "pino";
 import type { TestContext } from "node:test";
 import { isRetryableJobError, RemoteRegistry, remoteEndpoint, type MirrorJob } from "../../src/daemon/index.js";
-import { createMirrorRunHandlers, FileMirrorStateStore, type MirrorRunDeps, type MirrorRunHandlers, type PartLimits } from "../../src/daemon/jobs/mirrorRun/index.js";
+import { createMirrorRunHandlers, DatabaseMirrorStateStore, type MirrorRunDeps, type MirrorRunHandlers, type PartLimits } from "../../src/daemon/jobs/mirrorRun/index.js";
 import { silentLogger } from "../../src/log/index.js";
 import { JobStore, openDatabase, WorkerRunner, type EnqueueInput, type EnqueueOptions, type Job, type JobKind } from "../../src/queue/index.js";
 import type { Queue } from "../../src/queue/Queue.js";
@@ -106,7 +106,7 @@ export async function startFleet(t: TestContext, o: FleetOptions): Promise<Fleet
     const queue = new SqliteQueue(db, storeOptions);
     const remotes = new RemoteRegistry([remoteEndpoint("srv", { url: server.url(), connections: 4 })], { backoff: { baseMs: 100, capMs: 1000, jitter: 0 }, logger: silentLogger() });
     const deps: MirrorRunDeps = {
-      jobs, remotes, queue: o.wrapQueue ? o.wrapQueue(asyncQueue(store)) : asyncQueue(store), state: new FileMirrorStateStore(join(dir.path, "state")), recordsDir: join(dir.path, "state"),
+      jobs, remotes, queue: o.wrapQueue ? o.wrapQueue(asyncQueue(store)) : asyncQueue(store), state: new DatabaseMirrorStateStore(queue.mirrorStates), recordsDir: join(dir.path, "state"),
       logger: silentLogger(), finishPollMs: 20, ...(o.partLimits ? { partLimits: o.partLimits } : {}),
     };
     const handlers = createMirrorRunHandlers(deps);

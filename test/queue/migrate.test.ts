@@ -20,7 +20,7 @@ test("a fresh database gets every migration, recorded in order", () => {
   assert.deepEqual(rows, expected);
   assert.equal((rows[0] as { name: string }).name, "0001_init");
   const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all();
-  assert.deepEqual(tables, ["hook_deliveries", "jobs", "migrations", "paused_jobs", "transfers"]);
+  assert.deepEqual(tables, ["hook_deliveries", "jobs", "migrations", "mirror_states", "paused_jobs", "transfers"]);
   db.close();
 });
 

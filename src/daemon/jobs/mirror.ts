@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { isRetriable } from "../../client/index.js";
 import type { Logger } from "../../log/index.js";
 import { RetryLaterError, type HandlerResult, type JobHandler, type TransferInput } from "../../queue/index.js";
-import { createFilter, planTotals, remotePathOf, runMirror, stateFileFor, SyncState, type MirrorOutcome } from "../../sync/index.js";
+import { createFilter, planTotals, remotePathOf, runMirror, type MirrorOutcome } from "../../sync/index.js";
 import type { TransferredFile as SyncTransferredFile } from "../../sync/execute.js";
 import { DAEMON_MAX_DELETE, parseMaxDelete } from "../../sync/deleteGuard.js";
 import type { MirrorJob } from "../config.js";
@@ -13,13 +13,16 @@ import type { RemoteRegistry } from "../remotes.js";
 import type { TransferredFile } from "../hooks/index.js";
 import type { TransferProgress } from "../activity.js";
 import { timedFiles } from "./fileTimes.js";
+import type { MirrorStateStore } from "./mirrorRun/MirrorStateStore.js";
 
 /** What the mirror runner needs. */
 export interface MirrorRunnerDeps {
   readonly jobs: ReadonlyMap<string, MirrorJob>;
   readonly remotes: RemoteRegistry;
-  /** Folder of the per-mirror sync state files. */
-  readonly stateDir: string;
+  /** The mirrors' sync states (the daemon's: the queue's database, shared with distributed runs). */
+  readonly state: MirrorStateStore;
+  /** Folder of the partial files' source identities (the daemon's state folder). */
+  readonly recordsDir: string;
   readonly logger: Logger;
   /** The daemon's bandwidth limits; default none. */
   readonly bandwidth?: BandwidthLimits;
@@ -55,7 +58,7 @@ export function createMirrorHandler(deps: MirrorRunnerDeps): JobHandler<"mirror"
     const log = deps.logger.child({ job: cfg.name, jobId: job.id, remote: cfg.remote });
     const remoteName = `${endpoint.display.replace(/\/+$/, "")}/${cfg.remoteRoot}`;
     const [srcName, dstName] = cfg.direction === "upload" ? [cfg.localRoot, remoteName] : [remoteName, cfg.localRoot];
-    const state = await SyncState.load(stateFileFor(deps.stateDir, srcName, dstName), srcName, dstName);
+    const state = await deps.state.load(srcName, dstName);
     const timed = timedFiles(deps.progress, job.id);
     const bucket = deps.bandwidth?.for(cfg.remote);
     const where = (rel: string) => ({ remote: remotePathOf(cfg.remoteRoot, rel), local: join(cfg.localRoot, rel) });
@@ -74,7 +77,7 @@ export function createMirrorHandler(deps: MirrorRunnerDeps): JobHandler<"mirror"
         direction: cfg.direction, localRoot: cfg.localRoot, remoteRoot: cfg.remoteRoot,
         pool: deps.remotes.syncPool(cfg.remote, ctx.signal), isRetriable,
         parallel: Math.min(cfg.parallel, endpoint.connections), delete: cfg.delete,
-        allowEmptySource: cfg.allowEmptySource ?? false, maxDelete: cfg.maxDelete ?? parseMaxDelete(DAEMON_MAX_DELETE), names: { source: srcName, destination: dstName }, checksum: cfg.checksum, state,
+        allowEmptySource: cfg.allowEmptySource ?? false, maxDelete: cfg.maxDelete ?? parseMaxDelete(DAEMON_MAX_DELETE), names: { source: srcName, destination: dstName }, checksum: cfg.checksum, state, recordsDir: deps.recordsDir,
         retry: IN_RUN_RETRY, logger: log, signal: ctx.signal, ...(bucket ? { bucket } : {}), ...(cfg.listingLimits ? { listingLimits: cfg.listingLimits } : {}),
         ...(cfg.include.length + cfg.exclude.length > 0 ? { filter: createFilter({ include: cfg.include, exclude: cfg.exclude }) } : {}),
         progress: {

@@ -9,6 +9,7 @@ import { JOB_KINDS, JOB_STATES, systemClock, type Clock, type Job, type JobKind,
 import type { PgDatabase, Sql } from "./PgDatabase.js";
 import { PostgresControl } from "./PostgresControl.js";
 import { PostgresHooks } from "./PostgresHooks.js";
+import { PostgresMirrorStates } from "./PostgresMirrorStates.js";
 import { PostgresTransfers } from "./PostgresTransfers.js";
 import { pgRowToJob, type PgJobRow } from "./rows.js";
 import { finishJob, returnToWaiting, WAITING } from "./waiting.js";
@@ -41,6 +42,7 @@ export class PostgresQueue implements Queue {
   readonly transfers: PostgresTransfers;
   readonly control: PostgresControl;
   readonly hooks: PostgresHooks;
+  readonly mirrorStates: PostgresMirrorStates;
 
   constructor(db: PgDatabase, options: PostgresQueueOptions = {}) {
     this.#db = db;
@@ -53,6 +55,7 @@ export class PostgresQueue implements Queue {
     this.transfers = new PostgresTransfers(db, this.#clock);
     this.control = new PostgresControl(db, this.#clock);
     this.hooks = new PostgresHooks(db);
+    this.mirrorStates = new PostgresMirrorStates(db, this.#clock);
   }
 
   /** The URL without its password. */

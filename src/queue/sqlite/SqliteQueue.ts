@@ -4,6 +4,7 @@ import { JobStore, type EnqueueInput, type EnqueueOptions, type EnqueueResult, t
 import type { HookDeliveries, NotificationInput, NotifyWith, Queue, QueueControl, TransferHistory } from "../Queue.js";
 import { systemClock, type Job, type JobKind, type JobState, type LeaseRef, type TransferInput } from "../types.js";
 import { HookTable } from "./HookTable.js";
+import { SqliteMirrorStates } from "./MirrorStates.js";
 
 /** Options of a SqliteQueue: the JobStore's, plus where the file is (for messages). */
 export interface SqliteQueueOptions extends JobStoreOptions {
@@ -23,6 +24,7 @@ export class SqliteQueue implements Queue {
   readonly transfers: TransferHistory;
   readonly control: QueueControl;
   readonly hooks: HookDeliveries;
+  readonly mirrorStates: SqliteMirrorStates;
   // parameters
   readonly #db: Database;
   readonly #store: JobStore;
@@ -39,6 +41,7 @@ export class SqliteQueue implements Queue {
     this.transfers = transferHistory(this.#store);
     this.control = queueControl(new JobControl(db, { clock }));
     this.hooks = hookDeliveries(this.#hookTable);
+    this.mirrorStates = new SqliteMirrorStates(db, this.#now);
   }
 
   /** The connection, for SQLite-only checks (tests, integrity_check); the daemon never uses it. */

@@ -11,7 +11,8 @@ import { runPart } from "./runPart.js";
 
 export { DEFAULT_FINISH_POLL_MS, type MirrorRunDeps } from "./context.js";
 export { isDistributed, type DistributeMode } from "./distribute.js";
-export { FileMirrorStateStore, type MirrorStateStore } from "./MirrorStateStore.js";
+export type { MirrorStateStore } from "./MirrorStateStore.js";
+export { DatabaseMirrorStateStore, type DatabaseMirrorStateStoreOptions } from "./DatabaseMirrorStateStore.js";
 export { DEFAULT_PART_LIMITS, splitIntoParts, type PartLimits } from "./parts.js";
 export type { MirrorPlanJob } from "./planRun.js";
 export type { MirrorPartJob } from "./runPart.js";
