@@ -171,7 +171,7 @@ const nodeSchema = z.string()
 export const daemonConfigSchema = z.strictObject({
   database: databaseSchema,
   node: nodeSchema,
-  workers: z.number().int().min(1).max(256).default(4).describe("jobs run at once across all remotes; default 4"),
+  workers: z.number().int().min(1).max(256).default(4).describe("mirror jobs run at once across all remotes (outbox uploads stream over each remote's connections beside them, up to 4 files per connection); default 4"),
   logLevel: z.enum(LOG_LEVELS).default("info").describe("pino level; FERRY_LOG_LEVEL overrides; default info"),
   retry: retrySchema.prefault({}).describe("retry policy of failed jobs"),
   leaseTimeout: duration("a running job is given back to the queue when its worker is silent this long", "30s", 1000, 3_600_000),

@@ -9,6 +9,7 @@ import { BandwidthLimits } from "./bandwidth.js";
 import { createMirrorHandler } from "./jobs/mirror.js";
 import { createMirrorRunHandlers, DatabaseMirrorStateStore, isDistributed, mirrorHandlerFor } from "./jobs/mirrorRun/index.js";
 import { createUploadHandler } from "./jobs/upload.js";
+import { outboxConcurrencyKey, outboxRunnerLane } from "./jobs/outboxLease.js";
 import { removeRemoteHealth, writeHealth, type DaemonHealth, type QueueTrouble } from "./health.js";
 import { LocalConditions, localFailureOf, probeLocalDestination } from "./localTrouble.js";
 import { isQueueFull, queueFullMessage } from "./queueTrouble.js";
@@ -283,6 +284,9 @@ export class Daemon {
       workerIdPrefix: `${c.node}:${process.pid}`,
       node: c.node,
       keyLimits: this.#remotes.keyLimits(),
+      // Outbox files stream over their remote's connections (jobs/uploadLane.ts): more of them
+      // run at once than the remote has connections, beside the workers.
+      lanes: [outboxRunnerLane(c.remotes)],
       isRetryable: isRetryableJobError,
       logger: this.#log,
       leaseMs: c.leaseMs,
@@ -464,7 +468,7 @@ export class Daemon {
       const node = this.#store!.driver === "postgres" ? this.#config.node : undefined;
       const { job: row, created } = await this.#store!.enqueue(
         { kind: "upload", payload: { job: job.name, path: file.path, size: file.size, mtimeMs: file.mtimeMs },
-          dedupeKey: uploadDedupeKey(job.name, file.path, node), concurrencyKey: job.remote, ...(node ? { node } : {}) },
+          dedupeKey: uploadDedupeKey(job.name, file.path, node), concurrencyKey: outboxConcurrencyKey(job.remote), ...(node ? { node } : {}) },
         // A file rewritten while its upload runs gets a new job: the running one sent the old bytes.
         { coalesceWithLeased: false },
       );

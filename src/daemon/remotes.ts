@@ -218,6 +218,11 @@ export class RemoteRegistry {
     known.add(dir);
   }
 
+  /** Whether ensureDir needs no round trip for this folder: made or found earlier in this run. */
+  knowsDir(name: string, dir: string): boolean {
+    return dir === "" || dir === "." || dir === "/" || (this.#dirs.get(name)?.has(dir) ?? false);
+  }
+
   /** Connections open now per remote that has a pool (idle, in use or connecting). */
   connections(): Map<string, number> {
     return new Map([...this.#pools].map(([name, pool]) => [name, pool.size]));

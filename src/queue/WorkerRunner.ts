@@ -91,6 +91,26 @@ export interface WorkerRunnerOptions {
    * pure; its errors are logged and never change the outcome (the run then notifies nothing).
    */
   readonly notify?: (run: SettledRun) => readonly NotificationInput[];
+  /**
+   * Kinds leased by lanes of their own instead of by the workers: jobs that mostly wait for a
+   * shared resource (outbox files queued on a remote's connections) may then run more at once
+   * than `concurrency` allows, without taking workers from the other kinds.
+   */
+  readonly lanes?: readonly RunnerLane[];
+}
+
+/**
+ * A lane of a WorkerRunner: one loop that leases jobs of its kinds as long as fewer than
+ * `concurrency` of them run, and runs each like a worker does (heartbeat, events, settle).
+ */
+export interface RunnerLane {
+  /** Names its lease owners: "<prefix>:<name>-N". */
+  readonly name: string;
+  readonly kinds: readonly JobKind[];
+  /** Most of its jobs running at once. */
+  readonly concurrency: number;
+  /** Its own per-key caps; the workers' keyLimits do not apply to it. */
+  readonly keyLimits?: Readonly<Record<string, number>>;
 }
 
 /** Result of stop: how many running jobs had to be aborted when the grace period ran out. */
@@ -126,6 +146,9 @@ export class WorkerRunner {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #notify: ((run: SettledRun) => readonly NotificationInput[]) | undefined;
+  readonly #lanes: readonly RunnerLane[];
+  /** The kinds the workers lease: those no lane takes. */
+  readonly #workerKinds: JobKind[];
   // internal state
   readonly #listeners = new Map<RunnerEvent, Set<Listener<never>>>();
   readonly #wakers = new Set<() => void>();
@@ -162,6 +185,17 @@ export class WorkerRunner {
     this.#clock = options.clock ?? systemClock;
     this.#log = options.logger ?? createLogger();
     this.#notify = options.notify;
+    this.#lanes = options.lanes ?? [];
+    const laned = new Set<JobKind>();
+    for (const lane of this.#lanes) {
+      positiveInt(`lanes.${lane.name}.concurrency`, lane.concurrency);
+      for (const kind of lane.kinds) {
+        if (!this.#kinds.includes(kind)) throw new TypeError(`WorkerRunner: lane ${lane.name} takes "${kind}" jobs, which have no handler`);
+        if (laned.has(kind)) throw new TypeError(`WorkerRunner: "${kind}" jobs are in two lanes; give each kind one lane`);
+        laned.add(kind);
+      }
+    }
+    this.#workerKinds = this.#kinds.filter((k) => !laned.has(k));
   }
 
   /** Subscribes to an event; returns the unsubscribe function. */
@@ -179,7 +213,10 @@ export class WorkerRunner {
     // The workers lease once the first sweep returned what a dead process left (it never rejects).
     const recovered = this.#sweep();
     this.#scheduleSweep();
-    for (let i = 1; i <= this.#concurrency; i++) this.#loops.push(recovered.then(() => this.#loop(`${this.#prefix}:worker-${i}`)));
+    if (this.#workerKinds.length > 0) {
+      for (let i = 1; i <= this.#concurrency; i++) this.#loops.push(recovered.then(() => this.#loop(`${this.#prefix}:worker-${i}`)));
+    }
+    for (const lane of this.#lanes) this.#loops.push(recovered.then(() => this.#laneLoop(lane)));
   }
 
   /** Wakes idle workers at once (call after enqueue, so a new job does not wait for the next poll). */
@@ -227,25 +264,68 @@ export class WorkerRunner {
 
   async #loop(workerId: string): Promise<void> {
     while (this.#state === "running") {
-      let result;
-      try {
-        result = await this.#queue.lease({ workerId, kinds: this.#kinds, leaseMs: this.#leaseMs, keyLimits: this.#keyLimits, ...(this.#node ? { node: this.#node } : {}) });
-        this.#answered();
-      } catch (error) {
-        await this.#idle(this.#unanswered(error, "lease"));
+      const job = await this.#leaseOne(workerId, this.#workerKinds, this.#keyLimits);
+      if (job === "stop") return;
+      if (job) await this.#run(job, workerId);
+    }
+  }
+
+  /**
+   * A lane's loop: leases while fewer than its concurrency run (each run under the id of a
+   * free slot), waits for a slot otherwise; on stop, waits for its runs.
+   */
+  async #laneLoop(lane: RunnerLane): Promise<void> {
+    const free = Array.from({ length: lane.concurrency }, (_, i) => lane.concurrency - i); // pop() gives slot 1 first
+    const running = new Set<Promise<void>>();
+    let slotFreed: (() => void) | undefined;
+    while (this.#state === "running") {
+      if (free.length === 0) {
+        await new Promise<void>((resolve) => (slotFreed = resolve));
         continue;
       }
-      if (result !== null && result.status === "leased" && this.#state !== "running") {
-        // Leased while stop began (a slow queue): give it back untouched rather than start it.
-        await this.#queue.defer(result.job, { reason: "runner stopped" }).catch((error: unknown) => this.#emit("runner:error", { error, during: `defer job ${result.job.id}` }));
-        return;
+      const slot = free.pop()!;
+      const workerId = `${this.#prefix}:${lane.name}-${slot}`;
+      const job = await this.#leaseOne(workerId, lane.kinds, lane.keyLimits ?? {});
+      if (job === undefined || job === "stop") {
+        free.push(slot);
+        if (job === "stop") break;
+        continue;
       }
-      if (result === null) await this.#idle();
-      else if (result.status === "rejected") {
-        this.#log.error({ jobId: result.job.id, kind: result.job.kind, err: result.error }, "job dead: invalid payload");
-        this.#emit("job:dead", { job: result.job, error: result.error });
-      } else await this.#run(result.job, workerId);
+      const run: Promise<void> = this.#run(job, workerId).finally(() => {
+        free.push(slot);
+        running.delete(run);
+        slotFreed?.();
+        slotFreed = undefined;
+      });
+      running.add(run);
     }
+    await Promise.all(running);
+  }
+
+  /**
+   * One lease for a worker or lane: the job, undefined after idling (nothing to do, a dead
+   * payload, the queue not answering), or "stop" when a job leased as stop began went back.
+   */
+  async #leaseOne(workerId: string, kinds: readonly JobKind[], keyLimits: Readonly<Record<string, number>>): Promise<LeasedJob | undefined | "stop"> {
+    let result;
+    try {
+      result = await this.#queue.lease({ workerId, kinds, leaseMs: this.#leaseMs, keyLimits, ...(this.#node ? { node: this.#node } : {}) });
+      this.#answered();
+    } catch (error) {
+      await this.#idle(this.#unanswered(error, "lease"));
+      return undefined;
+    }
+    if (result !== null && result.status === "leased" && this.#state !== "running") {
+      // Leased while stop began (a slow queue): give it back untouched rather than start it.
+      await this.#queue.defer(result.job, { reason: "runner stopped" }).catch((error: unknown) => this.#emit("runner:error", { error, during: `defer job ${result.job.id}` }));
+      return "stop";
+    }
+    if (result === null) await this.#idle();
+    else if (result.status === "rejected") {
+      this.#log.error({ jobId: result.job.id, kind: result.job.kind, err: result.error }, "job dead: invalid payload");
+      this.#emit("job:dead", { job: result.job, error: result.error });
+    } else return result.job;
+    return undefined;
   }
 
   /** Waits for the poll interval (or ms), a notify() or stop. */

@@ -40,6 +40,7 @@ export { JobControl, type PausedJob } from "./JobControl.js";
 export {
   WorkerRunner,
   type WorkerRunnerOptions,
+  type RunnerLane,
   type JobHandler,
   type JobHandlers,
   type JobContext,

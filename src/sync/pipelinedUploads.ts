@@ -20,7 +20,7 @@ import { canHash, hashBuffer, sameDigest, VerifyError } from "./verify.js";
 // what arrived, so a file is never published unverified, lost or sent twice under its name.
 
 /** A verified file whose rename the server refused in the pipeline: published again in lockstep (publishRemote handles servers that will not rename over a file). */
-class PublishRefused {
+export class PublishRefused {
   constructor(readonly part: string, readonly target: string, readonly mtime: Date | undefined, readonly outcome: TransferOutcome, readonly error: FtpReplyError) {}
 }
 
@@ -120,7 +120,7 @@ async function uploadPipelined(client: SyncClient, p: SyncPipeline, files: reado
 }
 
 /** Once the 226, SIZE and HASH replies are in and right, send the publish commands (they leave with the next file's STOR). */
-async function verifyThenPublish(p: SyncPipeline, op: TransferOp, bytes: Buffer, part: string, target: string,
+export async function verifyThenPublish(p: SyncPipeline, op: TransferOp, bytes: Buffer, part: string, target: string,
   stored: Promise<number>, size: Promise<number>, hash: Promise<{ algorithm: (typeof HASH_ALGORITHMS)[number]; value: string } | undefined>,
   o: { onBytes?: (n: number) => void }): Promise<TransferOutcome | PublishRefused> {
   const [st, sz, hs] = await Promise.allSettled([stored, size, hash]);

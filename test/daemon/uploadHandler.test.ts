@@ -38,7 +38,8 @@ describe("upload job handler", () => {
     await mkdir(p("outbox", "sub"), { recursive: true });
     server = new RestartableServer(p("srv"));
     await server.start();
-    remotes = new RemoteRegistry([remoteEndpoint("srv", { url: server.url, connections: 2 })], { backoff: { baseMs: 100, capMs: 1000, jitter: 0 }, logger: silentLogger() });
+    // Down for a second after a failure: long enough that the second run below still finds it down on a loaded machine.
+    remotes = new RemoteRegistry([remoteEndpoint("srv", { url: server.url, connections: 2 })], { backoff: { baseMs: 1000, capMs: 2000, jitter: 0 }, logger: silentLogger() });
     store = new JobStore(openDatabase(":memory:"));
   });
 

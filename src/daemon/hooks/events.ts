@@ -1,5 +1,6 @@
 import type { Job, NotificationInput, SettledRun, WorkerRunner } from "../../queue/index.js";
 import type { RemoteTrouble } from "../remotes.js";
+import { remoteOfConcurrencyKey } from "../jobs/outboxLease.js";
 import type { HookFacts } from "./facts.js";
 import type { HookDispatcher } from "./HookDispatcher.js";
 
@@ -70,7 +71,7 @@ export class HookEvents {
     runner.on("job:deferred", ({ job, reason, runAfter }) => {
       // A finish waiting for its parts is deferred every few seconds: not a run put back.
       if (job.kind === "mirror-part" || job.kind === "mirror-finish") return;
-      const remote = this.#jobs(job.name)?.remote ?? job.concurrencyKey;
+      const remote = this.#jobs(job.name)?.remote ?? (job.concurrencyKey === null ? null : remoteOfConcurrencyKey(job.concurrencyKey));
       if (remote === null || !this.#troubled.has(remote)) return;
       void this.#dispatcher.emit({ ...this.#run("run.failed", job), error: `put back without using an attempt: ${reason}`, retryAt: new Date(runAfter).toISOString() });
     });
@@ -143,7 +144,7 @@ export class HookEvents {
     return {
       // The steps of a distributed run report as the mirror they run.
       event, time: new Date(this.#now()).toISOString(), job: job.name, kind: job.kind === "mirror-part" || job.kind === "mirror-finish" ? "mirror" : job.kind,
-      ...(info ? { remote: info.remote, direction: info.direction } : job.concurrencyKey ? { remote: job.concurrencyKey } : {}),
+      ...(info ? { remote: info.remote, direction: info.direction } : job.concurrencyKey ? { remote: remoteOfConcurrencyKey(job.concurrencyKey) } : {}),
       jobId: job.id, attempt: job.attempts,
       ...(job.kind === "upload" ? { source: job.payload.path } : {}),
     };

@@ -4,7 +4,9 @@ import { basename, dirname, extname, join, posix, relative, sep } from "node:pat
 import type { FtpClient } from "../../client/index.js";
 import type { Logger } from "../../log/index.js";
 import { RetryLaterError, type HandlerResult, type JobHandler } from "../../queue/index.js";
-import { canHash, hashLocalFile, loadRecord, partKey, remotePartPath, sameDigest, transferFile, VerifyError, type SyncClient, type TransferOutcome } from "../../sync/index.js";
+import {
+  canHash, hashLocalFile, loadRecord, partKey, remotePartPath, sameDigest, SMALL_FILE_BYTES, transferFile, VerifyError, type SyncClient, type TransferOutcome,
+} from "../../sync/index.js";
 import type { HashAlgorithm } from "../../protocol/index.js";
 import type { AfterAction, UploadJob } from "../config.js";
 import { PermanentJobError } from "../errors.js";
@@ -13,6 +15,7 @@ import type { BandwidthLimits } from "../bandwidth.js";
 import type { RemoteRegistry } from "../remotes.js";
 import type { TransferredFile } from "../hooks/index.js";
 import type { TransferProgress } from "../activity.js";
+import { UploadLane } from "./uploadLane.js";
 
 /** What the upload runner needs. */
 export interface UploadRunnerDeps {
@@ -72,6 +75,13 @@ export function createUploadHandler(deps: UploadRunnerDeps): JobHandler<"upload"
     }
     throw new RetryLaterError(`${path} is still open for writing by pid ${pids} (${when}); waiting for it to close`, { delayMs: Math.max(stableMs, 200) });
   };
+  /** The outbox lane of each remote, made at its first file. */
+  const lanes = new Map<string, UploadLane>();
+  const laneOf = (remote: string): UploadLane => {
+    let lane = lanes.get(remote);
+    if (!lane) lanes.set(remote, (lane = new UploadLane({ remotes: deps.remotes, remote, logger: deps.logger, now })));
+    return lane;
+  };
   return async (job, ctx): Promise<HandlerResult> => {
     const cfg = deps.jobs.get(job.payload.job);
     if (!cfg) throw new PermanentJobError(`upload job "${job.payload.job}" is no longer in the config`);
@@ -95,43 +105,57 @@ export function createUploadHandler(deps: UploadRunnerDeps): JobHandler<"upload"
     const started = now();
     const bucket = deps.bandwidth?.for(cfg.remote);
     const dir = posix.dirname(remotePath);
-    const present = await deps.remotes.use(cfg.remote, async (client) => {
-      await deps.remotes.ensureDir(cfg.remote, client, dir);
-      // Only a retry (its last run may have published before dying) or a kept file (found again
-      // at every start) can already be there; a first upload skips the extra round trips.
-      const mayBeThere = job.attempts > 1 || cfg.after.kind === "keep";
-      return mayBeThere ? alreadyThere(client, path, st.size, remotePath) : undefined;
-    }, ctx.signal);
+    // Only a retry (its last run may have published before dying) or a kept file (found again
+    // at every start) can already be there; a first upload skips the extra round trips.
+    const mayBeThere = job.attempts > 1 || cfg.after.kind === "keep";
+    // A retry resumes the partial, also one that used no attempt (a cut connection defers
+    // the job as an outage): a record of what an earlier run started sending says there
+    // is a partial worth asking for. The transfer then resumes only onto bytes of this
+    // very file (B11: the record, or a checksum, proves it) and starts over otherwise.
+    const partialMayExist = job.attempts > 1 || (await loadRecord(partKey("upload", { localPath: path, remotePath }))) !== undefined;
     let outcome: TransferOutcome | { bytes: 0; verified: string; skipped: true };
-    if (present) {
-      log.info({ remotePath, verified: present }, "already on the server with the same bytes; not sent again");
-      outcome = { bytes: 0, verified: present, skipped: true } as const;
-    } else {
-      // A retry resumes the partial, also one that used no attempt (a cut connection defers
-      // the job as an outage): a record of what an earlier run started sending says there
-      // is a partial worth asking for. The transfer then resumes only onto bytes of this
-      // very file (B11: the record, or a checksum, proves it) and starts over otherwise.
-      const partialMayExist = job.attempts > 1 || (await loadRecord(partKey("upload", { localPath: path, remotePath }))) !== undefined;
-      try {
-        // One attempt: the queue retries the job. No mtime is set on the server: in an inbox
-        // the arrival time is what readers go by.
-        deps.progress?.started(job.id, path, st.size);
-        let ok = false;
-        try {
+    let begun = false;
+    let ok = false;
+    const begin = (): void => {
+      if (begun) return;
+      begun = true;
+      deps.progress?.started(job.id, path, st.size);
+    };
+    try {
+      // A fresh small file without a bandwidth limit streams through the remote's lane
+      // (uploadLane.ts); the others, and every file of a server driven in lockstep, go alone.
+      const streamed = !bucket && !partialMayExist && st.size <= SMALL_FILE_BYTES
+        ? await laneOf(cfg.remote).upload({
+          localPath: path, remotePath, size: st.size, mayBeThere, signal: ctx.signal, onStart: begin, onBytes: (n) => deps.progress?.bytes(job.id, n),
+        })
+        : { kind: "lockstep" as const };
+      if (streamed.kind === "sent") outcome = streamed.outcome;
+      else if (streamed.kind === "present") outcome = { bytes: 0, verified: streamed.verified, skipped: true };
+      else {
+        const present = await deps.remotes.use(cfg.remote, async (client) => {
+          await deps.remotes.ensureDir(cfg.remote, client, dir);
+          return mayBeThere ? alreadyThere(client, path, st.size, remotePath) : undefined;
+        }, ctx.signal);
+        if (present) outcome = { bytes: 0, verified: present, skipped: true };
+        else {
+          // One attempt: the queue retries the job. No mtime is set on the server: in an inbox
+          // the arrival time is what readers go by.
+          begin();
           outcome = await transferFile({ localPath: path, remotePath, size: st.size }, {
             direction: "upload", pool: deps.remotes.syncPool(cfg.remote, ctx.signal), retry: ONE_ATTEMPT, partialMayExist, signal: ctx.signal,
             onBytes: (n) => deps.progress?.bytes(job.id, n), ...(bucket ? { bucket } : {}),
           });
-          ok = true;
-        } finally {
-          deps.progress?.done(job.id, path, ok);
         }
-      } catch (err) {
-        deps.remotes.forgetDir(cfg.remote, dir);
-        if (err instanceof VerifyError) outcome = await deps.remotes.use(cfg.remote, (client) => verifyFailed(client, err, path, st.size, remotePath, cfg), ctx.signal);
-        else throw err;
       }
+      ok = true;
+    } catch (err) {
+      deps.remotes.forgetDir(cfg.remote, dir);
+      if (err instanceof VerifyError) outcome = await deps.remotes.use(cfg.remote, (client) => verifyFailed(client, err, path, st.size, remotePath, cfg), ctx.signal);
+      else throw err;
+    } finally {
+      if (begun) deps.progress?.done(job.id, path, ok);
     }
+    if ("skipped" in outcome) log.info({ remotePath, verified: outcome.verified }, "already on the server with the same bytes; not sent again");
     if (cfg.after.kind !== "keep") {
       // The after-action destroys the outbox copy: only a file that is still exactly what was
       // sent may go. A writer that resumed (or still holds it open) would otherwise write the
