@@ -307,7 +307,17 @@ export class FileSystem {
   async rename(from: VirtualPath, to: VirtualPath): Promise<void> {
     await this.inParent(from, async (src, srcName) => {
       await lstat(src.at(srcName)); // ENOENT before touching the target
-      await this.inParent(to, (dst, dstName) => rename(src.at(srcName), dst.at(dstName)));
+      // Within one folder (a client publishing its temporary name), the source's verified
+      // handle is the target's folder too: its descriptor was checked inside the root, which
+      // is what opening the folder again would check.
+      const dstEntry = await this.entry(to);
+      if (dirname(dstEntry) === src.real) return rename(src.at(srcName), src.at(basename(dstEntry)));
+      const dst = await this.dirHandle(dirname(dstEntry), to);
+      try {
+        await rename(src.at(srcName), dst.at(basename(dstEntry)));
+      } finally {
+        await dst.close();
+      }
     });
   }
 
