@@ -32,9 +32,10 @@ async function retr(s: Session, arg: string): Promise<void> {
           const digest = s.usesHash && offset === 0 ? runningDigest(algorithm) : undefined;
           const bytes = await sendFile(handle, offset, data, signal, (n) => (sent = n), digest);
           if (digest) {
-            const after = await handle.stat({ bigint: true });
             // Unchanged from the open to the end of the read: the digest is of the file's bytes.
-            if (fileState(after) === fileState(stats) && s.options.digests.canKeep(after, statAt)) {
+            // Only an optimisation: a failed stat leaves the sent file sent.
+            const after = await handle.stat({ bigint: true }).catch(() => undefined);
+            if (after && fileState(after) === fileState(stats) && s.options.digests.canKeep(after, statAt)) {
               s.options.digests.remember(fileState(after), algorithm, digest.hex());
             }
           }
@@ -73,9 +74,8 @@ async function receive(s: Session, verb: string, path: VirtualPath, mode: Upload
     // A client that checks what it sent (HASH) gets the digest of the bytes as they were
     // written, without the server reading the file again (DigestCache).
     const algorithm = s.hashAlgorithm;
-    const tap = s.usesHash && s.type === "I" && upload.isWholeFile
-      ? { digest: runningDigest(algorithm), written: await upload.tempIdentity() }
-      : undefined;
+    const written = s.usesHash && s.type === "I" && upload.isWholeFile ? await upload.tempIdentity().catch(() => undefined) : undefined;
+    const tap = written ? { digest: runningDigest(algorithm), written } : undefined;
     await s.runTransfer(verb, path, preliminary, async (data: Socket, signal): Promise<TransferResult> => {
       let received = 0;
       s.setTransferProgress(() => received);
@@ -90,7 +90,8 @@ async function receive(s: Session, verb: string, path: VirtualPath, mode: Upload
           : await receiveFile(data, upload.handle, { ...options, stallTimeoutMs: s.options.limits.dataTimeoutMs });
         signal.throwIfAborted(); // ABOR or a dropped control connection: never publish
         await upload.commit();
-        if (tap) await rememberUpload(s, upload, tap.written, algorithm, tap.digest);
+        // Only an optimisation: the file is published, whatever happens here.
+        if (tap) await rememberUpload(s, upload, tap.written, algorithm, tap.digest).catch(() => undefined);
         return { bytes };
       } catch (err) {
         const failure = uploadFailure(err, path);
