@@ -1,4 +1,4 @@
-import { constants, createReadStream, type ReadStream } from "node:fs";
+import { constants } from "node:fs";
 import { chmod, lstat, lutimes, mkdir, open, opendir, realpath, rename, rmdir, stat, unlink, utimes } from "node:fs/promises";
 import type { BigIntStats, Dir, Stats } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
@@ -6,7 +6,6 @@ import { basename, dirname, join, sep } from "node:path";
 import { resolveRemotePath, type ListEntry } from "../protocol/index.js";
 import { descriptorPath, DirHandle } from "./confined.js";
 import { FolderSync } from "./folderSync.js";
-import { STREAM_CHUNK_BYTES } from "./limits.js";
 import { checkPathEncoding, isReservedName, uploadTempName } from "./pathNames.js";
 import { sweepStaleUploads, Upload, type UploadMode } from "./Upload.js";
 
@@ -207,12 +206,6 @@ export class FileSystem {
     const statAt = Date.now(); // no later than the stat: see DigestCache.canKeep
     const { handle, st } = await this.openVerified(real, v, constants.O_RDONLY);
     return { handle, size: Number(st.size), stats: st, statAt };
-  }
-
-  /** A read stream of the file `v` from byte `start`, in large chunks. */
-  async openRead(v: VirtualPath, start = 0): Promise<{ stream: ReadStream; size: number }> {
-    const { handle, size } = await this.openFile(v);
-    return { stream: createReadStream("", { fd: handle, start, highWaterMark: STREAM_CHUNK_BYTES }), size };
   }
 
   /**
