@@ -62,7 +62,7 @@ export class FolderSync {
   }
 
   #run(key: string, path: string): Promise<void> {
-    const running = this.#sync(path).catch(() => undefined).then(() => this.#finished(key));
+    const running = this.#flushOnce(path).then(() => this.#finished(key));
     this.#folders.set(key, { running, next: undefined });
     return running;
   }
@@ -73,11 +73,20 @@ export class FolderSync {
       start = () => {
         const folder = this.#folders.get(key)!;
         folder.next = undefined;
-        folder.running = this.#sync(path).catch(() => undefined).then(() => this.#finished(key));
+        folder.running = this.#flushOnce(path).then(() => this.#finished(key));
         void folder.running.then(resolve);
       };
     });
     return { done, start };
+  }
+
+  /** One fsync; a failure (thrown or rejected) still serves its waiters, as a best-effort flush does. */
+  async #flushOnce(path: string): Promise<void> {
+    try {
+      await this.#sync(path);
+    } catch {
+      // See syncFolder: best effort.
+    }
   }
 
   /** An fsync of `key` ended: start the queued one, or forget the folder. */

@@ -57,8 +57,13 @@ describe("FolderSync: group commit of folder fsyncs", () => {
 
   it("an fsync that fails still serves its requests (best effort, as before)", async () => {
     const sync = new FolderSync(() => Promise.reject(new Error("EIO")));
-    await sync.flush("1:1", "/x");
+    await Promise.all([sync.flush("1:1", "/x"), sync.flush("1:1", "/x")]);
     assert.equal(sync.busyFolders, 0);
+    const throwing = new FolderSync(() => {
+      throw new Error("EBADF");
+    });
+    await Promise.all([throwing.flush("1:1", "/x"), throwing.flush("1:1", "/x")]);
+    assert.equal(throwing.busyFolders, 0);
   });
 });
 
