@@ -1,11 +1,11 @@
-import { constants, createReadStream, type ReadStream } from "node:fs";
+import { constants } from "node:fs";
 import { chmod, lstat, lutimes, mkdir, open, opendir, realpath, rename, rmdir, stat, unlink, utimes } from "node:fs/promises";
-import type { Dir, Stats } from "node:fs";
+import type { BigIntStats, Dir, Stats } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { basename, dirname, join, sep } from "node:path";
 import { resolveRemotePath, type ListEntry } from "../protocol/index.js";
 import { descriptorPath, DirHandle } from "./confined.js";
-import { STREAM_CHUNK_BYTES } from "./limits.js";
+import { FolderSync } from "./folderSync.js";
 import { checkPathEncoding, isReservedName, uploadTempName } from "./pathNames.js";
 import { sweepStaleUploads, Upload, type UploadMode } from "./Upload.js";
 
@@ -54,17 +54,23 @@ export class FileSystem {
   // parameters
   /** The root, already resolved by realpath. */
   readonly root: RealPath;
+  /** Folder fsyncs after uploads, shared by all sessions of a server (group commit). */
+  readonly #folders: FolderSync;
 
-  private constructor(root: RealPath) {
+  private constructor(root: RealPath, folders: FolderSync) {
     this.root = root;
+    this.#folders = folders;
   }
 
-  /** Open a FileSystem on `root`, which must be an existing directory. */
-  static async open(root: string): Promise<FileSystem> {
+  /**
+   * Open a FileSystem on `root`, which must be an existing directory. `folders`: the server's
+   * FolderSync, so that uploads of all its sessions share folder fsyncs; default one of its own.
+   */
+  static async open(root: string, folders: FolderSync = new FolderSync()): Promise<FileSystem> {
     const real = await realpath(root);
     const st = await stat(real);
     if (!st.isDirectory()) throw new PathError(`root ${root} is not a directory`);
-    return new FileSystem(real as RealPath);
+    return new FileSystem(real as RealPath, folders);
   }
 
   /** Resolve a path argument against `cwd` ("..", ".", absolute paths) without touching the disk. */
@@ -176,12 +182,12 @@ export class FileSystem {
    * descriptor lies inside the root and is a plain file. O_NONBLOCK: opening a FIFO must
    * not hang a thread-pool thread; it is then refused as not a plain file.
    */
-  private async openVerified(real: string, v: VirtualPath, flags: number): Promise<{ handle: FileHandle; st: Stats }> {
+  private async openVerified(real: string, v: VirtualPath, flags: number): Promise<{ handle: FileHandle; st: BigIntStats }> {
     const handle = await open(real, flags | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     try {
       const at = await descriptorPath(handle.fd);
       if (at !== undefined && !this.contains(at)) throw new PathError(`${v}: leads outside your root`);
-      const st = await handle.stat();
+      const st = await handle.stat({ bigint: true });
       if (!st.isFile()) throw new PathError(`${v}: not a plain file`);
       return { handle, st };
     } catch (err) {
@@ -190,16 +196,16 @@ export class FileSystem {
     }
   }
 
-  /** Open the plain file `v` for reading; the caller closes the handle. */
-  async openFile(v: VirtualPath): Promise<{ handle: FileHandle; size: number }> {
-    const { handle, st } = await this.openVerified(await this.existing(v), v, constants.O_RDONLY);
-    return { handle, size: st.size };
-  }
-
-  /** A read stream of the file `v` from byte `start`, in large chunks. */
-  async openRead(v: VirtualPath, start = 0): Promise<{ stream: ReadStream; size: number }> {
-    const { handle, size } = await this.openFile(v);
-    return { stream: createReadStream("", { fd: handle, start, highWaterMark: STREAM_CHUNK_BYTES }), size };
+  /**
+   * Open the plain file `v` for reading; the caller closes the handle. `stats` is the
+   * descriptor's stat as opened (nanosecond times, see digestCache.ts), read no earlier than
+   * `statAt`.
+   */
+  async openFile(v: VirtualPath): Promise<{ handle: FileHandle; size: number; stats: BigIntStats; statAt: number }> {
+    const real = await this.existing(v);
+    const statAt = Date.now(); // no later than the stat: see DigestCache.canKeep
+    const { handle, st } = await this.openVerified(real, v, constants.O_RDONLY);
+    return { handle, size: Number(st.size), stats: st, statAt };
   }
 
   /**
@@ -222,13 +228,13 @@ export class FileSystem {
           await handle.close();
           throw err;
         });
-        return Upload.inPlace(dir, handle, mode === "append" ? null : start);
+        return Upload.inPlace(dir, this.#folders, handle, mode === "append" ? null : start);
       }
       const temp = uploadTempName();
       await sweepStaleUploads(dir); // a killed server's leftovers, once per folder and process
       const handle = await open(dir.at(temp), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
       if (existing) await keepOwnership(handle, existing);
-      return Upload.viaTemp(dir, handle, temp, name, existing !== undefined);
+      return Upload.viaTemp(dir, this.#folders, handle, temp, name, existing !== undefined);
     } catch (err) {
       await dir.close();
       throw err;
@@ -294,7 +300,17 @@ export class FileSystem {
   async rename(from: VirtualPath, to: VirtualPath): Promise<void> {
     await this.inParent(from, async (src, srcName) => {
       await lstat(src.at(srcName)); // ENOENT before touching the target
-      await this.inParent(to, (dst, dstName) => rename(src.at(srcName), dst.at(dstName)));
+      // Within one folder (a client publishing its temporary name), the source's verified
+      // handle is the target's folder too: its descriptor was checked inside the root, which
+      // is what opening the folder again would check.
+      const dstEntry = await this.entry(to);
+      if (dirname(dstEntry) === src.real) return rename(src.at(srcName), src.at(basename(dstEntry)));
+      const dst = await this.dirHandle(dirname(dstEntry), to);
+      try {
+        await rename(src.at(srcName), dst.at(basename(dstEntry)));
+      } finally {
+        await dst.close();
+      }
     });
   }
 

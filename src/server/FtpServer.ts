@@ -3,6 +3,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { silentLogger, type Logger } from "../log/index.js";
 import { formatReply, unmapIPv4 } from "../protocol/index.js";
 import type { Authenticator } from "./Authenticator.js";
+import { DigestCache } from "./digestCache.js";
+import { FolderSync, type SyncFolder } from "./folderSync.js";
 import { DEFAULT_LIMITS, type ServerLimits } from "./limits.js";
 import { Session } from "./Session.js";
 import { SessionSlots } from "./slots.js";
@@ -26,6 +28,10 @@ export interface FtpServerOptions {
   readonly tls?: ServerTlsOptions;
   /** Default: silent. */
   readonly logger?: Logger;
+  /** How a folder is flushed after an upload was renamed into it; default fsync (tests observe the order through it). */
+  readonly syncFolder?: SyncFolder;
+  /** The digests HASH may answer from; default a fresh cache (tests look into it). */
+  readonly digests?: DigestCache;
 }
 
 /**
@@ -43,6 +49,8 @@ export class FtpServer {
   readonly #implicitServer: Server | undefined;
   readonly #sessions = new Set<Session>();
   readonly #slots: SessionSlots<Session>;
+  readonly #folders: FolderSync;
+  readonly #digests: DigestCache;
   #closing: Promise<void> | undefined;
 
   constructor(options: FtpServerOptions) {
@@ -50,6 +58,8 @@ export class FtpServer {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.#logger = options.logger ?? silentLogger();
     this.#slots = new SessionSlots(this.limits);
+    this.#folders = new FolderSync(options.syncFolder);
+    this.#digests = options.digests ?? new DigestCache();
     // Replies are small writes answered by the next command: with Nagle on, each one waits
     // for the client's delayed ACK (~40 ms on Linux), which dominated small-file uploads.
     this.#server = createServer({ noDelay: true }, (socket) => this.#onConnection(socket, false));
@@ -157,6 +167,7 @@ export class FtpServer {
     const options = {
       authenticator: this.#options.authenticator, limits: this.limits, logger: this.#logger,
       pasvPorts: this.#options.pasvPorts, pasvAddress: this.#options.pasvAddress, tls: this.#tls,
+      folders: this.#folders, digests: this.#digests,
       onLoginChange: (s: Session, loggedIn: boolean) => this.#slots.setLoggedIn(s, loggedIn),
     };
     let session: Session;

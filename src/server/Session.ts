@@ -5,6 +5,8 @@ import type { Logger } from "../log/index.js";
 import { formatReply, parseCommandLine, mask, MLSX_FACTS, type HashAlgorithm, type MlsxFact } from "../protocol/index.js";
 import type { Authenticator, Perm, Principal } from "./Authenticator.js";
 import { DataChannel, DataChannelError } from "./DataChannel.js";
+import type { DigestCache } from "./digestCache.js";
+import type { FolderSync } from "./folderSync.js";
 import { FileSystem, ROOT_PATH, type VirtualPath } from "./FileSystem.js";
 import type { ServerLimits } from "./limits.js";
 import { COMMANDS } from "./commands/table.js";
@@ -23,6 +25,10 @@ export interface SessionOptions {
   readonly pasvAddress?: string | undefined;
   /** TLS policy when the server has a certificate; without it AUTH TLS gets 502. */
   readonly tls?: TlsPolicy | undefined;
+  /** The server's folder fsyncs, shared by its sessions' uploads (group commit). */
+  readonly folders: FolderSync;
+  /** The server's digests of files it wrote or read, for HASH. */
+  readonly digests: DigestCache;
   /** Told when the session logs in (true) or out again (false): the server counts sessions waiting to log in. */
   readonly onLoginChange?: ((session: Session, loggedIn: boolean) => void) | undefined;
 }
@@ -75,6 +81,11 @@ export class Session {
   restOffset = 0;
   renameFrom: VirtualPath | undefined;
   hashAlgorithm: HashAlgorithm = "SHA-256";
+  /**
+   * Set once the client asks for a checksum: from then on, transfers of whole files compute
+   * one as the bytes pass (for the DigestCache), which clients that never ask do not pay for.
+   */
+  usesHash = false;
   mlstFacts: readonly MlsxFact[] = MLSX_FACTS;
   epsvAll = false;
   #data: DataChannel | undefined;
@@ -247,7 +258,7 @@ export class Session {
 
   /** Record a successful login and open the user's filesystem. */
   async login(principal: Principal): Promise<void> {
-    this.#fs = await FileSystem.open(principal.root);
+    this.#fs = await FileSystem.open(principal.root, this.options.folders);
     this.principal = principal;
     this.cwd = ROOT_PATH;
     clearTimeout(this.#loginTimer);

@@ -1,7 +1,9 @@
 import { link, lstat, open, opendir, rename, unlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
-import { constants } from "node:fs";
+import { constants, type BigIntStats } from "node:fs";
 import type { DirHandle } from "./confined.js";
+import type { DigestCache } from "./digestCache.js";
+import type { FolderSync } from "./folderSync.js";
 import { isReservedName } from "./pathNames.js";
 
 /**
@@ -40,6 +42,7 @@ export class Upload {
 
   private constructor(
     private readonly dir: DirHandle,
+    private readonly folders: FolderSync,
     readonly handle: FileHandle,
     /** Byte offset of the first write; null appends at the file's end (O_APPEND). */
     readonly start: number | null,
@@ -47,28 +50,63 @@ export class Upload {
   ) {}
 
   /** An upload written straight into an existing file (append, resume). */
-  static inPlace(dir: DirHandle, handle: FileHandle, start: number | null): Upload {
-    return new Upload(dir, handle, start, undefined);
+  static inPlace(dir: DirHandle, folders: FolderSync, handle: FileHandle, start: number | null): Upload {
+    return new Upload(dir, folders, handle, start, undefined);
   }
 
   /** An upload into the temporary `temp`, published as `target` by commit(). */
-  static viaTemp(dir: DirHandle, handle: FileHandle, temp: string, target: string, targetExisted: boolean): Upload {
-    return new Upload(dir, handle, 0, { name: temp, target, targetExisted });
+  static viaTemp(dir: DirHandle, folders: FolderSync, handle: FileHandle, temp: string, target: string, targetExisted: boolean): Upload {
+    return new Upload(dir, folders, handle, 0, { name: temp, target, targetExisted });
+  }
+
+  /** True when the upload writes a whole new file from its first byte (a temporary file, then renamed). */
+  get isWholeFile(): boolean {
+    return this.temp !== undefined;
   }
 
   /**
    * Publish a complete upload: flush it to disk, rename the temporary file over the target
    * (atomic: a reader opens the old file or the new one), then flush the folder so the new
-   * name survives a crash (best effort: some filesystems cannot sync a directory).
+   * name survives a crash (best effort: some filesystems cannot sync a directory). The
+   * folder's fsync is shared with other uploads publishing into it at the same time
+   * (FolderSync), and always starts after this rename.
    */
   async commit(): Promise<void> {
     if (this.temp) {
       await this.syncTemp(this.temp.name);
       await rename(this.dir.at(this.temp.name), this.dir.at(this.temp.target));
       this.#committed = true;
-      await syncDirectory(this.dir.self);
+      // A folder whose identity cannot be read is flushed on its own.
+      const key = await this.dir.identity().catch(() => `unknown:${this.temp!.name}`);
+      await this.folders.flush(key, this.dir.self);
     }
     this.#committed = true;
+  }
+
+  /**
+   * The state of the temporary file now (device and inode: its identity), for publishedState;
+   * call before the data arrives, while the handle is open.
+   */
+  async tempIdentity(): Promise<BigIntStats> {
+    return this.handle.stat({ bigint: true });
+  }
+
+  /** Learn whether the upload's device `dev` has fine timestamps (DigestCache.learn), probing in the upload's folder. */
+  async probeTimestamps(digests: DigestCache, dev: bigint): Promise<void> {
+    await digests.learn(dev, this.dir);
+  }
+
+  /**
+   * After commit(): the published file's stat, when it is still the file this upload wrote
+   * (`written`, from tempIdentity); undefined otherwise. Through the handle while it is open
+   * (the stream path closes it), else by name in the verified folder.
+   */
+  async publishedState(written: BigIntStats): Promise<BigIntStats | undefined> {
+    if (!this.temp || !this.#committed) return undefined;
+    const st = this.handle.fd !== -1
+      ? await this.handle.stat({ bigint: true })
+      : await lstat(this.dir.at(this.temp.target), { bigint: true }).catch(() => undefined);
+    return st && st.isFile() && st.dev === written.dev && st.ino === written.ino ? st : undefined;
   }
 
   /**
@@ -119,19 +157,6 @@ export class Upload {
     await unlink(from).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== "ENOENT") throw err;
     });
-  }
-}
-
-async function syncDirectory(path: string): Promise<void> {
-  try {
-    const handle = await open(path, constants.O_RDONLY | constants.O_DIRECTORY);
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // A folder the server may not read (mode -wx), or a filesystem without directory fsync.
   }
 }
 

@@ -1,5 +1,5 @@
 import { constants, existsSync } from "node:fs";
-import { open, readlink, type FileHandle } from "node:fs/promises";
+import { open, readlink, stat, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 
 /**
@@ -38,6 +38,8 @@ export async function descriptorPath(fd: number): Promise<string | undefined> {
 
 /** A directory held open after its descriptor was verified inside the root. */
 export class DirHandle {
+  #identity: string | undefined;
+
   private constructor(
     private readonly handle: FileHandle | undefined,
     /** Its path when it was verified (for messages and the non-Linux fallback). */
@@ -71,6 +73,15 @@ export class DirHandle {
   /** A path naming this very directory (or entry) itself, for chmod or opendir. */
   get self(): string {
     return this.handle ? `/proc/self/fd/${this.handle.fd}` : this.real;
+  }
+
+  /** "dev:ino" of the directory the handle holds: the same folder under any name, another folder under the same name. */
+  async identity(): Promise<string> {
+    if (this.#identity === undefined) {
+      const st = this.handle ? await this.handle.stat() : await stat(this.real);
+      this.#identity = `${st.dev}:${st.ino}`;
+    }
+    return this.#identity;
   }
 
   async close(): Promise<void> {

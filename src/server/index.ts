@@ -10,3 +10,5 @@ export { COMMANDS, type CommandSpec } from "./commands/table.js";
 export { crc32, crc32Table } from "./crc32.js";
 export { type ServerTlsOptions } from "./tls.js";
 export { generateSelfSignedCert, type GeneratedCert } from "./selfSigned.js";
+export { DigestCache, fileState } from "./digestCache.js";
+export { FolderSync, syncFolder, type SyncFolder } from "./folderSync.js";

@@ -22,6 +22,8 @@ export interface ReceiveOptions {
   readonly onProgress: (bytes: number) => void;
   /** From the first write slower than this on, each write goes to the thread pool. Default SLOW_WRITE_MS. */
   readonly slowWriteMs?: number;
+  /** Sees every byte written, in file order (a running digest); the chunk is only valid during the call. */
+  readonly onBytes?: (chunk: Buffer) => void;
 }
 
 type OnRead = (nread: number, buffer: Buffer) => boolean | undefined;
@@ -99,6 +101,7 @@ export function receiveFile(socket: Socket, handle: FileHandle, options: Receive
       if (settled) return false;
       if (slow) {
         writeAllAsync(handle, buffer, n, position).then(() => {
+          options.onBytes?.(buffer.subarray(0, n));
           advance(n);
           if (!settled) reader?.resume();
         }).catch((err: Error) => finish(err));
@@ -111,6 +114,7 @@ export function receiveFile(socket: Socket, handle: FileHandle, options: Receive
         finish(err as Error);
         return false;
       }
+      options.onBytes?.(buffer.subarray(0, n));
       advance(n);
       if (performance.now() - began > slowWriteMs) slow = true;
       return true;
@@ -138,12 +142,15 @@ export function receiveFile(socket: Socket, handle: FileHandle, options: Receive
  * the socket ended with FIN.
  */
 export async function streamToFile(socket: Socket, handle: FileHandle, options: Omit<ReceiveOptions, "stallTimeoutMs" | "slowWriteMs"> & { transform?: Transform }): Promise<number> {
-  const { start, signal, onProgress, transform } = options;
+  const { start, signal, onProgress, transform, onBytes } = options;
+  // With a transform the file holds its output, not the socket's bytes: nothing to digest.
+  if (onBytes && transform) throw new Error("streamToFile: onBytes cannot see what a transform writes");
   const file = handle.createWriteStream({ autoClose: false, highWaterMark: STREAM_CHUNK_BYTES, ...(start === null ? {} : { start }) });
   let clean = false;
   socket.once("end", () => (clean = true));
   let sinceScavenge = 0;
   socket.on("data", (chunk: Buffer) => {
+    onBytes?.(chunk);
     sinceScavenge += chunk.length;
     if (sinceScavenge >= SCAVENGE_EVERY_BYTES) {
       // The chunks die as soon as they are on disk, but V8 only frees their off-heap memory

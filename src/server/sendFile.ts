@@ -26,9 +26,12 @@ function writeFully(socket: Socket, data: Buffer, signal: AbortSignal): Promise<
  * while the previous one is being written, and a buffer is only refilled after the
  * kernel has taken its bytes. A pipeline of fresh 1 MiB chunks leaves tens of MB of dead
  * buffers for the GC to find later; this keeps a 1 GiB download at constant memory.
- * Returns the bytes sent.
+ * Returns the bytes sent. `digest`, when given, sees every byte read, in order.
  */
-export async function sendFile(handle: FileHandle, start: number, socket: Socket, signal: AbortSignal, onProgress: (bytes: number) => void): Promise<number> {
+export async function sendFile(
+  handle: FileHandle, start: number, socket: Socket, signal: AbortSignal, onProgress: (bytes: number) => void,
+  digest?: { update(chunk: Buffer): void },
+): Promise<number> {
   const buffers = [Buffer.allocUnsafe(STREAM_CHUNK_BYTES), Buffer.allocUnsafe(STREAM_CHUNK_BYTES)] as const;
   let position = start;
   let sent = 0;
@@ -39,6 +42,7 @@ export async function sendFile(handle: FileHandle, start: number, socket: Socket
     const { bytesRead } = await handle.read(buf, 0, buf.length, position);
     await pending; // the write of the other buffer; this one's last write finished an iteration ago
     if (bytesRead === 0) break;
+    digest?.update(buf.subarray(0, bytesRead));
     position += bytesRead;
     pending = writeFully(socket, buf.subarray(0, bytesRead), signal).then(() => {
       sent += bytesRead;

@@ -1,27 +1,38 @@
-import { createHash } from "node:crypto";
 import {
-  formatHashFeature, HASH_ALGORITHMS, LEGACY_HASH_COMMANDS, NODE_HASH_NAMES, parseHashAlgorithm, type HashAlgorithm,
+  formatHashFeature, HASH_ALGORITHMS, LEGACY_HASH_COMMANDS, parseHashAlgorithm, type HashAlgorithm,
 } from "../../protocol/index.js";
-import { crc32 } from "../crc32.js";
-import { PathError } from "../FileSystem.js";
+import { fileState, runningDigest } from "../digestCache.js";
+import { STREAM_CHUNK_BYTES } from "../limits.js";
 import type { Session } from "../Session.js";
 import { command, type CommandSpec } from "./types.js";
 
-/** Hex digest of the file `arg` with `algorithm`, streamed (constant memory). */
+/** A small file is read in one call (and a growing one in several). */
+const READ_MIN_BYTES = 64 * 1024;
+
+/**
+ * Hex digest of the file `arg` with `algorithm`, and the bytes it covers. Answered from the
+ * server's DigestCache when the file is in the very state (fileState) in which the server
+ * wrote or read it; otherwise read in chunks (constant memory) and, when the file did not
+ * change while it was read, remembered.
+ */
 async function digestFile(s: Session, arg: string, algorithm: HashAlgorithm): Promise<{ hex: string; size: number; path: string }> {
+  s.usesHash = true;
   const path = s.resolve(arg);
-  const { stream, size } = await s.fs.openRead(path);
+  const { handle, size, stats, statAt } = await s.fs.openFile(path);
   try {
-    if (algorithm === "CRC32") {
-      let crc = 0;
-      for await (const chunk of stream) crc = crc32(chunk as Buffer, crc);
-      return { hex: crc.toString(16).padStart(8, "0"), size, path };
-    }
-    const h = createHash(NODE_HASH_NAMES[algorithm]);
-    for await (const chunk of stream) h.update(chunk as Buffer);
-    return { hex: h.digest("hex"), size, path };
+    const before = fileState(stats);
+    const known = s.options.digests.lookup(before, algorithm);
+    if (known !== undefined) return { hex: known, size, path };
+    const digest = runningDigest(algorithm);
+    const buffer = Buffer.allocUnsafe(Math.max(READ_MIN_BYTES, Math.min(STREAM_CHUNK_BYTES, size + 1)));
+    let read = 0;
+    for (let n; (n = (await handle.read(buffer, 0, buffer.length, read)).bytesRead) > 0; read += n) digest.update(buffer.subarray(0, n));
+    const hex = digest.hex();
+    const after = await handle.stat({ bigint: true });
+    if (fileState(after) === before && s.options.digests.canKeep(after, statAt)) s.options.digests.remember(before, algorithm, hex);
+    return { hex, size: read, path };
   } finally {
-    stream.destroy();
+    await handle.close();
   }
 }
 
@@ -45,8 +56,7 @@ function legacy(algorithm: HashAlgorithm): CommandSpec {
 /** Checksums: HASH (with OPTS HASH) and the legacy X-commands. */
 export const HASH_COMMANDS: readonly CommandSpec[] = [
   command("HASH", "HASH <path>", async (s, arg) => {
-    const st = await s.fs.stat(s.resolve(arg));
-    if (!st.isFile()) throw new PathError(`${arg}: not a plain file`);
+    // A folder or a device is refused by openFile (550, not a plain file).
     const { hex, size, path } = await digestFile(s, arg, s.hashAlgorithm);
     // "213 <algorithm> <start>-<end> <hash> <name>" (draft-bryan-ftp-hash section 3.3).
     s.reply(213, `${s.hashAlgorithm} 0-${size} ${hex} ${path.slice(path.lastIndexOf("/") + 1)}`);

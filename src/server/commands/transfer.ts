@@ -8,14 +8,17 @@ import { receiveFile, streamToFile } from "../receiveFile.js";
 import { isLocalFileError, toLocalFileError } from "../../sync/localErrors.js";
 import { ReplyError } from "../errors.js";
 import { PathError, type VirtualPath } from "../FileSystem.js";
-import type { Unfinished, UploadMode } from "../Upload.js";
+import type { Unfinished, Upload, UploadMode } from "../Upload.js";
+import { fileState, runningDigest, type RunningDigest } from "../digestCache.js";
+import type { HashAlgorithm } from "../../protocol/index.js";
+import type { BigIntStats } from "node:fs";
 import type { Session, TransferResult } from "../Session.js";
 import { command, type CommandSpec } from "./types.js";
 
 async function retr(s: Session, arg: string): Promise<void> {
   const path = s.resolve(arg);
   const offset = s.takeRestOffset();
-  const { handle, size } = await s.fs.openFile(path);
+  const { handle, size, stats, statAt } = await s.fs.openFile(path);
   try {
     if (!s.requireDataChannel()) return;
     if (offset > size) return s.reply(554, `REST offset ${offset} is beyond the end of the file (${size} bytes)`);
@@ -24,7 +27,19 @@ async function retr(s: Session, arg: string): Promise<void> {
         if (s.type === "I") {
           let sent = 0;
           s.setTransferProgress(() => sent);
-          return { bytes: await sendFile(handle, offset, data, signal, (n) => (sent = n)) };
+          // The whole file read for a client that checks what it got: its HASH comes next.
+          const algorithm = s.hashAlgorithm;
+          const digest = s.usesHash && offset === 0 ? runningDigest(algorithm) : undefined;
+          const bytes = await sendFile(handle, offset, data, signal, (n) => (sent = n), digest);
+          if (digest) {
+            // Unchanged from the open to the end of the read: the digest is of the file's bytes.
+            // Only an optimisation: a failed stat leaves the sent file sent.
+            const after = await handle.stat({ bigint: true }).catch(() => undefined);
+            if (after && fileState(after) === fileState(stats) && s.options.digests.canKeep(after, statAt)) {
+              s.options.digests.remember(fileState(after), algorithm, digest.hex());
+            }
+          }
+          return { bytes };
         }
         const stream = handle.createReadStream({ start: offset, highWaterMark: STREAM_CHUNK_BYTES, autoClose: false });
         s.setTransferProgress(() => stream.bytesRead);
@@ -56,10 +71,18 @@ async function receive(s: Session, verb: string, path: VirtualPath, mode: Upload
   const upload = await s.fs.openUpload(path, mode, offset);
   let unfinished: Unfinished = "keep-if-new"; // a cut upload of a new file stays resumable (Upload.ts)
   try {
+    // A client that checks what it sent (HASH) gets the digest of the bytes as they were
+    // written, without the server reading the file again (DigestCache).
+    const algorithm = s.hashAlgorithm;
+    const written = s.usesHash && s.type === "I" && upload.isWholeFile ? await upload.tempIdentity().catch(() => undefined) : undefined;
+    const tap = written ? { digest: runningDigest(algorithm), written } : undefined;
     await s.runTransfer(verb, path, preliminary, async (data: Socket, signal): Promise<TransferResult> => {
       let received = 0;
       s.setTransferProgress(() => received);
-      const options = { start: upload.start, signal, onProgress: (n: number) => (received = n) };
+      const options = {
+        start: upload.start, signal, onProgress: (n: number) => (received = n),
+        ...(tap ? { onBytes: (chunk: Buffer) => tap.digest.update(chunk) } : {}),
+      };
       try {
         // Only an orderly end of the data stream (FIN) marks an upload complete: both reject otherwise.
         const bytes = s.type === "A"
@@ -67,6 +90,8 @@ async function receive(s: Session, verb: string, path: VirtualPath, mode: Upload
           : await receiveFile(data, upload.handle, { ...options, stallTimeoutMs: s.options.limits.dataTimeoutMs });
         signal.throwIfAborted(); // ABOR or a dropped control connection: never publish
         await upload.commit();
+        // Only an optimisation: the file is published, whatever happens here.
+        if (tap) await rememberUpload(s, upload, tap.written, algorithm, tap.digest).catch(() => undefined);
         return { bytes };
       } catch (err) {
         const failure = uploadFailure(err, path);
@@ -77,6 +102,20 @@ async function receive(s: Session, verb: string, path: VirtualPath, mode: Upload
   } finally {
     await upload.close(unfinished); // settles an unpublished temp file, also when the data connection never came
   }
+}
+
+/**
+ * Keep the digest of a published upload under the state the file has now, after its
+ * rename: a later change of the file by anyone moves that state (digestCache.ts). The
+ * device's timestamps are probed first, once: where they are coarse, a fresh file's state
+ * could survive a change within the same tick, and nothing is kept.
+ */
+async function rememberUpload(s: Session, upload: Upload, written: BigIntStats, algorithm: HashAlgorithm, digest: RunningDigest): Promise<void> {
+  const digests = s.options.digests;
+  if (!digests.knows(written.dev)) await upload.probeTimestamps(digests, written.dev);
+  const statAt = Date.now(); // no later than the stat: see DigestCache.canKeep
+  const st = await upload.publishedState(written);
+  if (st && digests.canKeep(st, statAt)) digests.remember(fileState(st), algorithm, digest.hex());
 }
 
 async function stor(s: Session, arg: string): Promise<void> {
