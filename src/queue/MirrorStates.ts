@@ -62,3 +62,17 @@ export function checkMirrorState(src: string, dst: string, body?: MirrorStateBod
     throw new TypeError(`mirror state of ${src} → ${dst}: entries must be JSON text and paths a count, got paths ${String(body.paths)}`);
   }
 }
+
+/** A `mirror_states` row as both drivers read it (the same columns in SQLite and Postgres). */
+export interface MirrorStateRow {
+  version: number;
+  entries: string;
+  paths: number;
+  imported_from: string | null;
+  updated_at: number;
+}
+
+/** The row as the store hands it out. */
+export function storedMirrorState(r: MirrorStateRow): StoredMirrorState {
+  return { version: r.version, entries: r.entries, paths: r.paths, importedFrom: r.imported_from, updatedAt: r.updated_at };
+}

@@ -316,11 +316,17 @@ test("single-flight: a second command while one runs is a loud FtpUsageError nam
   await client.noop();
 });
 
-/** Answers 150 and sends data until `stop()` or the client goes away; returns the data socket. */
-async function sendUntil(s: FakeSession, stop: () => boolean): Promise<Socket> {
+/** Answers 150 and returns the data connection (its errors ignored: the client may reset it). */
+async function openData(s: FakeSession): Promise<Socket> {
   s.reply(150, "Opening data connection.");
   const d = await s.data();
   d.on("error", () => undefined);
+  return d;
+}
+
+/** Answers 150 and sends data until `stop()` or the client goes away; returns the data socket. */
+async function sendUntil(s: FakeSession, stop: () => boolean): Promise<Socket> {
+  const d = await openData(s);
   const chunk = Buffer.alloc(16 * 1024, 7);
   while (!stop() && !d.destroyed) {
     if (!d.write(chunk)) await new Promise((r) => { d.once("drain", r); d.once("close", r); });
@@ -403,9 +409,7 @@ test("the server closes the control connection mid-download: the data still comi
   const server = await withServer(t, {
     handlers: {
       RETR: async (_a, s) => {
-        s.reply(150, "Opening data connection.");
-        const d = await s.data();
-        d.on("error", () => undefined);
+        const d = await openData(s);
         await new Promise<void>((r) => d.write(first, () => r()));
         // The control connection goes first (a NAT timeout, a restart); the data keeps coming.
         await new Promise<void>((r) => { s.control.once("close", () => r()); s.control.destroy(); });
@@ -426,9 +430,7 @@ test("a download aborted while the data is drained after a lost control connecti
   const server = await withServer(t, {
     handlers: {
       RETR: async (_a, s) => {
-        s.reply(150, "Opening data connection.");
-        const d = await s.data();
-        d.on("error", () => undefined);
+        const d = await openData(s);
         await new Promise<void>((r) => d.write(Buffer.alloc(50_000, 1), () => r()));
         s.control.destroy();
         await new Promise<void>((r) => (release = r)); // the data connection stays open, silent

@@ -4,28 +4,17 @@
 // tells that nothing changed, the first run after the upgrade sends nothing.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import Database from "better-sqlite3";
 import { stateFileFor, SyncState, type StateRecord } from "../../src/sync/index.js";
 import { runFerry } from "../helpers/cli.js";
-import { pseudoRandomBytes, tempDir } from "../helpers/tmp.js";
+import { inodes, pseudoRandomBytes, tempDir } from "../helpers/tmp.js";
 import { requireServer, startVsftpd, VSFTPD_CANDIDATES } from "../helpers/vsftpd.js";
 import { DaemonProcess, testConfig, waitUntil } from "./harness.js";
 
 const FILES = 8;
-
-/** path → inode of every file under root: an upload publishes a new file (rename), so a resent file has a new inode. */
-async function inodes(root: string, rel = ""): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  for (const e of await readdir(join(root, rel), { withFileTypes: true })) {
-    const path = rel === "" ? e.name : `${rel}/${e.name}`;
-    if (e.isDirectory()) for (const [p, i] of await inodes(root, path)) out.set(p, i);
-    else out.set(path, (await stat(join(root, path))).ino);
-  }
-  return out;
-}
 
 test("SQLite box: the state is a row of the queue; a state file from before the upgrade is imported once and the next run sends nothing", { timeout: 120_000 }, async (t) => {
   const bin = requireServer(t, "vsftpd", "apt-get install vsftpd", VSFTPD_CANDIDATES);

@@ -4,14 +4,14 @@
 // next and sends nothing, because it reads what A's run recorded from Postgres.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import pg from "pg";
 import { DaemonProcess, testConfig, waitUntil } from "../daemon/harness.js";
 import { runFerry } from "../helpers/cli.js";
 import { startPostgres } from "../helpers/postgres.js";
-import { pseudoRandomBytes, tempDir } from "../helpers/tmp.js";
+import { inodes, pseudoRandomBytes, tempDir } from "../helpers/tmp.js";
 import { requireServer, startVsftpd, VSFTPD_CANDIDATES } from "../helpers/vsftpd.js";
 import { readJobs } from "./fleetHarness.js";
 
@@ -25,17 +25,6 @@ async function query<R extends pg.QueryResultRow>(url: string, sql: string): Pro
   } finally {
     await client.end();
   }
-}
-
-/** path → inode of every file under root: an upload publishes a new file (rename), so a resent file has a new inode. */
-async function inodes(root: string, rel = ""): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  for (const e of await readdir(join(root, rel), { withFileTypes: true })) {
-    const path = rel === "" ? e.name : `${rel}/${e.name}`;
-    if (e.isDirectory()) for (const [p, i] of await inodes(root, path)) out.set(p, i);
-    else out.set(path, (await stat(join(root, path))).ino);
-  }
-  return out;
 }
 
 test("a run on node B after node A's, against a LIST-only server, transfers nothing: the state is in Postgres", { timeout: 120_000 }, async (t) => {

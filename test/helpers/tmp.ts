@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
@@ -28,4 +28,15 @@ export function pseudoRandomBytes(length: number, seed = 1): Buffer {
     buf[i] = x & 0xff;
   }
   return buf;
+}
+
+/** path → inode of every file under root: an upload publishes a new file (rename), so a resent file has a new inode. */
+export async function inodes(root: string, rel = ""): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const e of await readdir(join(root, rel), { withFileTypes: true })) {
+    const path = rel === "" ? e.name : `${rel}/${e.name}`;
+    if (e.isDirectory()) for (const [p, i] of await inodes(root, path)) out.set(p, i);
+    else out.set(path, (await stat(join(root, path))).ino);
+  }
+  return out;
 }

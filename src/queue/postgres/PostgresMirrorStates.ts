@@ -1,18 +1,6 @@
-import { checkMirrorState, type MirrorStateBody, type MirrorStates, type MirrorStateWrite, type MirrorStateWritten, type StoredMirrorState } from "../MirrorStates.js";
+import { checkMirrorState, storedMirrorState, type MirrorStateBody, type MirrorStateRow, type MirrorStates, type MirrorStateWrite, type MirrorStateWritten, type StoredMirrorState } from "../MirrorStates.js";
 import type { Clock } from "../types.js";
 import type { PgDatabase, Sql } from "./PgDatabase.js";
-
-interface PgRow {
-  version: number;
-  entries: string;
-  paths: number;
-  imported_from: string | null;
-  updated_at: number;
-}
-
-function toStored(r: PgRow): StoredMirrorState {
-  return { version: r.version, entries: r.entries, paths: r.paths, importedFrom: r.imported_from, updatedAt: r.updated_at };
-}
 
 // A save that found no row inserts it; when another node inserted it in between, the save
 // locks that row and goes again (as a rebase). Twice is enough: a row, once there, stays.
@@ -75,6 +63,6 @@ export class PostgresMirrorStates implements MirrorStates {
 }
 
 async function readRow(sql: Sql, src: string, dst: string): Promise<StoredMirrorState | undefined> {
-  const { rows } = await sql.query<PgRow>("SELECT version, entries, paths, imported_from, updated_at FROM mirror_states WHERE src = $1 AND dst = $2", [src, dst]);
-  return rows[0] ? toStored(rows[0]) : undefined;
+  const { rows } = await sql.query<MirrorStateRow>("SELECT version, entries, paths, imported_from, updated_at FROM mirror_states WHERE src = $1 AND dst = $2", [src, dst]);
+  return rows[0] ? storedMirrorState(rows[0]) : undefined;
 }

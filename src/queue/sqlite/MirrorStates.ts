@@ -1,18 +1,6 @@
 import type { Database } from "better-sqlite3";
-import { checkMirrorState, type MirrorStateBody, type MirrorStates, type MirrorStateWrite, type MirrorStateWritten, type StoredMirrorState } from "../MirrorStates.js";
+import { checkMirrorState, storedMirrorState, type MirrorStateBody, type MirrorStateRow, type MirrorStates, type MirrorStateWrite, type MirrorStateWritten, type StoredMirrorState } from "../MirrorStates.js";
 import { StatementCache } from "../StatementCache.js";
-
-interface Row {
-  version: number;
-  entries: string;
-  paths: number;
-  imported_from: string | null;
-  updated_at: number;
-}
-
-function toStored(r: Row): StoredMirrorState {
-  return { version: r.version, entries: r.entries, paths: r.paths, importedFrom: r.imported_from, updatedAt: r.updated_at };
-}
 
 /**
  * The `mirror_states` table of the SQLite queue (migrations/0006_mirror_states.sql). A save runs
@@ -68,7 +56,7 @@ export class SqliteMirrorStates implements MirrorStates {
   }
 
   #read(src: string, dst: string): StoredMirrorState | undefined {
-    const row = this.#statements.get("SELECT version, entries, paths, imported_from, updated_at FROM mirror_states WHERE src = ? AND dst = ?").get(src, dst) as Row | undefined;
-    return row ? toStored(row) : undefined;
+    const row = this.#statements.get("SELECT version, entries, paths, imported_from, updated_at FROM mirror_states WHERE src = ? AND dst = ?").get(src, dst) as MirrorStateRow | undefined;
+    return row ? storedMirrorState(row) : undefined;
   }
 }
