@@ -117,7 +117,18 @@ export function receiveFile(socket: Socket, handle: FileHandle, options: Receive
       options.onBytes?.(buffer.subarray(0, n));
       advance(n);
       if (performance.now() - began > slowWriteMs) slow = true;
+      if (n < buffer.length) {
+        // libuv (uv__stream_io) reports EOF without another read() when a read came up short
+        // in the same wakeup as POLLHUP, and an RST raises POLLHUP: a reset would pass for a
+        // FIN and a cut upload be published. Stopping reading until the next loop turn makes
+        // the next wakeup read() again, which returns ECONNRESET after an RST and 0 after a FIN.
+        setImmediate(resumeReading);
+        return false;
+      }
       return true;
+    };
+    const resumeReading = (): void => {
+      if (!settled) reader?.resume();
     };
     const onAbort = (): void => finish(options.signal.reason instanceof Error ? options.signal.reason : new Error("aborted"));
     if (options.signal.aborted) return onAbort();

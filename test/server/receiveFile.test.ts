@@ -163,4 +163,27 @@ describe("receiveFile: an upload from a data socket into a file", () => {
     await closed; // the server side let go of the connection
     await handle.close();
   });
+  it("a reset that arrives with data still unread rejects (libuv must not pass it off as an end)", async () => {
+    // The accepted socket is adopted only after the client's bytes and its RST are queued, so
+    // the first wakeup sees data and POLLHUP together: the case where libuv reported EOF.
+    const paused = createServer({ pauseOnConnect: true });
+    paused.listen(0, "127.0.0.1");
+    await once(paused, "listening");
+    try {
+      for (const size of [1000, 100_000]) {
+        const { accepted, client } = await socketPair(paused);
+        client.on("error", () => undefined);
+        let seen = 0;
+        client.write(pseudoRandomBytes(size, 5));
+        client.resetAndDestroy();
+        await once(client, "close"); // on loopback the RST is in the server's queue once close() returned
+        const handle = await open(join(dir.path, `reset-${size}.bin`), "w");
+        const done = receiveFile(accepted, handle, options({ onProgress: (n) => (seen = n) }));
+        await assert.rejects(done, /ECONNRESET|closed before the end/, `a reset after ${size} bytes was reported complete (${seen} bytes)`);
+        await handle.close();
+      }
+    } finally {
+      paused.close();
+    }
+  });
 });
